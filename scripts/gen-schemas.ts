@@ -1,0 +1,12 @@
+// Writes schemas/ from src/core. Never edit those files by hand; test/unit/schemas.drift.test.ts fails when they are stale.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { jsonSchemaFiles } from "./json-schemas.ts";
+
+const root = join(import.meta.dirname, "..", "schemas");
+rmSync(root, { recursive: true, force: true });
+for (const [path, text] of Object.entries(jsonSchemaFiles())) {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), text);
+}
+console.log(`wrote ${Object.keys(jsonSchemaFiles()).length} schemas to schemas/`);

@@ -1,0 +1,98 @@
+import * as z from "zod";
+import { ActionType } from "./actions.ts";
+import { isScenarioMember, SCENARIO_MEMBERS, ScenarioData } from "./scenarios.ts";
+import { ScenarioId, TenantId } from "./tenant.ts";
+
+export const DEVICE_TYPES = ["mobile", "pc", "tablet"] as const;
+export const DeviceType = z.enum(DEVICE_TYPES).describe("Kind of device the event came from");
+export type DeviceType = z.infer<typeof DeviceType>;
+
+/** Epoch milliseconds before 2001-09-09 are almost always epoch *seconds* sent by mistake. */
+export const MIN_TIMESTAMP_MS = 1_000_000_000_000;
+/** Year 2286: anything later is not a millisecond timestamp either. */
+export const MAX_TIMESTAMP_MS = 9_999_999_999_999;
+
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const BehaviorContext = z.object({
+  device_type: DeviceType,
+  os: z.string().max(128).optional().describe("Operating system, e.g. iOS 17.2"),
+  location: z.string().max(256).optional().describe("Coarse location, e.g. a city or country code"),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional().describe("Client IP address"),
+});
+export type BehaviorContext = z.infer<typeof BehaviorContext>;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The shape `scenario_data` must have for an event to be accepted: one known member holding an
+ * object. The member's fields are checked afterwards against the tracking config, where problems
+ * are warnings unless the config is strict, so they are not part of the envelope.
+ */
+const ScenarioDataEnvelope = z.custom<Record<string, Record<string, unknown>>>().superRefine((data, ctx) => {
+  if (!isPlainObject(data)) {
+    ctx.addIssue({ code: "custom", message: "must be an object" });
+    return;
+  }
+  const members = Object.keys(data);
+  if (members.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must hold exactly one of ${Object.keys(SCENARIO_MEMBERS).join(", ")}; got ${members.length}`,
+    });
+    return;
+  }
+  const [member] = members as [string];
+  if (!isScenarioMember(member)) {
+    ctx.addIssue({ code: "custom", path: [member], message: "is not a scenario data member" });
+  } else if (!isPlainObject(data[member])) {
+    ctx.addIssue({ code: "custom", path: [member], message: "must be an object" });
+  }
+});
+
+const EventId = z
+  .string()
+  .regex(EVENT_ID_PATTERN, "must be 1–128 characters of letters, digits, and . _ : -")
+  .describe("Idempotency key; evt_ + 16 hex characters when the server fills it");
+
+const Timestamp = z
+  .int()
+  .min(MIN_TIMESTAMP_MS, "must be epoch milliseconds (this looks like seconds or is before 2001)")
+  .max(MAX_TIMESTAMP_MS, "must be epoch milliseconds")
+  .describe("When it happened, epoch milliseconds; filled by the server when absent");
+
+const envelopeShape = {
+  event_id: EventId.optional(),
+  tenant_id: TenantId,
+  scenario_id: ScenarioId,
+  user_id: z.string().min(1).max(256).describe("User; the Kafka message key"),
+  item_id: z.string().min(1).max(256).describe("Recommended item the action is about"),
+  action_type: ActionType,
+  timestamp: Timestamp.optional(),
+  context: BehaviorContext,
+  experiment_id: z.string().min(1).max(128).optional().describe("A/B test id"),
+  experiment_group: z.string().min(1).max(128).optional().describe("A/B test group, e.g. treatment"),
+  position: z.int().min(0).optional().describe("Slot of the item in the list shown, from 0"),
+  scenario_data: ScenarioDataEnvelope.optional().describe("Exactly one *_data member"),
+  extra_data: z.record(z.string(), z.unknown()).optional().describe("Free JSON"),
+};
+
+/** What an incoming event must satisfy to be accepted at all (SPEC §2); unknown keys are dropped with a warning. */
+export const EventEnvelope = z.object(envelopeShape);
+
+/** The key sets of the envelope and its context, for the unknown-field warnings. */
+export const ENVELOPE_KEYS: ReadonlySet<string> = new Set(Object.keys(envelopeShape));
+export const CONTEXT_KEYS: ReadonlySet<string> = new Set(Object.keys(BehaviorContext.shape));
+
+/** An event as documented and as written to Kafka: `event_id` and `timestamp` filled, `scenario_data` typed. */
+export const BehaviorEvent = EventEnvelope.extend({
+  event_id: EventId,
+  timestamp: Timestamp,
+  scenario_data: ScenarioData.optional().describe("Exactly one *_data member"),
+});
+export type BehaviorEvent = z.infer<typeof BehaviorEvent>;
+
+/** What a client sends: `event_id` and `timestamp` may be left to the server. */
+export const BehaviorEventInput = BehaviorEvent.partial({ event_id: true, timestamp: true });
+export type BehaviorEventInput = z.input<typeof BehaviorEventInput>;

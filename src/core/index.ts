@@ -1,0 +1,13 @@
+/** The runtime-free domain shared by edge, relay and clients. Imports nothing but zod. */
+export * from "./actions.ts";
+export * from "./errors.ts";
+export * from "./event.ts";
+export * from "./examples.ts";
+export * from "./field-spec.ts";
+export * from "./ids.ts";
+export * from "./limits.ts";
+export * from "./scenarios.ts";
+export * from "./templates.ts";
+export * from "./tenant.ts";
+export * from "./tracking-config.ts";
+export * from "./validate.ts";

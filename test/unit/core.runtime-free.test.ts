@@ -1,0 +1,21 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const coreDir = join(import.meta.dirname, "..", "..", "src", "core");
+
+describe("src/core", () => {
+  it("imports nothing but zod and its own modules, so it loads in Node, Workers, Deno and browsers", () => {
+    const files = readdirSync(coreDir).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      const source = readFileSync(join(coreDir, file), "utf8");
+      const specifiers = [...source.matchAll(/^(?:import|export)\b[^;]*?\sfrom\s+["']([^"']+)["'];/gm)].map(
+        (m) => m[1],
+      );
+      const foreign = specifiers.filter((s) => s !== "zod" && !s?.startsWith("./"));
+      expect(foreign, file).toEqual([]);
+      expect(source, file).not.toMatch(/\bimport\s*\(/);
+    }
+  });
+});

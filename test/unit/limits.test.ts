@@ -1,0 +1,76 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  EXAMPLE_EVENTS,
+  encodeEvent,
+  MAX_EVENT_BYTES,
+  MAX_EVENTS_PER_BATCH,
+  parseBatch,
+  utf8ByteLength,
+  validateEvent,
+} from "../../src/core/index.ts";
+import { fixedEnvironment } from "../support/core.ts";
+
+const event = EXAMPLE_EVENTS.video_data;
+
+describe("batch limits", () => {
+  it(`accepts ${MAX_EVENTS_PER_BATCH} events`, () => {
+    const result = parseBatch({ events: Array.from({ length: MAX_EVENTS_PER_BATCH }, () => event) });
+    expect(result.ok && result.events.length).toBe(MAX_EVENTS_PER_BATCH);
+  });
+
+  it(`refuses ${MAX_EVENTS_PER_BATCH + 1} events with 413`, () => {
+    const result = parseBatch({ events: Array.from({ length: MAX_EVENTS_PER_BATCH + 1 }, () => event) });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problem).toMatchObject({ status: 413, code: "payload_too_large", retryable: false });
+      expect(result.problem.errors?.[0]?.path).toBe("events");
+    }
+  });
+
+  it.each([[{ events: [] }], [{ events: "x" }], [[event]], [null]])(
+    "refuses %j with 400 naming events",
+    (body) => {
+      const result = parseBatch(body);
+      expect(!result.ok && result.problem.status).toBe(400);
+      expect(!result.ok && result.problem.errors?.[0]?.path).toBe("events");
+    },
+  );
+
+  it("hands bad entries through, so they fail one by one", () => {
+    const result = parseBatch({ events: [event, 42] });
+    expect(result.ok && result.events.map((e) => validateEvent(e, undefined, fixedEnvironment()).ok)).toEqual(
+      [true, false],
+    );
+  });
+});
+
+describe("event size limit", () => {
+  const validated = (extra: Record<string, unknown>) => {
+    const result = validateEvent({ ...event, extra_data: extra }, undefined, fixedEnvironment());
+    if (!result.ok) throw new Error("fixture must be valid");
+    return result.event;
+  };
+
+  it("encodes a typical event as its JSON", () => {
+    const result = encodeEvent(validated({}));
+    expect(result.ok && JSON.parse(result.json).event_id).toBe("evt_0001020304050607");
+  });
+
+  it("refuses an event over the limit counted in UTF-8 bytes, not characters", () => {
+    // 12,000 CJK characters are 36,000 bytes: under the limit in characters, over it in bytes.
+    const result = encodeEvent(validated({ note: "中".repeat(12_000) }));
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.message).toMatch(new RegExp(`at most ${MAX_EVENT_BYTES}`));
+    expect(encodeEvent(validated({ note: "a".repeat(30_000) })).ok).toBe(true);
+  });
+
+  it("counts UTF-8 bytes exactly as TextEncoder does", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (text) => {
+        expect(utf8ByteLength(text)).toBe(new TextEncoder().encode(text).length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
