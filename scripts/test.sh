@@ -8,4 +8,10 @@ tsc -p src/core/tsconfig.json
 echo "== lint"
 biome ci .
 echo "== tests"
-vitest run
+report=$(mktemp)
+rc=0
+vitest run --reporter=default --reporter=json --outputFile.json="$report" || rc=$?
+# A plain closing line that any CI can read, whatever the runner prints.
+node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$report" || true
+rm -f "$report"
+exit "$rc"
