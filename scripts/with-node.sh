@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs a command with Node >= 22.18 and the project's dependencies installed.
+# Runs a command with Node >= 22.22 and the project's dependencies installed.
 #
 # Every npm script goes through here so that `npm run dev` and `npm test` work on a fresh
 # clone with no separate install step. A machine whose Node is new enough uses it as is;
@@ -14,13 +14,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 node_is_recent() {
   command -v node >/dev/null 2>&1 || return 1
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=18)?0:1)' 2>/dev/null
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=22)?0:1)' 2>/dev/null
 }
 
 if ! node_is_recent; then
   node_home="$CACHE_DIR/node-$NODE_PIN"
   if [ ! -x "$node_home/node_modules/node/bin/node" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "error: Node >= 22.18 is required and npm is not available to provision it" >&2; exit 1; }
+    command -v npm >/dev/null 2>&1 || { echo "error: Node >= 22.22 is required and npm is not available to provision it" >&2; exit 1; }
     echo "Node $(node --version 2>/dev/null || echo 'is missing'); provisioning Node $NODE_PIN into $node_home (once)" >&2
     mkdir -p "$CACHE_DIR"
     staging=$(mktemp -d "$CACHE_DIR/node-staging.XXXXXX")

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# A local MongoDB-wire server: FerretDB v1 with its SQLite backend, built from the Go module proxy.
+# Usage: scripts/ferretdb.sh start|stop|status|wipe.  MONGODB_PORT (27017) chooses the port.
+# Any real MongoDB can replace it: set MONGODB_URI and nothing here is started.
+set -euo pipefail
+. "$(dirname "$0")/lib/service.sh"
+
+FERRETDB_VERSION=v1.24.2
+HOST=127.0.0.1
+PORT=${MONGODB_PORT:-27017}
+BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
+DATA="$DEV_DIR/ferretdb"
+PID_FILE="$DATA/ferretdb.pid"
+LOG_FILE="$LOG_DIR/ferretdb.log"
+
+# Builds the binary once. FerretDB embeds its version from a file its own release tooling writes, so
+# the module source is copied out of the read-only module cache and that file is filled in first.
+build() {
+  [ -x "$BIN" ] && return
+  require go "to build FerretDB" "Install Go 1.24 or newer (apt-get install golang, or from go.dev)."
+  say "building FerretDB $FERRETDB_VERSION from the Go module proxy into $BIN (once, a few minutes)"
+  src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$src" ] || die "could not download github.com/FerretDB/FerretDB@$FERRETDB_VERSION from the Go module proxy"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/ferretdb-build.XXXXXX")
+  cp -r "$src/." "$work"
+  chmod -R u+w "$work"
+  echo "$FERRETDB_VERSION" >"$work/build/version/version.txt"
+  mkdir -p "$(dirname "$BIN")"
+  (cd "$work" && go build -buildvcs=false -trimpath -o "$BIN.tmp" ./cmd/ferretdb) >&2 ||
+    { rm -rf "$work"; die "building FerretDB failed (see above)"; }
+  mv "$BIN.tmp" "$BIN"
+  rm -rf "$work"
+}
+
+start() {
+  if pid=$(running_pid "$PID_FILE"); then
+    say "ferretdb is already running (pid $pid) on $HOST:$PORT"
+    return
+  fi
+  port_open "$HOST" "$PORT" &&
+    die "port $PORT on $HOST is already in use by another process; stop it, or set MONGODB_URI to use that server instead"
+  build
+  mkdir -p "$DATA/sqlite" "$LOG_DIR"
+  : >"$LOG_FILE"
+  say "starting ferretdb $FERRETDB_VERSION on $HOST:$PORT (log: $LOG_FILE)"
+  setsid "$BIN" --handler=sqlite --sqlite-url="file:$DATA/sqlite/" --state-dir="$DATA" \
+    --listen-addr="$HOST:$PORT" --debug-addr=127.0.0.1:0 --telemetry=disable \
+    --log-level=warn --log-format=text >>"$LOG_FILE" 2>&1 </dev/null &
+  echo $! >"$PID_FILE"
+  if ! wait_until 30 "$!" "ferretdb" port_open "$HOST" "$PORT"; then
+    tail -n 20 "$LOG_FILE" >&2 || true
+    stop_pid_file "$PID_FILE" ferretdb
+    die "ferretdb did not start; see $LOG_FILE"
+  fi
+  say "ferretdb is up on $HOST:$PORT"
+}
+
+status() {
+  if pid=$(running_pid "$PID_FILE") && port_open "$HOST" "$PORT"; then
+    echo "ferretdb: running (pid $pid) on $HOST:$PORT"
+  elif port_open "$HOST" "$PORT"; then
+    echo "ferretdb: $HOST:$PORT is answering, but not a server started by this script"
+  else
+    echo "ferretdb: stopped"
+    return 3
+  fi
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop_pid_file "$PID_FILE" ferretdb ;;
+status) status ;;
+wipe)
+  stop_pid_file "$PID_FILE" ferretdb
+  rm -rf "$DATA"
+  say "ferretdb data wiped"
+  ;;
+*) die "usage: $0 start|stop|status|wipe" ;;
+esac
