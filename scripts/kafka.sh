@@ -25,8 +25,12 @@ fetch() {
   say "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (once)"
   staging="$LIBS.staging.$$"
   rm -rf "$staging"
-  mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$staging" >&2 || die "Maven could not fetch the Kafka jars (see above)"
+  mkdir -p "$LOG_DIR"
+  if ! mvn -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$staging" >"$LOG_DIR/kafka-fetch.log" 2>&1; then
+    tail -n 30 "$LOG_DIR/kafka-fetch.log" >&2
+    die "Maven could not fetch the Kafka jars; see $LOG_DIR/kafka-fetch.log"
+  fi
   touch "$staging/.complete"
   rm -rf "$LIBS"
   mv "$staging" "$LIBS"
