@@ -1,6 +1,7 @@
 // Micro-benchmark: validateEvent on a typical video event with its tracking config, one core.
 // Writes bench/results/core-validate.json. Run with `npm run bench:core`.
 import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { configFromTemplate, EXAMPLE_EVENTS, TEMPLATES, validateEvent } from "../src/core/index.ts";
 
@@ -39,6 +40,8 @@ const result = {
   benchmark: "core.validateEvent (video event with its template config)",
   date: new Date().toISOString(),
   node: process.versions.node,
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}`,
+  load_average_1m: loadavg()[0],
   events_per_second_median: Math.round(median),
   events_per_second_samples: samples.map(Math.round),
   target_per_second: TARGET_PER_SECOND,
