@@ -5,6 +5,12 @@ cd "$(dirname "$0")/.."
 echo "== type-check"
 tsc -p tsconfig.json
 tsc -p src/core/tsconfig.json
+echo "== contract: buf lint, generated code up to date"
+(cd protos && buf lint)
+generated=$(mktemp -d)
+buf generate -o "$generated"
+diff -r src/gen "$generated/src/gen" || { echo "src/gen is stale: run npm run gen:proto" >&2; exit 1; }
+rm -rf "$generated"
 echo "== lint"
 biome ci .
 echo "== tests"

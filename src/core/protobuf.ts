@@ -1,0 +1,87 @@
+import {
+  create,
+  type DescMessage,
+  fromJson,
+  type JsonObject,
+  type JsonValue,
+  ScalarType,
+  toJson,
+} from "@bufbuild/protobuf";
+import {
+  type BehaviorEvent as BehaviorEventMessage,
+  BehaviorEventSchema,
+  type ValidationIssue as ValidationIssueMessage,
+  ValidationIssueSchema,
+} from "../gen/recommender/v1/behavior_pb.js";
+import type { BehaviorEvent } from "./event.ts";
+import type { Issue } from "./field-spec.ts";
+
+/**
+ * The one mapping between the protobuf messages of protos/recommender/v1/behavior.proto and the
+ * core event. The proto uses the JSON field names of the REST API, so the mapping is the protobuf
+ * JSON mapping plus two differences: enums are `play_end` in JSON and `ACTION_TYPE_PLAY_END` in
+ * protobuf, and 64-bit integers are numbers in our JSON but strings in protobuf's.
+ */
+
+const ENUM_PREFIXES: Record<string, string> = { action_type: "ACTION_TYPE_", device_type: "DEVICE_TYPE_" };
+
+const isObject = (value: JsonValue | undefined): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Field names holding 64-bit integers in a message and the messages nested in it. */
+const int64Fields = (desc: DescMessage, seen = new Set<DescMessage>()): Set<string> => {
+  const names = new Set<string>();
+  if (seen.has(desc)) return names;
+  seen.add(desc);
+  for (const field of desc.fields) {
+    if (
+      field.fieldKind === "scalar" &&
+      [ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64].includes(field.scalar)
+    ) {
+      names.add(field.name);
+    }
+    if (field.fieldKind === "message" && field.message.typeName !== "google.protobuf.Struct") {
+      for (const name of int64Fields(field.message, seen)) names.add(name);
+    }
+  }
+  return names;
+};
+const INT64_FIELDS = int64Fields(BehaviorEventSchema);
+
+/** Rewrites enum values and 64-bit integers, in place, throughout the typed part of an event. */
+const rewrite = (json: JsonObject, direction: "to-core" | "to-proto"): JsonObject => {
+  for (const [key, value] of Object.entries(json)) {
+    const prefix = ENUM_PREFIXES[key];
+    if (prefix !== undefined && typeof value === "string") {
+      json[key] =
+        direction === "to-core"
+          ? value.startsWith(prefix)
+            ? value.slice(prefix.length).toLowerCase()
+            : value
+          : `${prefix}${value.toUpperCase()}`;
+    } else if (direction === "to-core" && INT64_FIELDS.has(key) && typeof value === "string") {
+      json[key] = Number(value);
+    } else if (isObject(value) && key !== "extra_data" && key !== "custom_data") {
+      rewrite(value, direction);
+    }
+  }
+  return json;
+};
+
+/**
+ * A protobuf event as the JSON object `validateEvent` takes. Unset fields are left out, so missing
+ * required fields are reported by validation like on every other path.
+ */
+export const eventFromProto = (message: BehaviorEventMessage): JsonObject => {
+  const json = toJson(BehaviorEventSchema, message, { useProtoFieldName: true });
+  return rewrite(json as JsonObject, "to-core");
+};
+
+/** A validated core event as a protobuf message (the edge forwards events to the relay this way). */
+export const eventToProto = (event: BehaviorEvent): BehaviorEventMessage => {
+  const json = rewrite(JSON.parse(JSON.stringify(event)) as JsonObject, "to-proto");
+  return fromJson(BehaviorEventSchema, json);
+};
+
+export const issueToProto = (issue: Issue): ValidationIssueMessage =>
+  create(ValidationIssueSchema, { path: issue.path, code: issue.code, message: issue.message });
