@@ -1,0 +1,54 @@
+import * as z from "zod";
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) =>
+      value
+        .split(",")
+        .map((item) => item.trim())
+        .filter(Boolean),
+    );
+
+/** Every setting of the relay, from the environment, parsed once at start-up (defaults suit a laptop). */
+export const RelaySettings = z.object({
+  RELAY_HOST: z.string().default("127.0.0.1"),
+  RELAY_HTTP_PORT: int(8080),
+  RELAY_GRPC_PORT: int(50051),
+  KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
+  KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
+  KAFKA_COMPRESSION: z.enum(["none", "gzip", "snappy", "lz4", "zstd"]).default("gzip"),
+  /** How long a batch may wait for more events before it is sent. */
+  KAFKA_LINGER_MS: int(5),
+  /** Events per produce request at most. */
+  KAFKA_BATCH_MAX_EVENTS: int(1000, 1),
+  /** Events waiting for Kafka at most; beyond it new events go to the spool (bounded memory). */
+  KAFKA_BUFFER_MAX_EVENTS: int(20_000, 1),
+  /** A batch not acknowledged within this time is spooled instead (it may still land: at-least-once). */
+  KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
+  TOPIC_PARTITIONS: int(12, 1),
+  TOPIC_REPLICATION_FACTOR: int(1, 1),
+  TOPIC_RETENTION_MS: int(7 * 24 * 60 * 60 * 1000, 1),
+  SPOOL_DIR: z.string().default(".dev/spool"),
+  /** Bytes the spool may hold; beyond it events are refused with a retryable 503. */
+  SPOOL_MAX_BYTES: int(256 * 1024 * 1024, 1024),
+  /**
+   * API keys: comma-separated `key=tenant_id` (a tenant's secret key: writes that tenant only) or
+   * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
+   */
+  RELAY_API_KEYS: list(""),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type RelaySettings = z.infer<typeof RelaySettings>;
+
+/** Parses the environment; a bad value stops start-up with a message naming the variable. */
+export const loadSettings = (env: Record<string, string | undefined>): RelaySettings => {
+  const parsed = RelaySettings.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid relay settings:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+};

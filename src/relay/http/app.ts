@@ -1,0 +1,39 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { Logger } from "pino";
+import { MAX_REQUEST_BYTES } from "../../core/index.ts";
+import type { IngestService } from "../ingest.ts";
+import { IngestError } from "../ingest.ts";
+import type { RelayMetrics } from "../metrics.ts";
+import { registerBehaviors } from "./behaviors.ts";
+import { registerOperations } from "./operations.ts";
+import { problemResponse, type RelayEnv } from "./respond.ts";
+
+/** The relay's HTTP API on :8080 (REST beside Connect), sharing the ingest service with gRPC. */
+export const createHttpApp = (deps: { ingest: IngestService; metrics: RelayMetrics; log: Logger }) => {
+  const app = new Hono<RelayEnv>();
+  app.use(requestId());
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_REQUEST_BYTES,
+      onError: (c) =>
+        problemResponse(
+          c as Context<RelayEnv>,
+          "payload_too_large",
+          `the body may be at most ${MAX_REQUEST_BYTES} bytes`,
+        ),
+    }),
+  );
+  registerBehaviors(app, deps.ingest);
+  registerOperations(app, deps);
+  app.notFound((c) => problemResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    if (error instanceof IngestError) return problemResponse(c, error.code, error.message, error.errors);
+    deps.log.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
+    return problemResponse(c, "internal", "something went wrong on our side; retry");
+  });
+  return app;
+};

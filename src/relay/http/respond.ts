@@ -1,0 +1,33 @@
+import type { Context } from "hono";
+import { ERRORS, type ErrorCode, type FieldError, PROBLEM_CONTENT_TYPE, problem } from "../../core/index.ts";
+import { IngestError } from "../ingest.ts";
+
+export type RelayEnv = { Variables: { requestId: string } };
+
+export const problemResponse = (
+  c: Context<RelayEnv>,
+  code: ErrorCode,
+  detail: string,
+  errors?: FieldError[],
+) =>
+  c.body(
+    JSON.stringify(problem(code, detail, { errors, requestId: c.get("requestId") })),
+    ERRORS[code].status,
+    {
+      "content-type": PROBLEM_CONTENT_TYPE,
+    },
+  );
+
+/** Reads a JSON body: 415 for another content type, 400 for JSON that does not parse. */
+export const jsonBody = async (c: Context<RelayEnv>): Promise<unknown> => {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new IngestError("unsupported_media_type", "send the body as application/json");
+  }
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new IngestError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+};

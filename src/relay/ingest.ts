@@ -1,0 +1,243 @@
+import type { Logger } from "pino";
+import {
+  type Environment,
+  type ErrorCode,
+  encodeEvent,
+  type FieldError,
+  type Issue,
+  issue,
+  isValidTenantId,
+  quarantineTopicFor,
+  topicFor,
+  type ValidationResult,
+  validateEvent,
+} from "../core/index.ts";
+import { type KeyStore, mayWrite, type Principal } from "./auth.ts";
+import type { ConfigSource } from "./config-source.ts";
+import type { EventRecord, RecordSink } from "./kafka/records.ts";
+import type { RelayMetrics } from "./metrics.ts";
+
+/** A refusal in the one error vocabulary; transports map the code to HTTP and gRPC. */
+export class IngestError extends Error {
+  readonly code: ErrorCode;
+  readonly errors: FieldError[];
+
+  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
+    super(message);
+    this.code = code;
+    this.errors = errors;
+  }
+}
+
+export type EventOutcome =
+  | { ok: true; eventId: string; warnings: Issue[] }
+  | { ok: false; code: ErrorCode; message: string; errors: Issue[]; warnings: Issue[] };
+
+export interface HealthReport {
+  status: "healthy" | "degraded";
+  kafka_available: boolean;
+  stats: {
+    total_events: number;
+    kafka_success: number;
+    kafka_failed: number;
+    rejected: number;
+    validation_warnings: number;
+    success_rate: number;
+  };
+}
+
+interface IngestDeps {
+  configs: ConfigSource;
+  keys: KeyStore;
+  sink: RecordSink;
+  metrics: RelayMetrics;
+  log: Logger;
+  env?: Environment;
+}
+
+const FORBIDDEN = "this key may not write events of that tenant";
+
+const tenantOf = (input: unknown): string | undefined => {
+  const tenant = (input as { tenant_id?: unknown } | null)?.tenant_id;
+  return typeof input === "object" && typeof tenant === "string" ? tenant : undefined;
+};
+
+/**
+ * The relay's ingest logic, shared by REST and gRPC: authorise, validate against the tenant's
+ * tracking config, write accepted events durably to the tenant's topic, and quarantine refused ones
+ * (with the reason) in the tenant's -rejected topic. Every outcome is counted.
+ */
+export class IngestService {
+  readonly deps: IngestDeps;
+
+  constructor(deps: IngestDeps) {
+    this.deps = deps;
+  }
+
+  /** The caller behind a bearer key, or an unauthenticated error. */
+  async authenticate(key: string | undefined): Promise<Principal> {
+    const principal = key === undefined ? undefined : await this.deps.keys.principalFor(key);
+    if (principal === undefined) {
+      throw new IngestError("unauthenticated", "send a secret or service key as Authorization: Bearer <key>");
+    }
+    return principal;
+  }
+
+  async validate(input: unknown, principal: Principal): Promise<ValidationResult> {
+    const forbidden = this.#forbidden(input, principal);
+    if (forbidden !== undefined) throw new IngestError("forbidden", FORBIDDEN, [forbidden]);
+    return validateEvent(input, await this.#configFor(input), this.deps.env);
+  }
+
+  async track(input: unknown, principal: Principal): Promise<EventOutcome> {
+    const [outcome] = await this.trackBatch([input], principal);
+    return outcome as EventOutcome;
+  }
+
+  /** Validates each event on its own; the accepted ones are written together, as one durable batch. */
+  async trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
+    const { metrics } = this.deps;
+    metrics.received.inc(inputs.length);
+    const outcomes: EventOutcome[] = [];
+    const records: EventRecord[] = [];
+    const recordIndex: number[] = [];
+    for (const input of inputs) {
+      const outcome = await this.#check(input, principal);
+      if (outcome.ok) {
+        recordIndex.push(outcomes.length);
+        records.push(outcome.record);
+        outcomes.push({ ok: true, eventId: outcome.record.eventId, warnings: outcome.warnings });
+      } else {
+        outcomes.push(outcome);
+      }
+    }
+    if (records.length > 0) {
+      try {
+        await this.deps.sink.write(records);
+        metrics.accepted.inc(records.length);
+      } catch (error) {
+        this.deps.log.error({ err: error }, "events could not be stored");
+        for (const i of recordIndex) {
+          const accepted = outcomes[i] as EventOutcome;
+          outcomes[i] = this.#refuse(
+            "sink_unavailable",
+            "the relay cannot store events right now; retry",
+            [],
+            accepted.warnings,
+          );
+        }
+      }
+    }
+    for (const outcome of outcomes) if (outcome.ok && outcome.warnings.length > 0) metrics.warnings.inc();
+    return outcomes;
+  }
+
+  async #check(
+    input: unknown,
+    principal: Principal,
+  ): Promise<{ ok: true; record: EventRecord; warnings: Issue[] } | (EventOutcome & { ok: false })> {
+    const forbidden = this.#forbidden(input, principal);
+    if (forbidden !== undefined) return this.#refuse("forbidden", FORBIDDEN, [forbidden], []);
+    const result = validateEvent(input, await this.#configFor(input), this.deps.env);
+    if (!result.ok) {
+      this.#quarantine(input, "invalid_event", result.errors);
+      const count = result.errors.length;
+      return this.#refuse(
+        "invalid_event",
+        `${count} problem${count === 1 ? "" : "s"} with the event`,
+        result.errors,
+        result.warnings,
+      );
+    }
+    const encoded = encodeEvent(result.event);
+    if (!encoded.ok)
+      return this.#refuse("payload_too_large", encoded.error.message, [encoded.error], result.warnings);
+    const { event } = result;
+    return {
+      ok: true,
+      record: {
+        topic: topicFor(event.tenant_id),
+        key: event.user_id,
+        value: encoded.json,
+        eventId: event.event_id,
+      },
+      warnings: result.warnings,
+    };
+  }
+
+  #refuse(
+    code: ErrorCode,
+    message: string,
+    errors: Issue[],
+    warnings: Issue[],
+  ): EventOutcome & { ok: false } {
+    this.deps.metrics.rejected.inc({ reason: code });
+    return { ok: false, code, message, errors, warnings };
+  }
+
+  /** A key may only write (and read the configs of) its own tenant; internal keys any tenant. */
+  #forbidden(input: unknown, principal: Principal): Issue | undefined {
+    const tenant = tenantOf(input);
+    return tenant === undefined || mayWrite(principal, tenant)
+      ? undefined
+      : issue("tenant_id", "invalid_value", "is not the tenant of this key");
+  }
+
+  async #configFor(input: unknown) {
+    const tenant = tenantOf(input);
+    const scenario = (input as { scenario_id?: unknown }).scenario_id;
+    if (tenant === undefined || !isValidTenantId(tenant) || typeof scenario !== "string") return undefined;
+    return this.deps.configs.get(tenant, scenario);
+  }
+
+  /**
+   * Keeps a refused event, with the reason, in its tenant's -rejected topic. Only for events of a
+   * valid tenant the caller may write to: a forged tenant id must not reach anyone's topic. Not
+   * awaited: the caller's answer does not depend on it; a failure is counted and logged.
+   */
+  #quarantine(input: unknown, reason: ErrorCode, errors: Issue[]): void {
+    const tenant = tenantOf(input);
+    if (tenant === undefined || !isValidTenantId(tenant)) return;
+    const env = this.deps.env;
+    const userId = (input as { user_id?: unknown }).user_id;
+    const record: EventRecord = {
+      topic: quarantineTopicFor(tenant),
+      key: typeof userId === "string" ? userId : "",
+      value: JSON.stringify({ reason, errors, received_at: env ? env.now() : Date.now(), event: input }),
+      eventId: "",
+    };
+    this.deps.sink.write([record]).then(
+      () => this.deps.metrics.quarantined.inc(),
+      (error: unknown) => {
+        this.deps.metrics.quarantineFailures.inc();
+        this.deps.log.warn({ err: error, tenant }, "a refused event could not be quarantined");
+      },
+    );
+  }
+
+  async health(): Promise<HealthReport> {
+    const { metrics, sink } = this.deps;
+    const value = async (metric: { get(): Promise<{ values: { value: number }[] }> }) =>
+      (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const [total, accepted, kafkaSuccess, kafkaFailed, rejected, warnings] = await Promise.all([
+      value(metrics.received),
+      value(metrics.accepted),
+      value(metrics.kafkaSuccess),
+      value(metrics.kafkaFailures),
+      value(metrics.rejected),
+      value(metrics.warnings),
+    ]);
+    return {
+      status: sink.kafkaAvailable ? "healthy" : "degraded",
+      kafka_available: sink.kafkaAvailable,
+      stats: {
+        total_events: total,
+        kafka_success: kafkaSuccess,
+        kafka_failed: kafkaFailed,
+        rejected,
+        validation_warnings: warnings,
+        success_rate: total === 0 ? 1 : Number((accepted / total).toFixed(4)),
+      },
+    };
+  }
+}

@@ -1,0 +1,161 @@
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { type EventRecord, SinkUnavailableError } from "./records.ts";
+
+const SEGMENT_BYTES = 8 * 1024 * 1024;
+const segmentName = (seq: number) => `${String(seq).padStart(12, "0")}.ndjson`;
+
+/**
+ * The relay's local spool: records Kafka could not take, appended to files and fsync'd before the
+ * caller is answered, replayed oldest first. Concurrent appends are written and synced together
+ * (group commit). Bounded by `maxBytes`: beyond it appends are refused, never dropped.
+ *
+ * Format: one JSON object per line, `{"t":topic,"k":key,"v":value,"id":event_id}`, in segment files
+ * named by a sequence number. A torn last line (a crash mid-write) was never acknowledged and is skipped.
+ */
+export class Spool {
+  #segments: number[] = [];
+  #handle: FileHandle | undefined;
+  #writeSeq = 0;
+  #writeBytes = 0;
+  #bytes = 0;
+  #events = 0;
+  #batch: { lines: string; count: number; done: () => void; fail: (e: unknown) => void }[] = [];
+  #writing: Promise<void> | undefined;
+
+  private readonly dir: string;
+  private readonly maxBytes: number;
+
+  private constructor(dir: string, maxBytes: number) {
+    this.dir = dir;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Opens the spool directory and takes stock of what a previous run left in it. */
+  static async open(dir: string, maxBytes: number): Promise<Spool> {
+    const spool = new Spool(dir, maxBytes);
+    await mkdir(dir, { recursive: true });
+    for (const name of (await readdir(dir)).filter((n) => /^\d{12}\.ndjson$/.test(n)).sort()) {
+      const seq = Number(name.slice(0, 12));
+      const size = (await stat(join(dir, name))).size;
+      if (size === 0) {
+        await rm(join(dir, name));
+        continue;
+      }
+      spool.#segments.push(seq);
+      spool.#bytes += size;
+      spool.#events += (await spool.read(seq)).length;
+    }
+    spool.#writeSeq = (spool.#segments.at(-1) ?? 0) + 1;
+    return spool;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Events held, including those being written. */
+  get events(): number {
+    return this.#events;
+  }
+
+  get isEmpty(): boolean {
+    return this.#events === 0;
+  }
+
+  /** Appends and fsyncs; resolves once the records are on disk. */
+  append(records: readonly EventRecord[]): Promise<void> {
+    let lines = "";
+    for (const r of records)
+      lines += `${JSON.stringify({ t: r.topic, k: r.key, v: r.value, id: r.eventId })}\n`;
+    const size = Buffer.byteLength(lines);
+    if (this.#bytes + size > this.maxBytes) {
+      return Promise.reject(
+        new SinkUnavailableError(`the spool is full (${this.#bytes} of ${this.maxBytes} bytes)`),
+      );
+    }
+    this.#bytes += size;
+    this.#events += records.length;
+    return new Promise((done, fail) => {
+      this.#batch.push({ lines, count: records.length, done, fail });
+      this.#writing ??= this.#writeAll();
+    });
+  }
+
+  async #writeAll(): Promise<void> {
+    while (this.#batch.length > 0) {
+      const batch = this.#batch;
+      this.#batch = [];
+      const text = batch.map((b) => b.lines).join("");
+      try {
+        if (this.#handle === undefined || this.#writeBytes >= SEGMENT_BYTES) await this.#roll();
+        const handle = this.#handle as FileHandle;
+        await handle.appendFile(text);
+        await handle.datasync();
+        this.#writeBytes += Buffer.byteLength(text);
+        for (const b of batch) b.done();
+      } catch (error) {
+        for (const b of batch) {
+          this.#bytes -= Buffer.byteLength(b.lines);
+          this.#events -= b.count;
+          b.fail(error);
+        }
+      }
+    }
+    this.#writing = undefined;
+  }
+
+  async #roll(): Promise<void> {
+    await this.#handle?.close();
+    const seq = this.#writeSeq++;
+    this.#handle = await open(join(this.dir, segmentName(seq)), "a");
+    this.#writeBytes = 0;
+    this.#segments.push(seq);
+  }
+
+  /** The oldest segment, closed for writing first when it is the one being appended to. */
+  async oldest(): Promise<{ seq: number; records: EventRecord[] } | undefined> {
+    await this.#writing;
+    const seq = this.#segments[0];
+    if (seq === undefined) return undefined;
+    if (seq === this.#writeSeq - 1 && this.#handle !== undefined) {
+      // Appends arriving from here on start a new segment.
+      const handle = this.#handle;
+      this.#handle = undefined;
+      await handle.close();
+    }
+    return { seq, records: await this.read(seq) };
+  }
+
+  private async read(seq: number): Promise<EventRecord[]> {
+    const text = await readFile(join(this.dir, segmentName(seq)), "utf8");
+    const records: EventRecord[] = [];
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        const r = JSON.parse(line) as { t: string; k: string; v: string; id: string };
+        records.push({ topic: r.t, key: r.k, value: r.v, eventId: r.id });
+      } catch {
+        // A torn final line: its append never completed, so it was never acknowledged.
+      }
+    }
+    return records;
+  }
+
+  /** Removes a segment once every record in it is in Kafka. */
+  async remove(seq: number, events: number): Promise<void> {
+    const path = join(this.dir, segmentName(seq));
+    const size = (await stat(path)).size;
+    await rm(path);
+    this.#segments = this.#segments.filter((s) => s !== seq);
+    this.#bytes -= size;
+    this.#events -= events;
+  }
+
+  async close(): Promise<void> {
+    await this.#writing;
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+}

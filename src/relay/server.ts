@@ -1,0 +1,127 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttp2Server, type Http2Server } from "node:http2";
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { getRequestListener } from "@hono/node-server";
+import {
+  Admin,
+  compatibilityPartitioner,
+  ProduceAcks,
+  Producer,
+  stringSerializers,
+} from "@platformatic/kafka";
+import { type Logger, pino } from "pino";
+import { EnvKeyStore, type KeyStore } from "./auth.ts";
+import type { RelaySettings } from "./config.ts";
+import { type ConfigSource, InMemoryConfigSource } from "./config-source.ts";
+import { createHttpApp } from "./http/app.ts";
+import { IngestService } from "./ingest.ts";
+import { DurableSink } from "./kafka/durable-sink.ts";
+import { BatchingProducer } from "./kafka/producer.ts";
+import { Spool } from "./kafka/spool.ts";
+import { TopicProvisioner } from "./kafka/topics.ts";
+import { createMetrics } from "./metrics.ts";
+import { behaviorRoutes } from "./rpc/service.ts";
+
+export interface RunningRelay {
+  httpUrl: string;
+  grpcUrl: string;
+  ingest: IngestService;
+  /** Stops accepting, flushes the buffer and the spool (bounded), closes Kafka clients. */
+  close(): Promise<void>;
+}
+
+const listen = (server: Server | Http2Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+
+const closeServer = (server: Server | Http2Server) =>
+  new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    if ("closeAllConnections" in server) server.closeAllConnections();
+  });
+
+/** Wires the relay's parts to real Kafka and a spool directory and starts both listeners. */
+export const startRelay = async (
+  settings: RelaySettings,
+  options: { configs?: ConfigSource; keys?: KeyStore; log?: Logger } = {},
+): Promise<RunningRelay> => {
+  const log = options.log ?? pino({ level: settings.LOG_LEVEL, base: { service: "relay" } });
+  const metrics = createMetrics();
+  const kafka = { clientId: settings.KAFKA_CLIENT_ID, bootstrapBrokers: settings.KAFKA_BROKERS };
+  const admin = new Admin(kafka);
+  const producer = new Producer({
+    ...kafka,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    compression: settings.KAFKA_COMPRESSION,
+    partitioner: compatibilityPartitioner,
+    // Fail fast: an unanswered write is spooled (DurableSink), not retried for minutes.
+    retries: 2,
+    retryDelay: 200,
+  });
+  const topics = new TopicProvisioner(admin, {
+    partitions: settings.TOPIC_PARTITIONS,
+    replicationFactor: settings.TOPIC_REPLICATION_FACTOR,
+    retentionMs: settings.TOPIC_RETENTION_MS,
+  });
+  const batcher = new BatchingProducer(
+    producer,
+    topics,
+    {
+      lingerMs: settings.KAFKA_LINGER_MS,
+      maxBatchEvents: settings.KAFKA_BATCH_MAX_EVENTS,
+      ackTimeoutMs: settings.KAFKA_ACK_TIMEOUT_MS,
+    },
+    metrics,
+  );
+  const spool = await Spool.open(settings.SPOOL_DIR, settings.SPOOL_MAX_BYTES);
+  const sink = new DurableSink(batcher, spool, settings.KAFKA_BUFFER_MAX_EVENTS, metrics, log);
+  const ingest = new IngestService({
+    configs: options.configs ?? new InMemoryConfigSource(),
+    keys: options.keys ?? new EnvKeyStore(settings.RELAY_API_KEYS),
+    sink,
+    metrics,
+    log,
+  });
+
+  const routes = behaviorRoutes(ingest);
+  const app = createHttpApp({ ingest, metrics, log });
+  // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
+  const rest = getRequestListener(app.fetch);
+  const httpServer = createHttpServer(
+    connectNodeAdapter({
+      routes,
+      fallback: (req, res) => void rest(req as IncomingMessage, res as ServerResponse),
+    }),
+  );
+  // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.
+  const grpcServer = createHttp2Server(connectNodeAdapter({ routes }));
+  const httpPort = await listen(httpServer, settings.RELAY_HTTP_PORT, settings.RELAY_HOST);
+  const grpcPort = await listen(grpcServer, settings.RELAY_GRPC_PORT, settings.RELAY_HOST);
+  log.info(
+    { httpPort, grpcPort, brokers: settings.KAFKA_BROKERS, spool: settings.SPOOL_DIR },
+    "relay listening",
+  );
+
+  return {
+    httpUrl: `http://${settings.RELAY_HOST}:${httpPort}`,
+    grpcUrl: `http://${settings.RELAY_HOST}:${grpcPort}`,
+    ingest,
+    close: async () => {
+      await Promise.all([closeServer(httpServer), closeServer(grpcServer)]);
+      await sink.close();
+      await producer.close();
+      await admin.close();
+      log.info("relay stopped");
+    },
+  };
+};

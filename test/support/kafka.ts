@@ -1,0 +1,48 @@
+import { Consumer, MessagesStreamModes, stringDeserializers } from "@platformatic/kafka";
+import { uniqueName } from "./random.ts";
+
+export interface ReadRecord {
+  key: string;
+  value: string;
+  headers: Map<string, string>;
+  partition: number;
+}
+
+/** Reads a topic from the beginning until `count` records arrived or `timeoutMs` passed. */
+export const readTopic = async (
+  brokers: string[],
+  topic: string,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<ReadRecord[]> => {
+  const consumer = new Consumer({
+    clientId: "test-reader",
+    groupId: uniqueName("test_reader"),
+    bootstrapBrokers: brokers,
+    deserializers: stringDeserializers,
+  });
+  const records: ReadRecord[] = [];
+  const stream = await consumer.consume({
+    topics: [topic],
+    mode: MessagesStreamModes.EARLIEST,
+    autocommit: false,
+    maxWaitTime: 200,
+  });
+  const timer = setTimeout(() => void stream.close(), timeoutMs);
+  try {
+    for await (const message of stream) {
+      records.push({
+        key: message.key,
+        value: message.value,
+        headers: message.headers,
+        partition: message.partition,
+      });
+      if (records.length >= count) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await stream.close().catch(() => undefined);
+    await consumer.close(true).catch(() => undefined);
+  }
+  return records;
+};
