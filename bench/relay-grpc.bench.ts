@@ -1,0 +1,243 @@
+// Relay benchmark: events/s and latency of gRPC single and batched calls into Kafka (acks=all), measured
+// in one run beside Kafka's own ProducerPerformance (the ceiling) and a kafkajs producer doing the
+// relay's job (the peer). Starts the relay as a child process to measure its resident memory.
+// Run with `npm run bench:relay` (starts the local Kafka when none answers). Writes bench/results/relay-grpc.json.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { CompressionTypes, Kafka, logLevel } from "kafkajs";
+import { EXAMPLE_EVENTS, encodeEvent, eventToProto, validateEvent } from "../src/core/index.ts";
+import { BehaviorService } from "../src/gen/recommender/v1/behavior_pb.js";
+
+const root = join(import.meta.dirname, "..");
+const run = promisify(execFile);
+const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
+const KEY = "svc_bench";
+const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 10);
+const tenant = `bench_${Date.now().toString(36)}`;
+
+const sample = (() => {
+  const result = validateEvent({ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant });
+  if (!result.ok) throw new Error("sample event must be valid");
+  return result.event;
+})();
+const encoded = encodeEvent(sample);
+if (!encoded.ok) throw new Error("sample event must encode");
+const RECORD_BYTES = Buffer.byteLength(encoded.json);
+const protoEvent = eventToProto({ ...sample, event_id: "" } as typeof sample);
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const latencySummary = (ms: number[]) => {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return {
+    p50_ms: +percentile(sorted, 0.5).toFixed(2),
+    p99_ms: +percentile(sorted, 0.99).toFixed(2),
+    p999_ms: +percentile(sorted, 0.999).toFixed(2),
+  };
+};
+
+const rssMb = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+};
+
+/** Topics of the ceiling and the peer, created like the relay creates tenant topics (12 partitions). */
+async function createTopic(topic: string) {
+  const admin = new Kafka({ clientId: "bench-admin", brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 12, replicationFactor: 1 }] });
+  await admin.disconnect();
+}
+
+async function ceiling() {
+  await createTopic(`${tenant}_ceiling`);
+  const { stdout } = await run(
+    "bash",
+    [
+      join(root, "scripts", "kafka.sh"),
+      "tool",
+      "org.apache.kafka.tools.ProducerPerformance",
+      "--topic",
+      `${tenant}_ceiling`,
+      "--num-records",
+      "300000",
+      "--record-size",
+      String(RECORD_BYTES),
+      "--throughput",
+      "-1",
+      "--producer-props",
+      `bootstrap.servers=${BROKERS.join(",")}`,
+      "acks=all",
+      "compression.type=gzip",
+      "linger.ms=5",
+    ],
+    { timeout: 300_000 },
+  );
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  return { records_per_second: Number(/([\d.]+) records\/sec/.exec(line)?.[1] ?? 0), summary: line };
+}
+
+async function kafkajsPeer() {
+  const kafka = new Kafka({ clientId: "bench-kafkajs", brokers: BROKERS, logLevel: logLevel.NOTHING });
+  const topic = `user-behaviors-${tenant}_kafkajs`;
+  await createTopic(topic);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let sent = 0;
+  const deadline = performance.now() + PHASE_SECONDS * 1000;
+  const started = performance.now();
+  // The relay's job: validate, serialise, produce keyed JSON with acks=all; 8 batches of 100 in flight.
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const messages = Array.from({ length: 100 }, (_, i) => {
+        const result = validateEvent({ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, user_id: `u${i}` });
+        if (!result.ok) throw new Error("invalid");
+        return {
+          key: result.event.user_id,
+          value: JSON.stringify(result.event),
+          headers: { event_id: result.event.event_id },
+        };
+      });
+      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages });
+      sent += messages.length;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await producer.disconnect();
+  return { events_per_second: Math.round(sent / seconds) };
+}
+
+async function startRelay(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(root, "src", "relay", "main.ts")], {
+    env: {
+      ...process.env,
+      RELAY_HTTP_PORT: "18181",
+      RELAY_GRPC_PORT: "15151",
+      KAFKA_BROKERS: BROKERS.join(","),
+      SPOOL_DIR: await mkdtemp(join(tmpdir(), "bench-spool-")),
+      RELAY_API_KEYS: `${KEY}=*`,
+      LOG_LEVEL: "warn",
+    },
+    stdio: "inherit",
+  });
+  const url = "http://127.0.0.1:15151";
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch("http://127.0.0.1:18181/livez")).ok) return { child, url };
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("relay did not start");
+}
+
+/** Closed loop: `concurrency` callers back to back for a phase; returns events/s and latencies. */
+async function closedLoop(call: () => Promise<number>, concurrency: number, onSample: () => void) {
+  const latencies: number[] = [];
+  let events = 0;
+  const deadline = performance.now() + PHASE_SECONDS * 1000;
+  const started = performance.now();
+  const sampler = setInterval(onSample, 200);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const count = await call(); // not `events += await call()`: that reads `events` before awaiting
+        events += count;
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  clearInterval(sampler);
+  return {
+    events_per_second: Math.round(events / ((performance.now() - started) / 1000)),
+    ...latencySummary(latencies),
+  };
+}
+
+/** Open loop at a fixed rate: latency counted from when each call was due, so stalls are not hidden. */
+async function openLoop(call: () => Promise<number>, ratePerSecond: number) {
+  const latencies: number[] = [];
+  const total = Math.round(ratePerSecond * PHASE_SECONDS);
+  const interval = 1000 / ratePerSecond;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  for (let i = 0; i < total; i++) {
+    const due = started + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(
+      call().then(
+        () => {
+          latencies.push(performance.now() - due);
+        },
+        () => {
+          errors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  return { offered_per_second: ratePerSecond, errors, ...latencySummary(latencies) };
+}
+
+const relay = await startRelay();
+const client = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.url }));
+const auth = { headers: { authorization: `Bearer ${KEY}` } };
+const single = async () => {
+  await client.trackEvent({ event: protoEvent }, auth);
+  return 1;
+};
+const batch = Array.from({ length: 100 }, () => protoEvent);
+const batched = async () => {
+  await client.trackEvents({ events: batch }, auth);
+  return 100;
+};
+
+await single(); // provisions the topic
+await new Promise((r) => setTimeout(r, 2000));
+const idleRss = rssMb(relay.child.pid as number);
+let peakRss = idleRss;
+const sampleRss = () => {
+  peakRss = Math.max(peakRss, rssMb(relay.child.pid as number));
+};
+
+const grpcBatched = await closedLoop(batched, 8, sampleRss);
+const grpcSinglePeak = await closedLoop(single, 64, sampleRss);
+const grpcSingleHalf = await openLoop(single, Math.max(1, Math.round(grpcSinglePeak.events_per_second / 2)));
+relay.child.kill("SIGTERM");
+await new Promise((r) => relay.child.once("exit", r));
+
+const kafkaCeiling = await ceiling();
+const peer = await kafkajsPeer();
+
+const result = {
+  benchmark: "relay gRPC into Kafka (acks=all, gzip), everything on one machine",
+  date: new Date().toISOString(),
+  cpu: `${cpus().length} × ${cpus()[0]?.model ?? "unknown"}`,
+  load_average_1m: loadavg()[0],
+  record_bytes: RECORD_BYTES,
+  phase_seconds: PHASE_SECONDS,
+  kafka_producer_performance: kafkaCeiling,
+  kafkajs_peer: peer,
+  relay_grpc_batched_100: grpcBatched,
+  relay_grpc_single_peak: grpcSinglePeak,
+  relay_grpc_single_at_half_peak: grpcSingleHalf,
+  relay_rss_mb: { idle: idleRss, peak: peakRss },
+  ratios: {
+    batched_over_ceiling: +(grpcBatched.events_per_second / kafkaCeiling.records_per_second).toFixed(2),
+    batched_over_kafkajs: +(grpcBatched.events_per_second / peer.events_per_second).toFixed(2),
+  },
+};
+writeFileSync(join(root, "bench", "results", "relay-grpc.json"), `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify(result, null, 2));
+process.exit(0);
