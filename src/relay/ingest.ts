@@ -35,6 +35,8 @@ export type EventOutcome =
 
 export interface HealthReport {
   status: "healthy" | "degraded";
+  /** Not part of the SPEC §6 body: whether events can be acknowledged (readiness). */
+  accepting: boolean;
   kafka_available: boolean;
   stats: {
     total_events: number;
@@ -229,6 +231,7 @@ export class IngestService {
     ]);
     return {
       status: sink.kafkaAvailable ? "healthy" : "degraded",
+      accepting: sink.accepting,
       kafka_available: sink.kafkaAvailable,
       stats: {
         total_events: total,

@@ -8,13 +8,16 @@ export const registerOperations = (
   app: Hono<RelayEnv>,
   deps: { ingest: IngestService; metrics: RelayMetrics },
 ) => {
-  app.get("/api/v1/behaviors/health", async (c) => c.json(await deps.ingest.health()));
+  app.get("/api/v1/behaviors/health", async (c) => {
+    const { accepting: _, ...health } = await deps.ingest.health();
+    return c.json(health);
+  });
   // Alive as long as the process answers.
   app.get("/livez", (c) => c.json({ status: "alive" }));
   // Ready while events can be acknowledged: Kafka answers, or the spool takes them.
   app.get("/readyz", async (c) => {
-    const health = await deps.ingest.health();
-    return c.json({ status: "ready", kafka_available: health.kafka_available });
+    const { accepting, kafka_available } = await deps.ingest.health();
+    return c.json({ status: accepting ? "ready" : "full", kafka_available }, accepting ? 200 : 503);
   });
   app.get("/metrics", async (c) =>
     c.body(await deps.metrics.registry.metrics(), 200, { "content-type": deps.metrics.registry.contentType }),

@@ -44,6 +44,10 @@ export class DurableSink implements RecordSink {
     return this.#kafkaAvailable;
   }
 
+  get accepting(): boolean {
+    return (this.#kafkaAvailable && this.spool.isEmpty) || this.spool.hasRoom;
+  }
+
   async write(records: readonly EventRecord[]): Promise<void> {
     if (this.spool.isEmpty && this.producer.buffered + records.length <= this.maxBufferedEvents) {
       try {

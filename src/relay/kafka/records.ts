@@ -10,6 +10,8 @@ export interface EventRecord {
 export interface RecordSink {
   write(records: readonly EventRecord[]): Promise<void>;
   readonly kafkaAvailable: boolean;
+  /** False when neither Kafka nor the spool can take more: the relay is not ready. */
+  readonly accepting: boolean;
   close(): Promise<void>;
 }
 

@@ -60,6 +60,11 @@ export class Spool {
     return this.#events;
   }
 
+  /** Whether another segment's worth of records still fits. */
+  get hasRoom(): boolean {
+    return this.#bytes + SEGMENT_BYTES <= this.maxBytes;
+  }
+
   get isEmpty(): boolean {
     return this.#events === 0;
   }

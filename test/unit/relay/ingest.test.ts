@@ -1,0 +1,141 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../../src/core/index.ts";
+import { EnvKeyStore } from "../../../src/relay/auth.ts";
+import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
+import { createHttpApp } from "../../../src/relay/http/app.ts";
+import { IngestService } from "../../../src/relay/ingest.ts";
+import { type EventRecord, type RecordSink, SinkUnavailableError } from "../../../src/relay/kafka/records.ts";
+import { createMetrics } from "../../../src/relay/metrics.ts";
+import { fixedEnvironment } from "../../support/core.ts";
+
+/** Records what would go to Kafka; can be made to refuse like a full spool. */
+class MemorySink implements RecordSink {
+  records: EventRecord[] = [];
+  full = false;
+  kafkaAvailable = true;
+  get accepting() {
+    return !this.full;
+  }
+  async write(records: readonly EventRecord[]) {
+    if (this.full) throw new SinkUnavailableError("full");
+    this.records.push(...records);
+  }
+  async close() {}
+}
+
+const setup = () => {
+  const sink = new MemorySink();
+  const metrics = createMetrics();
+  const log = pino({ level: "silent" });
+  const ingest = new IngestService({
+    configs: new InMemoryConfigSource(),
+    keys: new EnvKeyStore(["sk_a=tenant_a", "svc=*"]),
+    sink,
+    metrics,
+    log,
+    env: fixedEnvironment(),
+  });
+  const app = createHttpApp({ ingest, metrics, log });
+  const post = (path: string, body: unknown, key = "sk_a") =>
+    app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify(body),
+    });
+  return { sink, metrics, ingest, app, post };
+};
+
+const event = (tenant = "tenant_a", extra: Record<string, unknown> = {}) => ({
+  ...EXAMPLE_EVENTS.video_data,
+  tenant_id: tenant,
+  ...extra,
+});
+
+describe("relay ingest (in-memory sink)", () => {
+  it("writes an accepted event to its tenant's topic, keyed by user, with its id", async () => {
+    const { sink, post } = setup();
+    const response = await post("/api/v1/behaviors/track", event());
+    expect(response.status).toBe(200);
+    expect(sink.records).toEqual([
+      expect.objectContaining({
+        topic: topicFor("tenant_a"),
+        key: "u_10086",
+        eventId: "evt_0001020304050607",
+      }),
+    ]);
+  });
+
+  it("quarantines an invalid event of the caller's tenant with the reason, and counts it", async () => {
+    const { sink, post, metrics } = setup();
+    const response = await post("/api/v1/behaviors/track", event("tenant_a", { action_type: "swipe" }));
+    expect(response.status).toBe(400);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(sink.records.map((r) => r.topic)).toEqual([quarantineTopicFor("tenant_a")]);
+    expect(JSON.parse(sink.records[0]?.value ?? "{}")).toMatchObject({
+      reason: "invalid_event",
+      errors: [{ path: "action_type" }],
+    });
+    expect((await metrics.rejected.get()).values).toContainEqual(
+      expect.objectContaining({ labels: { reason: "invalid_event" }, value: 1 }),
+    );
+  });
+
+  it("never quarantines into a tenant the key may not write", async () => {
+    const { sink, post } = setup();
+    expect((await post("/api/v1/behaviors/track", event("tenant_b", { action_type: "swipe" }))).status).toBe(
+      403,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(sink.records).toEqual([]);
+  });
+
+  it("lets an internal service key write any tenant", async () => {
+    const { sink, post } = setup();
+    expect((await post("/api/v1/behaviors/track", event("tenant_b"), "svc")).status).toBe(200);
+    expect(sink.records[0]?.topic).toBe(topicFor("tenant_b"));
+  });
+
+  it("answers a retryable 503 when nothing can store events, and is not ready", async () => {
+    const { sink, post, app } = setup();
+    sink.full = true;
+    const response = await post("/api/v1/behaviors/track", event());
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "sink_unavailable", retryable: true });
+    const batch = await post("/api/v1/behaviors/track/batch", { events: [event(), event()] });
+    expect(batch.status).toBe(503);
+    expect((await app.request("/readyz")).status).toBe(503);
+    expect((await app.request("/livez")).status).toBe(200);
+  });
+
+  it("refuses more than 100 events in a batch with 413, and an oversized body with 413", async () => {
+    const { post } = setup();
+    const many = await post("/api/v1/behaviors/track/batch", {
+      events: Array.from({ length: 101 }, () => event()),
+    });
+    expect(many.status).toBe(413);
+    const huge = await post(
+      "/api/v1/behaviors/track",
+      event("tenant_a", { extra_data: { blob: "x".repeat(1_100_000) } }),
+    );
+    expect(huge.status).toBe(413);
+    expect(huge.headers.get("content-type")).toBe("application/problem+json");
+  });
+
+  it("refuses an event over 32 KiB with 413 naming the limit", async () => {
+    const { post } = setup();
+    const response = await post(
+      "/api/v1/behaviors/track",
+      event("tenant_a", { extra_data: { blob: "中".repeat(12_000) } }),
+    );
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(/at most 32768/);
+  });
+
+  it("answers unknown routes with a problem, not a stack trace", async () => {
+    const { app } = setup();
+    const response = await app.request("/nope");
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ code: "not_found" });
+  });
+});
