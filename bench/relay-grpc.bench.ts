@@ -115,7 +115,8 @@ async function kafkajsPeer() {
 }
 
 async function startRelay(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(root, "src", "relay", "main.ts")], {
+  // As `npm run relay` runs it: compiled, with a bounded heap.
+  const child = spawn("sh", [join(root, "scripts", "relay.sh")], {
     env: {
       ...process.env,
       RELAY_HTTP_PORT: "18181",
