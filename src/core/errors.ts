@@ -32,6 +32,12 @@ export const ERRORS = {
     retryable: true,
     title: "Cannot store events right now",
   },
+  store_unavailable: {
+    status: 503,
+    rpc: "unavailable",
+    retryable: true,
+    title: "Configuration store unavailable",
+  },
   internal: { status: 500, rpc: "internal", retryable: true, title: "Internal error" },
 } as const satisfies Record<string, { status: number; rpc: string; retryable: boolean; title: string }>;
 

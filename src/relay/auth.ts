@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 
 /** Who is calling: a tenant's secret key may write only that tenant; an internal service key any. */
-export type Principal = { kind: "tenant"; tenantId: string } | { kind: "internal" };
+export type Principal =
+  | { kind: "tenant"; tenantId: string; publishable?: boolean }
+  | { kind: "internal" }
+  | { kind: "admin" };
 
 /** Looks up the principal of a presented key. Keys are kept only as SHA-256 hashes. */
 export interface KeyStore {
@@ -39,4 +42,47 @@ export const bearerKey = (authorization: string | null | undefined): string | un
 
 /** The one rule of who may write where. */
 export const mayWrite = (principal: Principal, tenantId: string): boolean =>
-  principal.kind === "internal" || principal.tenantId === tenantId;
+  principal.kind !== "tenant" || principal.tenantId === tenantId;
+
+/** Managing configs: the admin token any tenant, a tenant's secret key its own; publishable keys never. */
+export const mayManage = (principal: Principal, tenantId: string | undefined): boolean =>
+  principal.kind === "admin" ||
+  (principal.kind === "tenant" &&
+    !principal.publishable &&
+    tenantId !== undefined &&
+    principal.tenantId === tenantId);
+
+/** Tries each store in turn (keys from the environment, then the database). */
+export class KeyStores implements KeyStore {
+  readonly #stores: KeyStore[];
+  constructor(...stores: KeyStore[]) {
+    this.#stores = stores;
+  }
+  async principalFor(key: string): Promise<Principal | undefined> {
+    for (const store of this.#stores) {
+      const principal = await store.principalFor(key);
+      if (principal !== undefined) return principal;
+    }
+    return undefined;
+  }
+}
+
+/** Remembers lookups for a few seconds, so a revocation takes effect within `ttlMs` without a query per event. */
+export class CachedKeyStore implements KeyStore {
+  readonly #cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  readonly #store: KeyStore;
+  readonly #ttlMs: number;
+  constructor(store: KeyStore, ttlMs: number) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+  }
+  async principalFor(key: string): Promise<Principal | undefined> {
+    const id = hash(key);
+    const cached = this.#cache.get(id);
+    if (cached !== undefined && cached.until > Date.now()) return cached.principal;
+    const principal = await this.#store.principalFor(key);
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    this.#cache.set(id, { principal, until: Date.now() + this.#ttlMs });
+    return principal;
+  }
+}

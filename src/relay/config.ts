@@ -39,6 +39,18 @@ export const RelaySettings = z.object({
    * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
    */
   RELAY_API_KEYS: list(""),
+  MONGODB_URI: z.string().default("mongodb://127.0.0.1:27017"),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,60}$/)
+    .default("behavior_ingest"),
+  /** Bearer token of the admin API; without one only tenant secret keys can manage (their own) configs. */
+  ADMIN_TOKEN: z.string().min(16).optional(),
+  /** Bearer token the edge uses to read configs and keys from the feed. */
+  EDGE_TOKEN: z.string().min(16).optional(),
+  /** How long a tracking config or key lookup is reused before it is read again. */
+  CONFIG_CACHE_MS: int(1000),
+  KEY_CACHE_MS: int(5000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type RelaySettings = z.infer<typeof RelaySettings>;

@@ -14,20 +14,9 @@ import {
 } from "../core/index.ts";
 import { type KeyStore, mayWrite, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
+import { ApiError } from "./errors.ts";
 import type { EventRecord, RecordSink } from "./kafka/records.ts";
 import type { RelayMetrics } from "./metrics.ts";
-
-/** A refusal in the one error vocabulary; transports map the code to HTTP and gRPC. */
-export class IngestError extends Error {
-  readonly code: ErrorCode;
-  readonly errors: FieldError[];
-
-  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
-    super(message);
-    this.code = code;
-    this.errors = errors;
-  }
-}
 
 export type EventOutcome =
   | { ok: true; eventId: string; warnings: Issue[] }
@@ -80,14 +69,14 @@ export class IngestService {
   async authenticate(key: string | undefined): Promise<Principal> {
     const principal = key === undefined ? undefined : await this.deps.keys.principalFor(key);
     if (principal === undefined) {
-      throw new IngestError("unauthenticated", "send a secret or service key as Authorization: Bearer <key>");
+      throw new ApiError("unauthenticated", "send a secret or service key as Authorization: Bearer <key>");
     }
     return principal;
   }
 
   async validate(input: unknown, principal: Principal): Promise<ValidationResult> {
     const forbidden = this.#forbidden(input, principal);
-    if (forbidden !== undefined) throw new IngestError("forbidden", FORBIDDEN, [forbidden]);
+    if (forbidden !== undefined) throw new ApiError("forbidden", FORBIDDEN, [forbidden]);
     return validateEvent(input, await this.#configFor(input), this.deps.env);
   }
 

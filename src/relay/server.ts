@@ -15,10 +15,11 @@ import {
   Producer,
   stringSerializers,
 } from "@platformatic/kafka";
+import { MongoClient } from "mongodb";
 import { type Logger, pino } from "pino";
-import { EnvKeyStore, type KeyStore } from "./auth.ts";
+import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import type { RelaySettings } from "./config.ts";
-import { type ConfigSource, InMemoryConfigSource } from "./config-source.ts";
+import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
 import { DurableSink } from "./kafka/durable-sink.ts";
@@ -27,6 +28,9 @@ import { Spool } from "./kafka/spool.ts";
 import { TopicProvisioner } from "./kafka/topics.ts";
 import { createMetrics } from "./metrics.ts";
 import { behaviorRoutes } from "./rpc/service.ts";
+import { ChangeLog } from "./store/changes.ts";
+import { ConfigRepository } from "./store/configs.ts";
+import { KeyRepository } from "./store/keys.ts";
 
 export interface RunningRelay {
   httpUrl: string;
@@ -51,7 +55,7 @@ const closeServer = (server: Server | Http2Server) =>
 /** Wires the relay's parts to real Kafka and a spool directory and starts both listeners. */
 export const startRelay = async (
   settings: RelaySettings,
-  options: { configs?: ConfigSource; keys?: KeyStore; log?: Logger } = {},
+  options: { configs?: ConfigSource; log?: Logger } = {},
 ): Promise<RunningRelay> => {
   const log = options.log ?? pino({ level: settings.LOG_LEVEL, base: { service: "relay" } });
   const metrics = createMetrics();
@@ -85,16 +89,45 @@ export const startRelay = async (
   );
   const spool = await Spool.open(settings.SPOOL_DIR, settings.SPOOL_MAX_BYTES);
   const sink = new DurableSink(batcher, spool, settings.KAFKA_BUFFER_MAX_EVENTS, metrics, log);
-  const ingest = new IngestService({
-    configs: options.configs ?? new InMemoryConfigSource(),
-    keys: options.keys ?? new EnvKeyStore(settings.RELAY_API_KEYS),
-    sink,
-    metrics,
-    log,
-  });
+  const mongo = new MongoClient(settings.MONGODB_URI, { serverSelectionTimeoutMS: 3000 });
+  const db = mongo.db(settings.MONGODB_DB);
+  const changes = new ChangeLog(db);
+  const configRepository = new ConfigRepository(db, changes);
+  const keyRepository = new KeyRepository(db, changes);
+  await Promise.all([
+    changes.ensureIndexes(),
+    configRepository.ensureIndexes(),
+    keyRepository.ensureIndexes(),
+  ]).catch((error: unknown) =>
+    log.warn({ err: error }, "MongoDB is not reachable; ingestion runs on cached configs"),
+  );
+  const cache = new CachedConfigSource(
+    (tenant, scenario) => configRepository.get(tenant, scenario),
+    settings.CONFIG_CACHE_MS,
+    (error) => log.warn({ err: error }, "reading a tracking config failed; using the cached one"),
+  );
+  const keyStore = new CachedKeyStore(
+    new KeyStores(new EnvKeyStore(settings.RELAY_API_KEYS), keyRepository),
+    settings.KEY_CACHE_MS,
+  );
+  const ingest = new IngestService({ configs: options.configs ?? cache, keys: keyStore, sink, metrics, log });
 
   const routes = behaviorRoutes(ingest);
-  const app = createHttpApp({ ingest, metrics, log });
+  const app = createHttpApp({
+    ingest,
+    metrics,
+    log,
+    admin: {
+      configs: configRepository,
+      keys: keyRepository,
+      changes,
+      keyStore,
+      cache,
+      adminToken: settings.ADMIN_TOKEN,
+      edgeToken: settings.EDGE_TOKEN,
+      now: () => Date.now(),
+    },
+  });
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
   const rest = getRequestListener(app.fetch);
   const httpServer = createHttpServer(
@@ -121,6 +154,7 @@ export const startRelay = async (
       await sink.close();
       await producer.close();
       await admin.close();
+      await mongo.close();
       log.info("relay stopped");
     },
   };

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { readTopic } from "../support/kafka.ts";
 import { privateKafka } from "../support/private-kafka.ts";
@@ -132,6 +132,8 @@ describe("relay faults: acknowledged events are never lost", () => {
       TOPIC_PARTITIONS: "3",
       SPOOL_DIR: spoolDir,
       RELAY_API_KEYS: `${KEY}=*`,
+      MONGODB_URI: inject("mongodbUri"),
+      MONGODB_DB: uniqueName("killed"),
       LOG_LEVEL: "warn",
     };
     const url = "http://127.0.0.1:18080";

@@ -24,7 +24,13 @@ describe("error vocabulary", () => {
     const retryable = Object.entries(ERRORS)
       .filter(([, e]) => e.retryable)
       .map(([code]) => code);
-    expect(retryable.sort()).toEqual(["internal", "rate_limited", "request_timeout", "sink_unavailable"]);
+    expect(retryable.sort()).toEqual([
+      "internal",
+      "rate_limited",
+      "request_timeout",
+      "sink_unavailable",
+      "store_unavailable",
+    ]);
     for (const error of Object.values(ERRORS))
       expect(error.retryable).toBe(error.status >= 500 || error.status === 429 || error.status === 408);
   });

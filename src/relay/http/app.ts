@@ -4,16 +4,22 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { MAX_REQUEST_BYTES } from "../../core/index.ts";
+import { ApiError } from "../errors.ts";
 import type { IngestService } from "../ingest.ts";
-import { IngestError } from "../ingest.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { type AdminDeps, createAdminApi } from "./admin.ts";
 import { registerBehaviors } from "./behaviors.ts";
 import { registerOperations } from "./operations.ts";
 import { problemResponse, type RelayEnv } from "./respond.ts";
 
 /** The relay's HTTP API on :8080 (REST beside Connect), sharing the ingest service with gRPC. */
-export const createHttpApp = (deps: { ingest: IngestService; metrics: RelayMetrics; log: Logger }) => {
-  const app = new Hono<RelayEnv>();
+export const createHttpApp = (deps: {
+  ingest: IngestService;
+  metrics: RelayMetrics;
+  log: Logger;
+  admin?: AdminDeps;
+}) => {
+  const app = new Hono<RelayEnv>({ strict: false });
   app.use(requestId());
   app.use(
     "/api/*",
@@ -29,9 +35,14 @@ export const createHttpApp = (deps: { ingest: IngestService; metrics: RelayMetri
   );
   registerBehaviors(app, deps.ingest);
   registerOperations(app, deps);
+  if (deps.admin !== undefined) app.route("/", createAdminApi(deps.admin));
   app.notFound((c) => problemResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
-    if (error instanceof IngestError) return problemResponse(c, error.code, error.message, error.errors);
+    if (error instanceof ApiError) return problemResponse(c, error.code, error.message, error.errors);
+    if (error.name.startsWith("Mongo")) {
+      deps.log.warn({ err: error }, "the configuration store did not answer");
+      return problemResponse(c, "store_unavailable", "the configuration store is not reachable; retry");
+    }
     deps.log.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
     return problemResponse(c, "internal", "something went wrong on our side; retry");
   });

@@ -1,8 +1,8 @@
 import type { Context, Hono } from "hono";
 import { type Issue, parseBatch } from "../../core/index.ts";
 import { bearerKey } from "../auth.ts";
+import { ApiError } from "../errors.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
-import { IngestError } from "../ingest.ts";
 import { jsonBody, problemResponse, type RelayEnv } from "./respond.ts";
 
 const fieldErrors = (issues: Issue[]) => issues.map(({ path, message }) => ({ path, message }));
@@ -38,7 +38,7 @@ export const registerBehaviors = (app: Hono<RelayEnv>, ingest: IngestService) =>
   app.post("/api/v1/behaviors/track/batch", async (c) => {
     const caller = await principal(c);
     const batch = parseBatch(await jsonBody(c));
-    if (!batch.ok) throw new IngestError(batch.problem.code, batch.problem.detail, batch.problem.errors);
+    if (!batch.ok) throw new ApiError(batch.problem.code, batch.problem.detail, batch.problem.errors);
     const outcomes = await ingest.trackBatch(batch.events, caller);
     const succeeded = outcomes.filter((o) => o.ok).length;
     // When nothing could be stored, the whole call is retryable, so generic retry logic sees a 503.

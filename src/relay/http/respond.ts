@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { ERRORS, type ErrorCode, type FieldError, PROBLEM_CONTENT_TYPE, problem } from "../../core/index.ts";
-import { IngestError } from "../ingest.ts";
+import { ApiError } from "../errors.ts";
 
 export type RelayEnv = { Variables: { requestId: string } };
 
@@ -22,12 +22,12 @@ export const problemResponse = (
 export const jsonBody = async (c: Context<RelayEnv>): Promise<unknown> => {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new IngestError("unsupported_media_type", "send the body as application/json");
+    throw new ApiError("unsupported_media_type", "send the body as application/json");
   }
   const text = await c.req.text();
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new IngestError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
+    throw new ApiError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
   }
 };

@@ -9,7 +9,8 @@ import {
 } from "../../core/index.ts";
 import { type BehaviorEvent, BehaviorService } from "../../gen/recommender/v1/behavior_pb.js";
 import { bearerKey } from "../auth.ts";
-import { type EventOutcome, IngestError, type IngestService } from "../ingest.ts";
+import { ApiError } from "../errors.ts";
+import type { EventOutcome, IngestService } from "../ingest.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */
 const codeOf = (code: ErrorCode): Code => {
@@ -52,7 +53,7 @@ export const behaviorRoutes = (ingest: IngestService) => (router: ConnectRouter)
     try {
       return await call(await ingest.authenticate(bearerKey(ctx.requestHeader.get("authorization"))));
     } catch (error) {
-      if (error instanceof IngestError) throw rpcError(error.code, error.message, error.errors);
+      if (error instanceof ApiError) throw rpcError(error.code, error.message, error.errors);
       throw error;
     }
   };

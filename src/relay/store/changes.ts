@@ -1,0 +1,46 @@
+import type { Collection, Db } from "mongodb";
+
+/** A change the edge must pick up: a tenant's config or its keys, numbered across all tenants. */
+export interface Change {
+  seq: number;
+  tenant_id: string;
+  kind: "config" | "keys";
+  scenario_id: string | null;
+  version: number | null;
+  at: number;
+}
+
+/**
+ * The change log the edge polls (`changes since N`). Numbers come from a counter document updated
+ * with $inc, which FerretDB v1 supports (it lacks change streams).
+ */
+export class ChangeLog {
+  readonly #changes: Collection<Change>;
+  readonly #counters: Collection<{ _id: string; seq: number }>;
+
+  constructor(db: Db) {
+    this.#changes = db.collection("changes");
+    this.#counters = db.collection("counters");
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.#changes.createIndex({ seq: 1 }, { unique: true, name: "seq" });
+  }
+
+  async record(change: Omit<Change, "seq">): Promise<void> {
+    const counter = await this.#counters.findOneAndUpdate(
+      { _id: "changes" },
+      { $inc: { seq: 1 } },
+      { upsert: true, returnDocument: "after" },
+    );
+    await this.#changes.insertOne({ ...change, seq: counter?.seq ?? 0 });
+  }
+
+  async since(seq: number, limit = 500): Promise<Change[]> {
+    return this.#changes
+      .find({ seq: { $gt: seq } }, { projection: { _id: 0 } })
+      .sort({ seq: 1 })
+      .limit(limit)
+      .toArray();
+  }
+}
