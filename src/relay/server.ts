@@ -4,7 +4,7 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import { createServer as createHttp2Server, type Http2Server } from "node:http2";
+import { createServer as createHttp2Server, type Http2Server, type Http2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
@@ -17,6 +17,7 @@ import {
 } from "@platformatic/kafka";
 import { MongoClient } from "mongodb";
 import { type Logger, pino } from "pino";
+import { MAX_REQUEST_BYTES } from "../core/index.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import type { RelaySettings } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
@@ -46,10 +47,12 @@ const listen = (server: Server | Http2Server, port: number, host: string) =>
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 
-const closeServer = (server: Server | Http2Server) =>
+/** Stops a listener and ends its open connections (HTTP/1.1 keep-alive sockets, HTTP/2 sessions). */
+const closeServer = (server: Server | Http2Server, sessions: Set<Http2Session>) =>
   new Promise<void>((resolve) => {
     server.close(() => resolve());
     if ("closeAllConnections" in server) server.closeAllConnections();
+    for (const session of sessions) session.destroy();
   });
 
 /** Wires the relay's parts to real Kafka and a spool directory and starts both listeners. */
@@ -113,6 +116,8 @@ export const startRelay = async (
   const ingest = new IngestService({ configs: options.configs ?? cache, keys: keyStore, sink, metrics, log });
 
   const routes = behaviorRoutes(ingest);
+  // The same body limit as REST: a larger message is refused before it is buffered.
+  const limits = { readMaxBytes: MAX_REQUEST_BYTES };
   const app = createHttpApp({
     ingest,
     metrics,
@@ -137,7 +142,12 @@ export const startRelay = async (
     }),
   );
   // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.
-  const grpcServer = createHttp2Server(connectNodeAdapter({ routes }));
+  const grpcServer = createHttp2Server(connectNodeAdapter({ routes, ...limits }));
+  const sessions = new Set<Http2Session>();
+  grpcServer.on("session", (session: Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
   const httpPort = await listen(httpServer, settings.RELAY_HTTP_PORT, settings.RELAY_HOST);
   const grpcPort = await listen(grpcServer, settings.RELAY_GRPC_PORT, settings.RELAY_HOST);
   log.info(
@@ -150,7 +160,7 @@ export const startRelay = async (
     grpcUrl: `http://${settings.RELAY_HOST}:${grpcPort}`,
     ingest,
     close: async () => {
-      await Promise.all([closeServer(httpServer), closeServer(grpcServer)]);
+      await Promise.all([closeServer(httpServer, new Set()), closeServer(grpcServer, sessions)]);
       await sink.close();
       await producer.close();
       await admin.close();

@@ -200,6 +200,11 @@ describe("relay ingest into Kafka", () => {
     expect([batch.total, batch.succeeded, batch.failed]).toEqual([2, 1, 1]);
     expect(batch.results[1]?.errorCode).toBe("invalid_event");
 
+    const huge = eventToProto({ ...accepted.event, extra_data: { blob: "x".repeat(1_200_000) } });
+    await expect(client.trackEvent({ event: huge }, auth)).rejects.toSatisfy(
+      (e: unknown) => e instanceof ConnectError && e.code === Code.ResourceExhausted,
+    );
+
     const health = await client.health({});
     expect(health.status).toBe("healthy");
     expect(health.kafkaAvailable).toBe(true);
