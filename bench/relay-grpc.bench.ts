@@ -212,7 +212,8 @@ const sampleRss = () => {
   peakRss = Math.max(peakRss, rssMb(relay.child.pid as number));
 };
 
-const grpcBatched = await closedLoop(batched, 8, sampleRss);
+// 16 callers: fewer leave the relay idle between batches on this machine (8 gave ~30 % less).
+const grpcBatched = await closedLoop(batched, 16, sampleRss);
 const grpcSinglePeak = await closedLoop(single, 64, sampleRss);
 const grpcSingleHalf = await openLoop(single, Math.max(1, Math.round(grpcSinglePeak.events_per_second / 2)));
 relay.child.kill("SIGTERM");
