@@ -14,3 +14,6 @@ export const MAX_BEACON_BYTES = 64 * 1024;
 
 /** How far in the future a client timestamp may be before it is flagged as clock skew. */
 export const MAX_CLOCK_SKEW_MS = 60 * 60 * 1000;
+
+/** How deeply free JSON (extra_data, scenario members) may nest; deeper values cannot be re-serialised safely. */
+export const MAX_JSON_DEPTH = 32;

@@ -11,7 +11,7 @@ import {
   issue,
 } from "./field-spec.ts";
 import { defaultEnvironment, type Environment, newEventId } from "./ids.ts";
-import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH } from "./limits.ts";
+import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH, MAX_JSON_DEPTH } from "./limits.ts";
 import { memberOf, type ScenarioMember, type ScenarioType, typeOfMember } from "./scenarios.ts";
 import { templateFor } from "./templates.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
@@ -130,6 +130,28 @@ const issueCodeOf = (iss: z.core.$ZodIssue): IssueCode => {
   }
 };
 
+/** Whether a JSON value nests deeper than `max`; iterative, so hostile nesting cannot overflow the stack. */
+const nestsDeeperThan = (value: unknown, max: number): boolean => {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== "object" || current === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+};
+
+/** The path of the free JSON of an event that nests too deeply, if any (JSON.stringify would overflow). */
+const deepestFreeJson = (event: BehaviorEvent): string | undefined => {
+  if (event.extra_data !== undefined && nestsDeeperThan(event.extra_data, MAX_JSON_DEPTH))
+    return "extra_data";
+  for (const [member, data] of Object.entries(event.scenario_data ?? {})) {
+    if (nestsDeeperThan(data, MAX_JSON_DEPTH)) return `scenario_data.${member}`;
+  }
+  return undefined;
+};
+
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -180,6 +202,15 @@ export const validateEvent = (
     return { ok: false, event: undefined, errors, warnings };
   }
   const event = parsed.data as BehaviorEvent;
+  const tooDeep = deepestFreeJson(event);
+  if (tooDeep !== undefined) {
+    return {
+      ok: false,
+      event: undefined,
+      errors: [issue(tooDeep, "invalid_value", `is nested deeper than ${MAX_JSON_DEPTH} levels`)],
+      warnings,
+    };
+  }
   warnUnknownKeys(input, ENVELOPE_KEYS, "", warnings);
   if (isPlainObject(input.context)) warnUnknownKeys(input.context, CONTEXT_KEYS, "context.", warnings);
 

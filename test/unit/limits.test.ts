@@ -5,6 +5,7 @@ import {
   encodeEvent,
   MAX_EVENT_BYTES,
   MAX_EVENTS_PER_BATCH,
+  MAX_JSON_DEPTH,
   parseBatch,
   utf8ByteLength,
   validateEvent,
@@ -72,5 +73,37 @@ describe("event size limit", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("nesting limit", () => {
+  const nested = (depth: number) => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+
+  it(`accepts free JSON nested ${MAX_JSON_DEPTH} levels deep`, () => {
+    expect(
+      validateEvent(
+        { ...event, extra_data: { a: nested(MAX_JSON_DEPTH - 1) } },
+        undefined,
+        fixedEnvironment(),
+      ).ok,
+    ).toBe(true);
+  });
+
+  it("rejects hostile nesting by name instead of overflowing the stack when serialised", () => {
+    const hostile = JSON.parse(`{"a":${"[".repeat(200_000)}${"]".repeat(200_000)}}`);
+    const result = validateEvent({ ...event, extra_data: hostile }, undefined, fixedEnvironment());
+    expect(result.errors).toEqual([
+      expect.objectContaining({ path: "extra_data", message: expect.stringContaining("nested deeper") }),
+    ]);
+    const member = validateEvent(
+      { ...EXAMPLE_EVENTS.custom_data, scenario_data: { custom_data: { a: nested(100) } } },
+      undefined,
+      fixedEnvironment(),
+    );
+    expect(member.errors[0]?.path).toBe("scenario_data.custom_data");
   });
 });
