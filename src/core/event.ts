@@ -76,6 +76,11 @@ const envelopeShape = {
   position: z.int().min(0).optional().describe("Slot of the item in the list shown, from 0"),
   scenario_data: ScenarioDataEnvelope.optional().describe("Exactly one *_data member"),
   extra_data: z.record(z.string(), z.unknown()).optional().describe("Free JSON"),
+  received_at: z
+    .int()
+    .min(0)
+    .optional()
+    .describe("When the first server (edge or relay) received it, epoch milliseconds, by the server's clock"),
 };
 
 /** What an incoming event must satisfy to be accepted at all (SPEC §2); unknown keys are dropped with a warning. */

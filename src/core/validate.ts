@@ -216,6 +216,7 @@ export const validateEvent = (
 
   const now = env.now();
   event.event_id ??= newEventId(env);
+  event.received_at ??= now;
   if (event.timestamp === undefined) event.timestamp = now;
   else if (event.timestamp > now + MAX_CLOCK_SKEW_MS) {
     warnings.push(

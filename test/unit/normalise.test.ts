@@ -10,6 +10,7 @@ describe("normalisation", () => {
     expect(result.event?.event_id).toBe("evt_0001020304050607");
     expect(result.event?.event_id).toMatch(GENERATED_EVENT_ID);
     expect(result.event?.timestamp).toBe(NOW);
+    expect(result.event?.received_at).toBe(NOW);
   });
 
   it("gives two events two different ids", () => {

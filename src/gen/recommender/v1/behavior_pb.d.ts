@@ -109,6 +109,13 @@ export declare type BehaviorEvent = Message<"recommender.v1.BehaviorEvent"> & {
    * @generated from field: google.protobuf.Struct extra_data = 13;
    */
   extraData?: JsonObject | undefined;
+
+  /**
+   * When the first server (edge or relay) received it, epoch milliseconds; set by servers, not clients.
+   *
+   * @generated from field: optional int64 received_at = 14;
+   */
+  receivedAt?: bigint | undefined;
 };
 
 /**
