@@ -77,3 +77,15 @@ export const problem = (
   if (extra.requestId !== undefined) body.request_id = extra.requestId;
   return body;
 };
+
+/** A refusal in the vocabulary above, thrown by edge and relay code; transports map it to HTTP and gRPC. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly errors: FieldError[];
+
+  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
+    super(message);
+    this.code = code;
+    this.errors = errors;
+  }
+}

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import {
+  ApiError,
   type Environment,
   type ErrorCode,
   encodeEvent,
@@ -14,7 +15,6 @@ import {
 } from "../core/index.ts";
 import { type KeyStore, mayWrite, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
-import { ApiError } from "./errors.ts";
 import type { EventRecord, RecordSink } from "./kafka/records.ts";
 import type { RelayMetrics } from "./metrics.ts";
 

@@ -22,3 +22,21 @@ describe("src/core", () => {
     }
   });
 });
+
+describe("src/edge", () => {
+  it("imports only hono, src/core and its own modules: no runtime APIs (entry points hand them in)", () => {
+    const edgeDir = join(import.meta.dirname, "..", "..", "src", "edge");
+    const files = readdirSync(edgeDir).filter((f) => f.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) {
+      const source = readFileSync(join(edgeDir, file), "utf8");
+      const specifiers = [...source.matchAll(/^(?:import|export)\b[^;]*?\sfrom\s+["']([^"']+)["'];/gm)].map(
+        (m) => m[1],
+      );
+      const foreign = specifiers.filter(
+        (s) => s !== "hono" && !s?.startsWith("./") && s !== "../core/index.ts",
+      );
+      expect(foreign, file).toEqual([]);
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import * as z from "zod";
 import {
+  ApiError,
   ApiKeyRecord,
   CreateApiKeyRequest,
   configFromTemplate,
@@ -18,7 +19,6 @@ import {
 } from "../../core/index.ts";
 import { bearerKey, type KeyStore, mayManage, type Principal } from "../auth.ts";
 import type { CachedConfigSource } from "../config-source.ts";
-import { ApiError } from "../errors.ts";
 import type { ChangeLog } from "../store/changes.ts";
 import type { ConfigRepository } from "../store/configs.ts";
 import type { KeyRepository } from "../store/keys.ts";

@@ -1,7 +1,6 @@
 import type { Context, Hono } from "hono";
-import { type Issue, parseBatch } from "../../core/index.ts";
+import { ApiError, type Issue, parseBatch } from "../../core/index.ts";
 import { bearerKey } from "../auth.ts";
-import { ApiError } from "../errors.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
 import { jsonBody, problemResponse, type RelayEnv } from "./respond.ts";
 

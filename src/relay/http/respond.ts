@@ -1,6 +1,12 @@
 import type { Context } from "hono";
-import { ERRORS, type ErrorCode, type FieldError, PROBLEM_CONTENT_TYPE, problem } from "../../core/index.ts";
-import { ApiError } from "../errors.ts";
+import {
+  ApiError,
+  ERRORS,
+  type ErrorCode,
+  type FieldError,
+  PROBLEM_CONTENT_TYPE,
+  problem,
+} from "../../core/index.ts";
 
 export type RelayEnv = { Variables: { requestId: string } };
 

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
+  ApiError,
   ERRORS,
   type ErrorCode,
   eventFromProto,
@@ -9,7 +10,6 @@ import {
 } from "../../core/index.ts";
 import { type BehaviorEvent, BehaviorService } from "../../gen/recommender/v1/behavior_pb.js";
 import { bearerKey } from "../auth.ts";
-import { ApiError } from "../errors.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */

@@ -1,12 +1,12 @@
 import { type Collection, type Db, MongoServerError } from "mongodb";
 import {
+  ApiError,
   type FieldError,
   type ScenarioType,
   TrackingConfig,
   type TrackingConfigDefinition,
   type TrackingConfigUpdate,
 } from "../../core/index.ts";
-import { ApiError } from "../errors.ts";
 import type { ChangeLog } from "./changes.ts";
 
 type Stored = TrackingConfig;

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import type { ApiKeyRecord, CreateApiKeyRequest } from "../../core/index.ts";
+import { ApiError } from "../../core/index.ts";
 import type { KeyStore, Principal } from "../auth.ts";
-import { ApiError } from "../errors.ts";
 import type { ChangeLog } from "./changes.ts";
 
 interface StoredKey extends ApiKeyRecord {

@@ -1,0 +1,211 @@
+import { type Context, Hono } from "hono";
+import {
+  ApiError,
+  type BehaviorEvent,
+  ERRORS,
+  type ErrorCode,
+  type FieldError,
+  type Issue,
+  isValidTenantId,
+  PROBLEM_CONTENT_TYPE,
+  parseBatch,
+  problem,
+  validateEvent,
+} from "../core/index.ts";
+import { readJsonBody } from "./body.ts";
+import { enrich } from "./enrich.ts";
+import type { EdgeKey, EdgePorts } from "./ports.ts";
+
+type Outcome =
+  | { ok: true; event: BehaviorEvent; warnings: Issue[] }
+  | { ok: false; code: ErrorCode; message: string; errors: FieldError[] };
+
+const sha256Hex = async (text: string): Promise<string> => {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+};
+
+/** The key of a request: `Authorization: Bearer`, `X-Api-Key`, or `?key=` for beacons that cannot set headers. */
+const presentedKey = (c: Context): string | undefined =>
+  /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ??
+  c.req.header("x-api-key") ??
+  c.req.query("key");
+
+const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) =>
+  c.body(JSON.stringify(problem(code, detail, { errors })), ERRORS[code].status, {
+    "content-type": PROBLEM_CONTENT_TYPE,
+  });
+
+const tenantOf = (input: unknown): string | undefined => {
+  const tenant = (input as { tenant_id?: unknown } | null)?.tenant_id;
+  return typeof input === "object" && typeof tenant === "string" ? tenant : undefined;
+};
+
+/**
+ * The edge: where browsers and apps send events (SPEC §6, §9). It authenticates the key, checks the
+ * origin, decodes beacon bodies, enriches, validates against the tenant's config, and forwards the
+ * accepted events to the relay — or, when the relay cannot take them, to the durable queue, answering
+ * 202. The same module runs on Cloudflare Workers and Deno; ports are handed in.
+ */
+export const createEdgeApp = (ports: EdgePorts) => {
+  const app = new Hono({ strict: false });
+
+  /** The key behind the request; 401 when missing, unknown or revoked. */
+  const authenticate = async (c: Context): Promise<EdgeKey> => {
+    const text = presentedKey(c);
+    const key = text === undefined ? undefined : await ports.directory.key(await sha256Hex(text));
+    if (key === undefined || key.revoked_at !== null) {
+      throw new ApiError(
+        "unauthenticated",
+        "send a publishable key as Authorization: Bearer, X-Api-Key or ?key=",
+      );
+    }
+    const origin = c.req.header("origin");
+    if (origin !== undefined && key.kind === "publishable") {
+      if (!key.allowed_origins.includes(origin)) {
+        throw new ApiError("forbidden", `origin ${origin} is not allowed for this key`);
+      }
+      c.header("access-control-allow-origin", origin);
+      c.header("vary", "Origin");
+    }
+    return key;
+  };
+
+  const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
+    const tenant = tenantOf(input);
+    if (tenant !== undefined && key.kind !== "service" && key.tenant_id !== tenant) {
+      return {
+        ok: false,
+        code: "forbidden",
+        message: "this key may not write events of that tenant",
+        errors: [{ path: "tenant_id", message: "tenant_id is not the tenant of this key" }],
+      };
+    }
+    const omitIp = c.req.query("ip") === "omit" || c.req.header("x-ip") === "omit";
+    const enriched = enrich(input, ports.clientInfo(c.req.raw), c.req.header("user-agent") ?? null, omitIp);
+    const scenario = (enriched as { scenario_id?: unknown } | null)?.scenario_id;
+    const records =
+      tenant !== undefined && isValidTenantId(tenant) ? await ports.directory.tenant(tenant) : undefined;
+    const config = records?.configs.find((cfg) => cfg.scenario_id === scenario);
+    const result = validateEvent(enriched, config, ports.env);
+    if (!result.ok) {
+      return {
+        ok: false,
+        code: "invalid_event",
+        message: `${result.errors.length} problem(s) with the event`,
+        errors: result.errors.map(({ path, message }) => ({ path, message })),
+      };
+    }
+    return { ok: true, event: result.event, warnings: result.warnings };
+  };
+
+  /** Forwards accepted events; when the relay cannot take them, queues them. Returns whether they were queued. */
+  const deliver = async (events: BehaviorEvent[]): Promise<boolean> => {
+    if (events.length === 0) return false;
+    try {
+      await ports.forwarder.forward(events);
+      return false;
+    } catch {
+      await ports.queue.enqueue(events).catch(() => {
+        throw new ApiError("sink_unavailable", "the edge cannot store events right now; retry");
+      });
+      return true;
+    }
+  };
+
+  const track = async (c: Context, inputs: unknown[], single: boolean) => {
+    const key = await authenticate(c);
+    const outcomes = await Promise.all(inputs.map((input) => check(input, key, c)));
+    const accepted = outcomes.flatMap((o) => (o.ok ? [o.event] : []));
+    const queued = await deliver(accepted);
+    const status = queued ? 202 : 200;
+    if (single) {
+      const [outcome] = outcomes as [Outcome];
+      if (!outcome.ok) return problemResponse(c, outcome.code, outcome.message, outcome.errors);
+      return c.json(
+        {
+          success: true,
+          event_id: outcome.event.event_id,
+          message: queued ? "Event accepted and queued for delivery" : "Event tracked successfully",
+          ...(outcome.warnings.length > 0 ? { validation_warnings: outcome.warnings } : {}),
+        },
+        status,
+      );
+    }
+    return c.json(
+      {
+        success: accepted.length === outcomes.length,
+        total: outcomes.length,
+        succeeded: accepted.length,
+        failed: outcomes.length - accepted.length,
+        queued,
+        results: outcomes.map((o, index) =>
+          o.ok
+            ? { index, success: true, event_id: o.event.event_id, validation_warnings: o.warnings }
+            : {
+                index,
+                success: false,
+                error_code: o.code,
+                message: o.message,
+                errors: o.errors,
+                retryable: ERRORS[o.code].retryable,
+              },
+        ),
+      },
+      status,
+    );
+  };
+
+  const batchOf = (body: unknown): unknown[] => {
+    const batch = parseBatch(body);
+    if (!batch.ok) throw new ApiError(batch.problem.code, batch.problem.detail, batch.problem.errors);
+    return batch.events;
+  };
+
+  app.post("/api/v1/behaviors/track", async (c) => track(c, [await readJsonBody(c.req.raw)], true));
+  app.post("/api/v1/behaviors/track/batch", async (c) =>
+    track(c, batchOf(await readJsonBody(c.req.raw)), false),
+  );
+  /** Beacons: one event or `{events}`, usually `text/plain` with `?key=`. */
+  app.post("/api/v1/behaviors/collect", async (c) => {
+    const body = await readJsonBody(c.req.raw);
+    const isBatch = typeof body === "object" && body !== null && "events" in body;
+    return track(c, isBatch ? batchOf(body) : [body], !isBatch);
+  });
+  app.post("/api/v1/behaviors/validate", async (c) => {
+    const key = await authenticate(c);
+    const outcome = await check(await readJsonBody(c.req.raw), key, c);
+    return outcome.ok
+      ? c.json({ success: true, errors: [], validation_warnings: outcome.warnings })
+      : c.json({ success: false, errors: outcome.errors, validation_warnings: [] });
+  });
+  app.get("/api/v1/behaviors/health", (c) => c.json({ status: "healthy" }));
+
+  /** CORS preflight: granted only to an origin the key in `?key=` allows. */
+  app.options("/api/v1/behaviors/*", async (c) => {
+    const origin = c.req.header("origin");
+    const text = c.req.query("key");
+    const key = text === undefined ? undefined : await ports.directory.key(await sha256Hex(text));
+    if (
+      origin !== undefined &&
+      key !== undefined &&
+      key.revoked_at === null &&
+      key.allowed_origins.includes(origin)
+    ) {
+      c.header("access-control-allow-origin", origin);
+      c.header("access-control-allow-methods", "POST");
+      c.header("access-control-allow-headers", "content-type, content-encoding, authorization, x-api-key");
+      c.header("access-control-max-age", "600");
+      c.header("vary", "Origin");
+    }
+    return c.body(null, 204);
+  });
+
+  app.notFound((c) => problemResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) =>
+    error instanceof ApiError
+      ? problemResponse(c, error.code, error.message, error.errors)
+      : problemResponse(c, "internal", "something went wrong at the edge; retry"),
+  );
+  return app;
+};

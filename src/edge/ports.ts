@@ -1,0 +1,54 @@
+import type { ApiKeyKind, BehaviorEvent, Environment, TrackingConfig } from "../core/index.ts";
+
+/**
+ * What the edge app needs from the world, handed in by an entry point (workers/cloudflare.ts,
+ * workers/deno.ts) or a test. Nothing in src/edge calls a runtime API directly: only Web standards
+ * (Request, Response, crypto.subtle, DecompressionStream) that Workers, Deno and Node all provide.
+ */
+
+/** A key as the edge knows it: from the relay's feed, by hash only. */
+export interface EdgeKey {
+  hash: string;
+  kind: ApiKeyKind;
+  tenant_id: string | null;
+  allowed_origins: string[];
+  revoked_at: number | null;
+}
+
+/** A tenant's active configs and keys (the relay's `/api/v1/edge/tenants/{tenant}` document). */
+export interface TenantRecords {
+  configs: TrackingConfig[];
+  keys: EdgeKey[];
+}
+
+/** Configs and keys: KV and an in-isolate cache, pulled through from the relay's feed on a miss. */
+export interface Directory {
+  /** A tenant's active configs and keys, or undefined for an unknown tenant. */
+  tenant(tenantId: string): Promise<TenantRecords | undefined>;
+  /** A key by the SHA-256 hex of its text, revoked or not. */
+  key(hash: string): Promise<EdgeKey | undefined>;
+}
+
+/** Sends accepted events to the relay; throws when the relay cannot take them. */
+export interface Forwarder {
+  forward(events: readonly BehaviorEvent[]): Promise<void>;
+}
+
+/** The durable fallback (Cloudflare Queue, Deno KV queue): events here are delivered to the relay later. */
+export interface DurableQueue {
+  enqueue(events: readonly BehaviorEvent[]): Promise<void>;
+}
+
+/** What the runtime knows about the caller: the connecting address and its geo data. */
+export interface ClientInfo {
+  ip?: string;
+  location?: string;
+}
+
+export interface EdgePorts {
+  directory: Directory;
+  forwarder: Forwarder;
+  queue: DurableQueue;
+  clientInfo: (request: Request) => ClientInfo;
+  env?: Environment;
+}

@@ -1,0 +1,218 @@
+import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { type BehaviorEvent, EXAMPLE_EVENTS, MAX_REQUEST_BYTES } from "../../../src/core/index.ts";
+import { createEdgeApp } from "../../../src/edge/app.ts";
+import type { EdgeKey, EdgePorts } from "../../../src/edge/ports.ts";
+import { configFor, fixedEnvironment } from "../../support/core.ts";
+
+const PK = "pk_demo_browser_key";
+const SK_OTHER = "sk_other_tenant_key";
+const ORIGIN = "https://shop.example";
+const hash = (key: string) => createHash("sha256").update(key).digest("hex");
+
+const keys: Record<string, EdgeKey> = {
+  [hash(PK)]: {
+    hash: hash(PK),
+    kind: "publishable",
+    tenant_id: "mymx",
+    allowed_origins: [ORIGIN],
+    revoked_at: null,
+  },
+  [hash(SK_OTHER)]: {
+    hash: hash(SK_OTHER),
+    kind: "secret",
+    tenant_id: "other",
+    allowed_origins: [],
+    revoked_at: null,
+  },
+};
+
+/** The SPEC §6 example: the vlog_feed video event, as a browser sends it (no ids, no timestamp). */
+const {
+  event_id: _i,
+  timestamp: _t,
+  ...specEvent
+} = { ...EXAMPLE_EVENTS.video_data, event_id: "", timestamp: 0 };
+
+const setup = () => {
+  const forwarded: BehaviorEvent[] = [];
+  const queued: BehaviorEvent[] = [];
+  const state = { relayDown: false, queueDown: false };
+  const ports: EdgePorts = {
+    directory: {
+      tenant: async (tenant) =>
+        tenant === "mymx"
+          ? { configs: [configFor("video_data", { tenant_id: "mymx", scenario_id: "vlog_feed" })], keys: [] }
+          : undefined,
+      key: async (h) => keys[h],
+    },
+    forwarder: {
+      forward: async (events) => {
+        if (state.relayDown) throw new Error("relay unreachable");
+        forwarded.push(...events);
+      },
+    },
+    queue: {
+      enqueue: async (events) => {
+        if (state.queueDown) throw new Error("queue unavailable");
+        queued.push(...events);
+      },
+    },
+    clientInfo: () => ({ ip: "203.0.113.7", location: "CN-SH" }),
+    env: fixedEnvironment(),
+  };
+  const app = createEdgeApp(ports);
+  const send = (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+    app.request(path, { method: "POST", body, headers });
+  const json = (path: string, value: unknown, headers: Record<string, string> = {}) =>
+    send(path, JSON.stringify(value), {
+      "content-type": "application/json",
+      authorization: `Bearer ${PK}`,
+      ...headers,
+    });
+  return { app, send, json, forwarded, queued, state };
+};
+
+describe("edge app", () => {
+  it("tracks the SPEC example, filling id, timestamp, received_at, ip and location", async () => {
+    const { json, forwarded } = setup();
+    const response = await json("/api/v1/behaviors/track", specEvent);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { event_id: string };
+    expect(forwarded).toEqual([
+      expect.objectContaining({
+        event_id: body.event_id,
+        tenant_id: "mymx",
+        timestamp: expect.any(Number),
+        received_at: expect.any(Number),
+        context: expect.objectContaining({ ip: "203.0.113.7", location: "上海" }),
+      }),
+    ]);
+  });
+
+  it("accepts a text/plain beacon with the key in the query, and leaves out the ip on request", async () => {
+    const { send, forwarded } = setup();
+    const response = await send(`/api/v1/behaviors/collect?key=${PK}&ip=omit`, JSON.stringify(specEvent), {
+      "content-type": "text/plain",
+    });
+    expect(response.status).toBe(200);
+    expect(forwarded[0]?.context.ip).toBeUndefined();
+  });
+
+  it("detects gzip from the bytes even when the headers do not say so", async () => {
+    const { send, forwarded } = setup();
+    const body = gzipSync(JSON.stringify({ events: [specEvent, specEvent] }));
+    const response = await send(`/api/v1/behaviors/collect?key=${PK}`, body, {
+      "content-type": "text/plain",
+    });
+    expect(response.status).toBe(200);
+    expect(forwarded).toHaveLength(2);
+  });
+
+  it("stops a gzip bomb at the decompressed limit with 413", async () => {
+    const { send } = setup();
+    const bomb = gzipSync(Buffer.alloc(MAX_REQUEST_BYTES * 8, 0x20));
+    expect(bomb.length).toBeLessThan(MAX_REQUEST_BYTES);
+    const response = await send(`/api/v1/behaviors/collect?key=${PK}`, bomb, {
+      "content-type": "text/plain",
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: "payload_too_large" });
+  });
+
+  it("answers a batch of 100 with per-event results", async () => {
+    const { json, forwarded } = setup();
+    const events = Array.from({ length: 100 }, (_, i) =>
+      i % 10 === 0 ? { ...specEvent, action_type: "swipe" } : specEvent,
+    );
+    const response = await json("/api/v1/behaviors/track/batch", { events });
+    const body = (await response.json()) as {
+      total: number;
+      succeeded: number;
+      failed: number;
+      results: { success: boolean; errors?: { path: string }[] }[];
+    };
+    expect([body.total, body.succeeded, body.failed]).toEqual([100, 90, 10]);
+    expect(body.results[0]?.errors?.[0]?.path).toBe("action_type");
+    expect(forwarded).toHaveLength(90);
+  });
+
+  it("grants CORS only to an allowed origin", async () => {
+    const { json, app } = setup();
+    const allowed = await json("/api/v1/behaviors/track", specEvent, { origin: ORIGIN });
+    expect(allowed.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    const denied = await json("/api/v1/behaviors/track", specEvent, { origin: "https://evil.example" });
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+    const preflight = await app.request(`/api/v1/behaviors/track?key=${PK}`, {
+      method: "OPTIONS",
+      headers: { origin: ORIGIN },
+    });
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    const refused = await app.request(`/api/v1/behaviors/track?key=${PK}`, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example" },
+    });
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("refuses a missing or wrong key with 401 and another tenant's key with 403", async () => {
+    const { json } = setup();
+    expect((await json("/api/v1/behaviors/track", specEvent, { authorization: "" })).status).toBe(401);
+    expect(
+      (await json("/api/v1/behaviors/track", specEvent, { authorization: "Bearer pk_wrong" })).status,
+    ).toBe(401);
+    expect(
+      (await json("/api/v1/behaviors/track", specEvent, { authorization: `Bearer ${SK_OTHER}` })).status,
+    ).toBe(403);
+  });
+
+  it("queues accepted events when the relay cannot take them (202), and says retry when nothing can (503)", async () => {
+    const { json, queued, state } = setup();
+    state.relayDown = true;
+    const response = await json("/api/v1/behaviors/track", specEvent);
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { event_id: string };
+    expect(queued.map((e) => e.event_id)).toEqual([body.event_id]);
+    state.queueDown = true;
+    const refused = await json("/api/v1/behaviors/track", specEvent);
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ retryable: true });
+  });
+
+  it("gives a clear 4xx for malformed input", async () => {
+    const { send } = setup();
+    const auth = { authorization: `Bearer ${PK}` };
+    expect(
+      (await send("/api/v1/behaviors/track", "{", { ...auth, "content-type": "application/json" })).status,
+    ).toBe(400);
+    expect(
+      (await send("/api/v1/behaviors/track", "a,b", { ...auth, "content-type": "text/csv" })).status,
+    ).toBe(415);
+    expect(
+      (
+        await send("/api/v1/behaviors/track", new Uint8Array([0x7b, 0xff, 0x7d]), {
+          ...auth,
+          "content-type": "text/plain",
+        })
+      ).status,
+    ).toBe(400);
+    const huge = await send("/api/v1/behaviors/track", "x".repeat(MAX_REQUEST_BYTES + 1), {
+      ...auth,
+      "content-type": "text/plain",
+    });
+    expect(huge.status).toBe(413);
+  });
+
+  it("fills device_type and os from the user agent only when the client gave none", async () => {
+    const { json, forwarded } = setup();
+    const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15";
+    const tablet = "Mozilla/5.0 (Linux; Android 14; SM-T870) AppleWebKit/537.36";
+    await json("/api/v1/behaviors/track", { ...specEvent, context: {} }, { "user-agent": iphone });
+    await json("/api/v1/behaviors/track", specEvent, { "user-agent": tablet });
+    expect(forwarded[0]?.context).toMatchObject({ device_type: "mobile", os: "iOS 17.2" });
+    // The client said mobile / iOS 17.2 itself: the Android tablet user agent changes nothing.
+    expect(forwarded[1]?.context).toMatchObject({ device_type: "mobile", os: "iOS 17.2" });
+  });
+});
