@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 echo "== type-check"
 tsc -p tsconfig.json
 tsc -p src/core/tsconfig.json
+tsc -p workers/tsconfig.json
 echo "== contract: buf lint, generated code up to date"
 (cd protos && buf lint)
 generated=$(mktemp -d)

@@ -59,7 +59,7 @@ export const readJsonBody = async (request: Request): Promise<unknown> => {
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     throw new ApiError("malformed_body", "the body is not valid UTF-8");
   }

@@ -328,6 +328,23 @@ export const createAdminApi = (deps: AdminDeps) => {
   api.openapi(
     createRoute({
       method: "get",
+      path: "/api/v1/edge/keys/{hash}",
+      summary: "One key record by the SHA-256 hex of the key, for the edge's cache",
+      security: bearer,
+      request: { params: z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/) }) },
+      responses: { 200: json(z.any(), "The key record"), 404: problemBody },
+    }),
+    async (c) => {
+      edge(c);
+      const record = await deps.keys.recordForEdge(c.req.valid("param").hash);
+      if (record === undefined) throw new ApiError("not_found", "no such key");
+      return c.json(record, 200);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: "get",
       path: "/api/v1/edge/changes",
       summary: "Config and key changes after a sequence number, oldest first",
       security: bearer,

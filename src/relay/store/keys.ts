@@ -81,6 +81,11 @@ export class KeyRepository implements KeyStore {
       .toArray();
   }
 
+  /** One key record as the edge needs it, revoked or not, by the hash of the key. */
+  async recordForEdge(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined> {
+    return (await this.#keys.findOne({ hash }, { projection: { _id: 0 } })) ?? undefined;
+  }
+
   async #logged(record: ApiKeyRecord, now: number): Promise<void> {
     if (record.tenant_id !== null) {
       await this.#changes.record({

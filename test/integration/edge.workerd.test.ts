@@ -1,0 +1,153 @@
+import { execFile } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
+import { readTopic } from "../support/kafka.ts";
+import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const brokers = inject("kafkaBrokers");
+const ADMIN = `admin_${uniqueName("t")}`;
+const EDGE = `edge_${uniqueName("t")}`;
+const ORIGIN = "https://shop.example";
+const tenant = uniqueName("edge");
+
+/** The SPEC §6 example as a browser sends it: the vlog_feed video event without ids or timestamp. */
+const {
+  event_id: _i,
+  timestamp: _t,
+  ...specEvent
+} = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, event_id: "", timestamp: 0 };
+
+describe("the edge in real workerd, forwarding to a real relay and Kafka", () => {
+  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let mf: Miniflare;
+  let publishable: string;
+  let otherTenantKey: string;
+
+  const admin = async (path: string, body: unknown) => {
+    const response = await fetch(`${relay.httpUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { key: string };
+  };
+
+  beforeAll(async () => {
+    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN: EDGE } });
+    await admin("/api/v1/tracking-configs/from-template", {
+      tenant_id: tenant,
+      scenario_id: "vlog_feed",
+      template_id: "video",
+      name: "Vlog",
+    });
+    publishable = (
+      await admin("/api/v1/api-keys", { kind: "publishable", tenant_id: tenant, allowed_origins: [ORIGIN] })
+    ).key;
+    otherTenantKey = (
+      await admin("/api/v1/api-keys", {
+        kind: "publishable",
+        tenant_id: uniqueName("other"),
+        allowed_origins: [],
+      })
+    ).key;
+    const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
+
+    const outdir = await mkdtemp(join(tmpdir(), "edge-build-"));
+    await promisify(execFile)(
+      join(root, "node_modules", ".bin", "wrangler"),
+      ["deploy", "--dry-run", "--outdir", outdir],
+      {
+        cwd: root,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+        timeout: 120_000,
+      },
+    );
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: join(outdir, "cloudflare.js"),
+      modulesRoot: outdir,
+      compatibilityDate: "2026-07-01",
+      compatibilityFlags: ["nodejs_compat"],
+      kvNamespaces: ["CONFIGS"],
+      queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
+      queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
+      bindings: { RELAY_URL: relay.httpUrl, RELAY_SERVICE_KEY: service, EDGE_TOKEN: EDGE },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await mf?.dispose();
+    await relay?.close();
+  });
+
+  const post = (path: string, body: string | Uint8Array, headers: Record<string, string>) =>
+    mf.dispatchFetch(`http://edge.test${path}`, { method: "POST", body, headers });
+
+  it("lands the SPEC §6 example in user-behaviors-{tenant}", async () => {
+    const response = await post("/api/v1/behaviors/track", JSON.stringify(specEvent), {
+      "content-type": "application/json",
+      authorization: `Bearer ${publishable}`,
+      origin: ORIGIN,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    const { event_id } = (await response.json()) as { event_id: string };
+    const records = await readTopic(brokers, topicFor(tenant), 1);
+    expect(JSON.parse(records[0]?.value ?? "{}")).toMatchObject({
+      event_id,
+      tenant_id: tenant,
+      scenario_id: "vlog_feed",
+    });
+  });
+
+  it("answers a batch of 100 with some bad events per event, and takes text/plain and gzip beacons", async () => {
+    const events = Array.from({ length: 100 }, (_, i) =>
+      i % 25 === 0 ? { ...specEvent, user_id: "" } : specEvent,
+    );
+    const batch = await post(`/api/v1/behaviors/collect?key=${publishable}`, JSON.stringify({ events }), {
+      "content-type": "text/plain",
+    });
+    const body = (await batch.json()) as {
+      succeeded: number;
+      failed: number;
+      results: { index: number; success: boolean }[];
+    };
+    expect([body.succeeded, body.failed]).toEqual([96, 4]);
+    expect(body.results.filter((r) => !r.success).map((r) => r.index)).toEqual([0, 25, 50, 75]);
+    const gz = await post(
+      `/api/v1/behaviors/collect?key=${publishable}`,
+      gzipSync(JSON.stringify(specEvent)),
+      { "content-type": "text/plain" },
+    );
+    expect(gz.status).toBe(200);
+  });
+
+  it("refuses a disallowed origin, a missing or wrong key, and another tenant's key", async () => {
+    const json = { "content-type": "application/json" };
+    const body = JSON.stringify(specEvent);
+    const evil = await post("/api/v1/behaviors/track", body, {
+      ...json,
+      authorization: `Bearer ${publishable}`,
+      origin: "https://evil.example",
+    });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    expect((await post("/api/v1/behaviors/track", body, json)).status).toBe(401);
+    expect(
+      (await post("/api/v1/behaviors/track", body, { ...json, authorization: "Bearer pk_wrong" })).status,
+    ).toBe(401);
+    expect(
+      (await post("/api/v1/behaviors/track", body, { ...json, authorization: `Bearer ${otherTenantKey}` }))
+        .status,
+    ).toBe(403);
+  });
+});

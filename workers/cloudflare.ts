@@ -1,0 +1,58 @@
+// Cloudflare Workers entry point (wrangler.toml `main`): wires the edge app to KV, the Queue, the relay.
+import type { BehaviorEvent } from "../src/core/index.ts";
+import { createEdgeApp } from "../src/edge/app.ts";
+import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
+import { relayForwarder } from "../src/edge/forwarder.ts";
+
+interface Env {
+  /** Configs and key records by tenant and by key hash. */
+  CONFIGS: KVNamespace;
+  /** Events the relay could not take, delivered later by `queue` below (dead letters after retries). */
+  EVENTS: Queue<BehaviorEvent[]>;
+  RELAY_URL: string;
+  /** Secret: a relay service key (`svc_…`), used to forward events. */
+  RELAY_SERVICE_KEY: string;
+  /** Secret: the relay's EDGE_TOKEN, used to read configs and keys from its feed. */
+  EDGE_TOKEN: string;
+}
+
+/** One app per isolate: its directory's memory cache lives as long as the isolate. */
+let built: { env: Env; app: ReturnType<typeof createEdgeApp> } | undefined;
+
+const appFor = (env: Env) => {
+  if (built?.env !== env) {
+    const directory = new CachedDirectory(env.CONFIGS, relayFeed(env.RELAY_URL, env.EDGE_TOKEN));
+    const app = createEdgeApp({
+      directory,
+      forwarder: relayForwarder(env.RELAY_URL, env.RELAY_SERVICE_KEY),
+      queue: {
+        enqueue: async (events) => {
+          await env.EVENTS.send([...events]);
+        },
+      },
+      clientInfo: (request) => {
+        const cf = (request as Request & { cf?: { city?: string; country?: string } }).cf;
+        const location = cf?.city ?? cf?.country;
+        const ip = request.headers.get("cf-connecting-ip") ?? undefined;
+        return { ...(ip ? { ip } : {}), ...(location ? { location } : {}) };
+      },
+    });
+    built = { env, app };
+  }
+  return built.app;
+};
+
+export default {
+  fetch: (request, env, ctx) => appFor(env).fetch(request, env, ctx),
+
+  /** Delivers queued events to the relay; a failed batch is retried, and after the retries dead-lettered. */
+  async queue(batch, env) {
+    const forwarder = relayForwarder(env.RELAY_URL, env.RELAY_SERVICE_KEY);
+    try {
+      await forwarder.forward(batch.messages.flatMap((m) => m.body));
+      batch.ackAll();
+    } catch {
+      batch.retryAll({ delaySeconds: 10 });
+    }
+  },
+} satisfies ExportedHandler<Env, BehaviorEvent[]>;
