@@ -1,3 +1,4 @@
+import { ApiError } from "../core/index.ts";
 import type { Directory, EdgeKey, TenantRecords } from "./ports.ts";
 
 /** The part of a key-value store (Workers KV, Deno KV) the edge needs. */
@@ -79,7 +80,13 @@ export class CachedDirectory implements Directory {
     if (cached !== undefined && cached.until > now) return parse<T>(cached.value);
     let value = await this.#kv.get(name);
     if (value === null) {
-      value = JSON.stringify((await pull()) ?? null);
+      let pulled: T | undefined;
+      try {
+        pulled = await pull();
+      } catch {
+        throw new ApiError("store_unavailable", "the edge cannot check keys and configs right now; retry");
+      }
+      value = JSON.stringify(pulled ?? null);
       await this.#kv.put(name, value, { expirationTtl: this.#options.kvTtlSeconds });
     }
     this.#remember(name, value, now);

@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
+import { readTopic } from "../support/kafka.ts";
+import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const brokers = inject("kafkaBrokers");
+const ADMIN = `admin_${uniqueName("t")}`;
+const EDGE = `edge_${uniqueName("t")}`;
+const PORT = 18787;
+const tenant = uniqueName("deno");
+const {
+  event_id: _i,
+  timestamp: _t,
+  ...specEvent
+} = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, event_id: "", timestamp: 0 };
+
+describe("the edge in real Deno, forwarding to a real relay and Kafka", () => {
+  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let deno: ChildProcess;
+  let key: string;
+
+  const admin = async (path: string, body: unknown) => {
+    const response = await fetch(`${relay.httpUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { key: string };
+  };
+
+  beforeAll(async () => {
+    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN: EDGE } });
+    await admin("/api/v1/tracking-configs/from-template", {
+      tenant_id: tenant,
+      scenario_id: "vlog_feed",
+      template_id: "video",
+      name: "Vlog",
+    });
+    key = (await admin("/api/v1/api-keys", { kind: "publishable", tenant_id: tenant, allowed_origins: [] }))
+      .key;
+    const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
+    deno = spawn(
+      join(root, "node_modules", ".bin", "deno"),
+      [
+        "run",
+        "--unstable-kv",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write",
+        join(root, "workers", "deno.ts"),
+      ],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          RELAY_URL: relay.httpUrl,
+          RELAY_SERVICE_KEY: service,
+          EDGE_TOKEN: EDGE,
+          PORT: String(PORT),
+          KV_PATH: join(await mkdtemp(join(tmpdir(), "deno-kv-")), "kv.sqlite"),
+          DENO_NO_UPDATE_CHECK: "1",
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      deno.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve());
+      deno.once("exit", (code) => reject(new Error(`deno exited with ${code}`)));
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    deno?.kill("SIGTERM");
+    await relay?.close();
+  });
+
+  it("lands the SPEC §6 example in user-behaviors-{tenant}, with the connecting address", async () => {
+    const response = await fetch(`http://127.0.0.1:${PORT}/api/v1/behaviors/track`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify(specEvent),
+    });
+    expect(response.status).toBe(200);
+    const { event_id } = (await response.json()) as { event_id: string };
+    const records = await readTopic(brokers, topicFor(tenant), 1);
+    expect(JSON.parse(records[0]?.value ?? "{}")).toMatchObject({ event_id, context: { ip: "127.0.0.1" } });
+  });
+
+  it("refuses a wrong key with 401", async () => {
+    const response = await fetch(`http://127.0.0.1:${PORT}/api/v1/behaviors/track?key=pk_wrong`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify(specEvent),
+    });
+    expect(response.status).toBe(401);
+  });
+});
