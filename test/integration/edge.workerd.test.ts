@@ -17,6 +17,13 @@ const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE = `edge_${uniqueName("t")}`;
 const ORIGIN = "https://shop.example";
 const tenant = uniqueName("edge");
+// A fixed port and database, so the relay can be stopped and started again behind the edge.
+const relayEnv = {
+  ADMIN_TOKEN: ADMIN,
+  EDGE_TOKEN: EDGE,
+  RELAY_HTTP_PORT: "18282",
+  MONGODB_DB: uniqueName("edge_db"),
+};
 
 /** The SPEC §6 example as a browser sends it: the vlog_feed video event without ids or timestamp. */
 const {
@@ -42,7 +49,7 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
   };
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN: EDGE } });
+    relay = await startTestRelay(brokers, [], { env: relayEnv });
     await admin("/api/v1/tracking-configs/from-template", {
       tenant_id: tenant,
       scenario_id: "vlog_feed",
@@ -150,4 +157,28 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
         .status,
     ).toBe(403);
   });
+
+  it("acknowledges events while the relay is down (202), queues them, and delivers them all once it is back", async () => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${publishable}` };
+    await relay.close();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await post(
+        "/api/v1/behaviors/track",
+        JSON.stringify({ ...specEvent, user_id: "queued_user", position: i }),
+        headers,
+      );
+      expect(response.status).toBe(202);
+      ids.push(((await response.json()) as { event_id: string }).event_id);
+    }
+    relay = await startTestRelay(brokers, [], { env: relayEnv });
+    const deadline = Date.now() + 90_000;
+    let delivered = new Set<string | undefined>();
+    while (Date.now() < deadline && !ids.every((id) => delivered.has(id))) {
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const records = await readTopic(brokers, topicFor(tenant), 10_000, 3000);
+      delivered = new Set(records.map((r) => r.headers.get("event_id")));
+    }
+    expect(ids.filter((id) => !delivered.has(id))).toEqual([]);
+  }, 180_000);
 });
