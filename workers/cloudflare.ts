@@ -3,6 +3,7 @@ import type { BehaviorEvent } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
 import { relayForwarder } from "../src/edge/forwarder.ts";
+import { registerPush } from "../src/edge/push.ts";
 
 interface Env {
   /** Configs and key records by tenant and by key hash. */
@@ -14,6 +15,8 @@ interface Env {
   RELAY_SERVICE_KEY: string;
   /** Secret: the relay's EDGE_TOKEN, used to read configs and keys from its feed. */
   EDGE_TOKEN: string;
+  /** Secret: the relay's EDGE_PUSH_SECRET; without it the push path is off and changes arrive by TTL. */
+  EDGE_PUSH_SECRET?: string;
 }
 
 /** One app per isolate: its directory's memory cache lives as long as the isolate. */
@@ -37,6 +40,7 @@ const appFor = (env: Env) => {
         return { ...(ip ? { ip } : {}), ...(location ? { location } : {}) };
       },
     });
+    if (env.EDGE_PUSH_SECRET) registerPush(app, env.EDGE_PUSH_SECRET, directory);
     built = { env, app };
   }
   return built.app;

@@ -1,10 +1,12 @@
 // Deno entry point: the same edge app on Deno.serve, with Deno KV as the cache and Deno KV queues as
 // the durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
-// Environment: RELAY_URL, RELAY_SERVICE_KEY, EDGE_TOKEN, PORT (8787), KV_PATH (optional, a file).
+// Environment: RELAY_URL, RELAY_SERVICE_KEY, EDGE_TOKEN, EDGE_PUSH_SECRET (optional), PORT (8787),
+// KV_PATH (optional, a file).
 import type { BehaviorEvent } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
 import { relayForwarder } from "../src/edge/forwarder.ts";
+import { registerPush } from "../src/edge/push.ts";
 
 declare const Deno: {
   env: { get(name: string): string | undefined };
@@ -67,6 +69,9 @@ const app = createEdgeApp({
     return ip === undefined ? {} : { ip };
   },
 });
+
+const pushSecret = Deno.env.get("EDGE_PUSH_SECRET");
+if (pushSecret) registerPush(app, pushSecret, directory);
 
 Deno.serve(
   {

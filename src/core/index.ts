@@ -8,6 +8,7 @@ export * from "./field-spec.ts";
 export * from "./ids.ts";
 export * from "./limits.ts";
 export * from "./protobuf.ts";
+export * from "./push.ts";
 export * from "./scenarios.ts";
 export * from "./templates.ts";
 export * from "./tenant.ts";

@@ -67,6 +67,26 @@ export class CachedDirectory implements Directory {
     return this.#lookup(`key:${hash}`, () => this.#feed.key(hash));
   }
 
+  /** Stores what the relay pushed: KV now, and this isolate's memory (others follow within the memory TTL). */
+  async store(records: TenantRecords & { tenant_id: string }): Promise<void> {
+    const writes: [string, string][] = [
+      [`tenant:${records.tenant_id}`, JSON.stringify({ configs: records.configs, keys: records.keys })],
+    ];
+    for (const key of records.keys) writes.push([`key:${key.hash}`, JSON.stringify(key)]);
+    await Promise.all(
+      writes.map(([name, value]) => this.#kv.put(name, value, { expirationTtl: this.#options.kvTtlSeconds })),
+    );
+    for (const [name] of writes) this.forget(name);
+  }
+
+  /** True the first time a push signature is seen within the replay window. */
+  async firstUse(signature: string): Promise<boolean> {
+    const name = `push:${signature}`;
+    if ((await this.#kv.get(name)) !== null) return false;
+    await this.#kv.put(name, "1", { expirationTtl: 300 });
+    return true;
+  }
+
   /** Drops an entry from memory, e.g. when the relay pushed a change for it into KV. */
   forget(name: string): void {
     const entry = this.#memory.get(name);

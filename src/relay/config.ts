@@ -48,6 +48,9 @@ export const RelaySettings = z.object({
   ADMIN_TOKEN: z.string().min(16).optional(),
   /** Bearer token the edge uses to read configs and keys from the feed. */
   EDGE_TOKEN: z.string().min(16).optional(),
+  /** Where config and key changes are pushed (the edge's base URL), and the shared HMAC secret. */
+  EDGE_PUSH_URL: z.url().optional(),
+  EDGE_PUSH_SECRET: z.string().min(32).optional(),
   /** How long a tracking config or key lookup is reused before it is read again. */
   CONFIG_CACHE_MS: int(1000),
   KEY_CACHE_MS: int(5000),

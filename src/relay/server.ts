@@ -21,6 +21,7 @@ import { MAX_REQUEST_BYTES } from "../core/index.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import type { RelaySettings } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
+import { edgePusher } from "./edge-push.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
 import { DurableSink } from "./kafka/durable-sink.ts";
@@ -131,6 +132,15 @@ export const startRelay = async (
       adminToken: settings.ADMIN_TOKEN,
       edgeToken: settings.EDGE_TOKEN,
       now: () => Date.now(),
+      changedTenant:
+        settings.EDGE_PUSH_URL !== undefined && settings.EDGE_PUSH_SECRET !== undefined
+          ? edgePusher(
+              settings.EDGE_PUSH_URL,
+              settings.EDGE_PUSH_SECRET,
+              { configs: configRepository, keys: keyRepository },
+              log,
+            )
+          : () => undefined,
     },
   });
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.

@@ -17,12 +17,17 @@ const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE = `edge_${uniqueName("t")}`;
 const ORIGIN = "https://shop.example";
 const tenant = uniqueName("edge");
-// A fixed port and database, so the relay can be stopped and started again behind the edge.
+const EDGE_PORT = 18788;
+const PUSH_SECRET = `push_${uniqueName("secret")}_${uniqueName("x")}`;
+// Fixed ports and database, so the relay can be stopped and started again behind the edge, and can
+// push config changes to it.
 const relayEnv = {
   ADMIN_TOKEN: ADMIN,
   EDGE_TOKEN: EDGE,
   RELAY_HTTP_PORT: "18282",
   MONGODB_DB: uniqueName("edge_db"),
+  EDGE_PUSH_URL: `http://127.0.0.1:${EDGE_PORT}`,
+  EDGE_PUSH_SECRET: PUSH_SECRET,
 };
 
 /** The SPEC §6 example as a browser sends it: the vlog_feed video event without ids or timestamp. */
@@ -87,8 +92,16 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
       kvNamespaces: ["CONFIGS"],
       queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
       queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
-      bindings: { RELAY_URL: relay.httpUrl, RELAY_SERVICE_KEY: service, EDGE_TOKEN: EDGE },
+      bindings: {
+        RELAY_URL: relay.httpUrl,
+        RELAY_SERVICE_KEY: service,
+        EDGE_TOKEN: EDGE,
+        EDGE_PUSH_SECRET: PUSH_SECRET,
+      },
+      host: "127.0.0.1",
+      port: EDGE_PORT,
     });
+    await mf.ready;
   }, 180_000);
 
   afterAll(async () => {
@@ -156,6 +169,70 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
       (await post("/api/v1/behaviors/track", body, { ...json, authorization: `Bearer ${otherTenantKey}` }))
         .status,
     ).toBe(403);
+  });
+
+  it("changes edge validation within seconds of a config change through the admin API (signed push)", async () => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${publishable}` };
+    const long = JSON.stringify({ ...specEvent, scenario_data: { video_data: { duration: 3000 } } });
+    const before = (await (await post("/api/v1/behaviors/validate", long, headers)).json()) as {
+      validation_warnings: unknown[];
+    };
+    expect(before.validation_warnings).toEqual([]);
+    const current = (await (
+      await fetch(`${relay.httpUrl}/api/v1/tracking-configs/${tenant}/vlog_feed`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      })
+    ).json()) as { version: number };
+    const changed = await fetch(`${relay.httpUrl}/api/v1/tracking-configs/${tenant}/vlog_feed`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({
+        version: current.version,
+        required_fields: [{ field_name: "duration", field_type: "integer", min_value: 1, max_value: 600 }],
+      }),
+    });
+    expect(changed.status).toBe(200);
+    const started = Date.now();
+    let warnings: { path: string }[] = [];
+    while (Date.now() - started < 10_000 && warnings.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      warnings = (
+        (await (await post("/api/v1/behaviors/validate", long, headers)).json()) as {
+          validation_warnings: { path: string }[];
+        }
+      ).validation_warnings;
+    }
+    expect(warnings.map((w) => w.path)).toEqual(["scenario_data.video_data.duration"]);
+    console.log(`edge saw the config change after ${Date.now() - started} ms`);
+  });
+
+  it("refuses unsigned, tampered and replayed pushes", async () => {
+    const { createHmac } = await import("node:crypto");
+    const body = JSON.stringify({ tenant_id: tenant, configs: [], keys: [] });
+    const timestamp = Date.now();
+    const signature = createHmac("sha256", PUSH_SECRET).update(`${timestamp}.${body}`).digest("hex");
+    const push = (b: string, headers: Record<string, string>) =>
+      post("/api/v1/edge/push", b, { "content-type": "application/json", ...headers });
+    expect((await push(body, {})).status).toBe(401);
+    expect(
+      (
+        await push(body.replace(tenant, "other"), {
+          "x-edge-timestamp": String(timestamp),
+          "x-edge-signature": signature,
+        })
+      ).status,
+    ).toBe(401);
+    const stale = Date.now() - 120_000;
+    const staleSignature = createHmac("sha256", PUSH_SECRET).update(`${stale}.${body}`).digest("hex");
+    expect(
+      (await push(body, { "x-edge-timestamp": String(stale), "x-edge-signature": staleSignature })).status,
+    ).toBe(401);
+    expect(
+      (await push(body, { "x-edge-timestamp": String(timestamp), "x-edge-signature": signature })).status,
+    ).toBe(200);
+    expect(
+      (await push(body, { "x-edge-timestamp": String(timestamp), "x-edge-signature": signature })).status,
+    ).toBe(401);
   });
 
   it("acknowledges events while the relay is down (202), queues them, and delivers them all once it is back", async () => {

@@ -33,6 +33,8 @@ export interface AdminDeps {
   adminToken: string | undefined;
   edgeToken: string | undefined;
   now: () => number;
+  /** Called after a tenant's configs or keys changed (pushes them to the edge). */
+  changedTenant: (tenantId: string) => void;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -98,7 +100,12 @@ export const createAdminApi = (deps: AdminDeps) => {
   };
   const changed = (config: TrackingConfig) => {
     deps.cache.invalidate(config.tenant_id, config.scenario_id);
+    deps.changedTenant(config.tenant_id);
     return config;
+  };
+  const keyChanged = <T extends { tenant_id: string | null }>(record: T) => {
+    if (record.tenant_id !== null) deps.changedTenant(record.tenant_id);
+    return record;
   };
 
   api.openapi(
@@ -261,7 +268,9 @@ export const createAdminApi = (deps: AdminDeps) => {
     }),
     async (c) => {
       await manage(c, undefined);
-      return c.json(await deps.keys.create(c.req.valid("json"), deps.now()), 201);
+      const created = await deps.keys.create(c.req.valid("json"), deps.now());
+      keyChanged(created.record);
+      return c.json(created, 201);
     },
   );
 
@@ -291,7 +300,7 @@ export const createAdminApi = (deps: AdminDeps) => {
     }),
     async (c) => {
       await manage(c, undefined);
-      return c.json(await deps.keys.revoke(c.req.valid("param").key_id, deps.now()), 200);
+      return c.json(keyChanged(await deps.keys.revoke(c.req.valid("param").key_id, deps.now())), 200);
     },
   );
 
