@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Miniflare } from "miniflare";
 import { EXAMPLE_EVENTS } from "../src/core/index.ts";
+import { closedLoop, openLoop, PHASE_SECONDS, waitForHttp } from "./load.ts";
 
 const root = join(import.meta.dirname, "..");
-const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 10);
 const ADMIN = "bench_admin_token_0123456789";
 const EDGE = "bench_edge_token_0123456789";
 const tenant = `edgebench_${Date.now().toString(36)}`;
@@ -21,17 +21,6 @@ const {
   timestamp: _t,
   ...event
 } = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, event_id: "", timestamp: 0 };
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-const summary = (ms: number[]) => {
-  const s = [...ms].sort((a, b) => a - b);
-  return {
-    p50_ms: +percentile(s, 0.5).toFixed(2),
-    p99_ms: +percentile(s, 0.99).toFixed(2),
-    p999_ms: +percentile(s, 0.999).toFixed(2),
-  };
-};
 
 const relay: ChildProcess = spawn("sh", [join(root, "scripts", "relay.sh")], {
   env: {
@@ -47,14 +36,7 @@ const relay: ChildProcess = spawn("sh", [join(root, "scripts", "relay.sh")], {
   stdio: "inherit",
 });
 const relayUrl = "http://127.0.0.1:18383";
-for (let i = 0; i < 300; i++) {
-  try {
-    if ((await fetch(`${relayUrl}/livez`)).ok) break;
-  } catch {
-    /* starting */
-  }
-  await new Promise((r) => setTimeout(r, 100));
-}
+await waitForHttp(`${relayUrl}/livez`);
 const admin = async (path: string, body: unknown) =>
   (await (
     await fetch(`${relayUrl}${path}`, {
@@ -104,51 +86,6 @@ const send = async (body: string, count: number) => {
   await response.arrayBuffer();
   return count;
 };
-
-async function closedLoop(call: () => Promise<number>, concurrency: number) {
-  const latencies: number[] = [];
-  let events = 0;
-  const deadline = performance.now() + PHASE_SECONDS * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const count = await call();
-        events += count;
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  return {
-    events_per_second: Math.round(events / ((performance.now() - started) / 1000)),
-    ...summary(latencies),
-  };
-}
-
-async function openLoop(call: () => Promise<number>, rate: number) {
-  const latencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < rate * PHASE_SECONDS; i++) {
-    const due = started + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(
-      call().then(
-        () => {
-          latencies.push(performance.now() - due);
-        },
-        () => {
-          errors++;
-        },
-      ),
-    );
-  }
-  await Promise.all(pending);
-  return { offered_per_second: rate, errors, ...summary(latencies) };
-}
 
 await send(single, 1);
 const batched = await closedLoop(() => send(batch, 100), 16);

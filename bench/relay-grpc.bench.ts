@@ -13,12 +13,12 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import { EXAMPLE_EVENTS, encodeEvent, eventToProto, validateEvent } from "../src/core/index.ts";
 import { BehaviorService } from "../src/gen/recommender/v1/behavior_pb.js";
+import { closedLoop, openLoop, PHASE_SECONDS, waitForHttp } from "./load.ts";
 
 const root = join(import.meta.dirname, "..");
 const run = promisify(execFile);
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const KEY = "svc_bench";
-const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 10);
 const tenant = `bench_${Date.now().toString(36)}`;
 
 const sample = (() => {
@@ -30,17 +30,6 @@ const encoded = encodeEvent(sample);
 if (!encoded.ok) throw new Error("sample event must encode");
 const RECORD_BYTES = Buffer.byteLength(encoded.json);
 const protoEvent = eventToProto({ ...sample, event_id: "" } as typeof sample);
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-const latencySummary = (ms: number[]) => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  return {
-    p50_ms: +percentile(sorted, 0.5).toFixed(2),
-    p99_ms: +percentile(sorted, 0.99).toFixed(2),
-    p999_ms: +percentile(sorted, 0.999).toFixed(2),
-  };
-};
 
 const rssMb = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -128,67 +117,8 @@ async function startRelay(): Promise<{ child: ChildProcess; url: string }> {
     },
     stdio: "inherit",
   });
-  const url = "http://127.0.0.1:15151";
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch("http://127.0.0.1:18181/livez")).ok) return { child, url };
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("relay did not start");
-}
-
-/** Closed loop: `concurrency` callers back to back for a phase; returns events/s and latencies. */
-async function closedLoop(call: () => Promise<number>, concurrency: number, onSample: () => void) {
-  const latencies: number[] = [];
-  let events = 0;
-  const deadline = performance.now() + PHASE_SECONDS * 1000;
-  const started = performance.now();
-  const sampler = setInterval(onSample, 200);
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const count = await call(); // not `events += await call()`: that reads `events` before awaiting
-        events += count;
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  clearInterval(sampler);
-  return {
-    events_per_second: Math.round(events / ((performance.now() - started) / 1000)),
-    ...latencySummary(latencies),
-  };
-}
-
-/** Open loop at a fixed rate: latency counted from when each call was due, so stalls are not hidden. */
-async function openLoop(call: () => Promise<number>, ratePerSecond: number) {
-  const latencies: number[] = [];
-  const total = Math.round(ratePerSecond * PHASE_SECONDS);
-  const interval = 1000 / ratePerSecond;
-  const started = performance.now();
-  const pending: Promise<void>[] = [];
-  let errors = 0;
-  for (let i = 0; i < total; i++) {
-    const due = started + i * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pending.push(
-      call().then(
-        () => {
-          latencies.push(performance.now() - due);
-        },
-        () => {
-          errors++;
-        },
-      ),
-    );
-  }
-  await Promise.all(pending);
-  return { offered_per_second: ratePerSecond, errors, ...latencySummary(latencies) };
+  await waitForHttp("http://127.0.0.1:18181/livez");
+  return { child, url: "http://127.0.0.1:15151" };
 }
 
 const relay = await startRelay();

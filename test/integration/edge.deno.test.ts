@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
+import { adminClient, edgeTenant } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
@@ -25,27 +26,11 @@ describe("the edge in real Deno, forwarding to a real relay and Kafka", () => {
   let deno: ChildProcess;
   let key: string;
 
-  const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${relay.httpUrl}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as { key: string };
-  };
-
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN: EDGE } });
-    await admin("/api/v1/tracking-configs/from-template", {
-      tenant_id: tenant,
-      scenario_id: "vlog_feed",
-      template_id: "video",
-      name: "Vlog",
-    });
-    key = (await admin("/api/v1/api-keys", { kind: "publishable", tenant_id: tenant, allowed_origins: [] }))
-      .key;
-    const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
+    const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
+    key = keys.publishable;
+    const service = keys.service;
     deno = spawn(
       join(root, "node_modules", ".bin", "deno"),
       [

@@ -7,6 +7,7 @@ import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
+import { adminClient, edgeTenant } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
@@ -43,27 +44,12 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
   let publishable: string;
   let otherTenantKey: string;
 
-  const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${relay.httpUrl}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as { key: string };
-  };
-
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [], { env: relayEnv });
-    await admin("/api/v1/tracking-configs/from-template", {
-      tenant_id: tenant,
-      scenario_id: "vlog_feed",
-      template_id: "video",
-      name: "Vlog",
-    });
-    publishable = (
-      await admin("/api/v1/api-keys", { kind: "publishable", tenant_id: tenant, allowed_origins: [ORIGIN] })
-    ).key;
+    const admin = adminClient(relay.httpUrl, ADMIN);
+    const keys = await edgeTenant(admin, tenant, [ORIGIN]);
+    publishable = keys.publishable;
+    const service = keys.service;
     otherTenantKey = (
       await admin("/api/v1/api-keys", {
         kind: "publishable",
@@ -71,7 +57,6 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
         allowed_origins: [],
       })
     ).key;
-    const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
 
     const outdir = await mkdtemp(join(tmpdir(), "edge-build-"));
     await promisify(execFile)(
