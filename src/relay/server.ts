@@ -15,7 +15,6 @@ import {
   Producer,
   stringSerializers,
 } from "@platformatic/kafka";
-import { MongoClient } from "mongodb";
 import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES } from "../core/index.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
@@ -33,6 +32,7 @@ import { behaviorRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
 import { ConfigRepository } from "./store/configs.ts";
 import { KeyRepository } from "./store/keys.ts";
+import { MongoConnection } from "./store/mongo.ts";
 
 export interface RunningRelay {
   httpUrl: string;
@@ -93,8 +93,8 @@ export const startRelay = async (
   );
   const spool = await Spool.open(settings.SPOOL_DIR, settings.SPOOL_MAX_BYTES);
   const sink = new DurableSink(batcher, spool, settings.KAFKA_BUFFER_MAX_EVENTS, metrics, log);
-  const mongo = new MongoClient(settings.MONGODB_URI, { serverSelectionTimeoutMS: 3000 });
-  const db = mongo.db(settings.MONGODB_DB);
+  const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
+  const db = () => mongo.db();
   const changes = new ChangeLog(db);
   const configRepository = new ConfigRepository(db, changes);
   const keyRepository = new KeyRepository(db, changes);

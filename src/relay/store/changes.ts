@@ -15,29 +15,29 @@ export interface Change {
  * with $inc, which FerretDB v1 supports (it lacks change streams).
  */
 export class ChangeLog {
-  readonly #changes: Collection<Change>;
-  readonly #counters: Collection<{ _id: string; seq: number }>;
+  readonly #changes: () => Collection<Change>;
+  readonly #counters: () => Collection<{ _id: string; seq: number }>;
 
-  constructor(db: Db) {
-    this.#changes = db.collection("changes");
-    this.#counters = db.collection("counters");
+  constructor(db: () => Db) {
+    this.#changes = () => db().collection("changes");
+    this.#counters = () => db().collection("counters");
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#changes.createIndex({ seq: 1 }, { unique: true, name: "seq" });
+    await this.#changes().createIndex({ seq: 1 }, { unique: true, name: "seq" });
   }
 
   async record(change: Omit<Change, "seq">): Promise<void> {
-    const counter = await this.#counters.findOneAndUpdate(
+    const counter = await this.#counters().findOneAndUpdate(
       { _id: "changes" },
       { $inc: { seq: 1 } },
       { upsert: true, returnDocument: "after" },
     );
-    await this.#changes.insertOne({ ...change, seq: counter?.seq ?? 0 });
+    await this.#changes().insertOne({ ...change, seq: counter?.seq ?? 0 });
   }
 
   async since(seq: number, limit = 500): Promise<Change[]> {
-    return this.#changes
+    return this.#changes()
       .find({ seq: { $gt: seq } }, { projection: { _id: 0 } })
       .sort({ seq: 1 })
       .limit(limit)

@@ -36,22 +36,22 @@ const invalid = (issues: { path: PropertyKey[]; message: string }[]): ApiError =
  * and numbered in a change log the edge polls.
  */
 export class ConfigRepository {
-  readonly #configs: Collection<Stored>;
-  readonly #history: Collection<Stored>;
+  readonly #configs: () => Collection<Stored>;
+  readonly #history: () => Collection<Stored>;
   readonly #changes: ChangeLog;
 
-  constructor(db: Db, changes: ChangeLog) {
-    this.#configs = db.collection("tracking_configs");
-    this.#history = db.collection("tracking_config_versions");
+  constructor(db: () => Db, changes: ChangeLog) {
+    this.#configs = () => db().collection("tracking_configs");
+    this.#history = () => db().collection("tracking_config_versions");
     this.#changes = changes;
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#configs.createIndex(
+    await this.#configs().createIndex(
       { tenant_id: 1, scenario_id: 1 },
       { unique: true, name: "tenant_scenario" },
     );
-    await this.#history.createIndex(
+    await this.#history().createIndex(
       { tenant_id: 1, scenario_id: 1, version: 1 },
       { unique: true, name: "tenant_scenario_version" },
     );
@@ -66,7 +66,7 @@ export class ConfigRepository {
       updated_at: now,
     });
     try {
-      await this.#configs.insertOne({ ...config });
+      await this.#configs().insertOne({ ...config });
     } catch (error) {
       if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
         throw new ApiError(
@@ -82,14 +82,14 @@ export class ConfigRepository {
       }
       throw error;
     }
-    await this.#history.insertOne({ ...config });
+    await this.#history().insertOne({ ...config });
     await this.#logged(config);
     return config;
   }
 
   async get(tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
     return (
-      (await this.#configs.findOne({ tenant_id: tenantId, scenario_id: scenarioId }, NO_ID)) ?? undefined
+      (await this.#configs().findOne({ tenant_id: tenantId, scenario_id: scenarioId }, NO_ID)) ?? undefined
     );
   }
 
@@ -99,7 +99,7 @@ export class ConfigRepository {
     version: number,
   ): Promise<TrackingConfig | undefined> {
     return (
-      (await this.#history.findOne({ tenant_id: tenantId, scenario_id: scenarioId, version }, NO_ID)) ??
+      (await this.#history().findOne({ tenant_id: tenantId, scenario_id: scenarioId, version }, NO_ID)) ??
       undefined
     );
   }
@@ -113,7 +113,7 @@ export class ConfigRepository {
     if (filter.tenant_id !== undefined) query.tenant_id = filter.tenant_id;
     if (filter.scenario_type !== undefined) query.scenario_type = filter.scenario_type;
     if (!filter.include_inactive) query.is_active = true;
-    return this.#configs.find(query, NO_ID).sort({ tenant_id: 1, scenario_id: 1 }).limit(1000).toArray();
+    return this.#configs().find(query, NO_ID).sort({ tenant_id: 1, scenario_id: 1 }).limit(1000).toArray();
   }
 
   /** Applies a partial update to the version it was based on; 409 when someone changed it meanwhile. */
@@ -155,7 +155,7 @@ export class ConfigRepository {
    */
   async #replace(current: TrackingConfig, next: TrackingConfig): Promise<TrackingConfig> {
     try {
-      await this.#history.insertOne({ ...next });
+      await this.#history().insertOne({ ...next });
     } catch (error) {
       if (error instanceof MongoServerError && error.code === DUPLICATE_KEY)
         throw this.#conflict(current.version);
@@ -166,7 +166,7 @@ export class ConfigRepository {
       scenario_id: current.scenario_id,
       version: current.version,
     };
-    const result = await this.#configs.replaceOne(filter, { ...next });
+    const result = await this.#configs().replaceOne(filter, { ...next });
     if (
       result.matchedCount !== 1 &&
       (await this.get(next.tenant_id, next.scenario_id))?.version !== next.version
@@ -187,7 +187,7 @@ export class ConfigRepository {
       throw new ApiError("not_found", `no tracking config ${tenantId}/${scenarioId}`);
     const claimed = await this.getVersion(tenantId, scenarioId, current.version + 1);
     if (claimed === undefined || Date.now() - claimed.updated_at < STALE_CLAIM_MS) return current;
-    await this.#configs.replaceOne(
+    await this.#configs().replaceOne(
       { tenant_id: tenantId, scenario_id: scenarioId, version: current.version },
       { ...claimed },
     );

@@ -19,17 +19,17 @@ const NO_SECRET = { projection: { _id: 0, hash: 0 } } as const;
  * their tenant and manage its configs from servers; service keys write any tenant.
  */
 export class KeyRepository implements KeyStore {
-  readonly #keys: Collection<StoredKey>;
+  readonly #keys: () => Collection<StoredKey>;
   readonly #changes: ChangeLog;
 
-  constructor(db: Db, changes: ChangeLog) {
-    this.#keys = db.collection("api_keys");
+  constructor(db: () => Db, changes: ChangeLog) {
+    this.#keys = () => db().collection("api_keys");
     this.#changes = changes;
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#keys.createIndex({ hash: 1 }, { unique: true, name: "hash" });
-    await this.#keys.createIndex({ key_id: 1 }, { unique: true, name: "key_id" });
+    await this.#keys().createIndex({ hash: 1 }, { unique: true, name: "hash" });
+    await this.#keys().createIndex({ key_id: 1 }, { unique: true, name: "key_id" });
   }
 
   async create(request: CreateApiKeyRequest, now: number): Promise<{ key: string; record: ApiKeyRecord }> {
@@ -44,25 +44,25 @@ export class KeyRepository implements KeyStore {
       created_at: now,
       revoked_at: null,
     };
-    await this.#keys.insertOne({ ...record, hash: hashKey(key) });
+    await this.#keys().insertOne({ ...record, hash: hashKey(key) });
     await this.#logged(record, now);
     return { key, record };
   }
 
   async list(tenantId: string | undefined): Promise<ApiKeyRecord[]> {
-    return this.#keys
+    return this.#keys()
       .find(tenantId === undefined ? {} : { tenant_id: tenantId }, NO_SECRET)
       .limit(1000)
       .toArray();
   }
 
   async get(keyId: string): Promise<ApiKeyRecord | undefined> {
-    return (await this.#keys.findOne({ key_id: keyId }, NO_SECRET)) ?? undefined;
+    return (await this.#keys().findOne({ key_id: keyId }, NO_SECRET)) ?? undefined;
   }
 
   async revoke(keyId: string, now: number): Promise<ApiKeyRecord> {
     // updateOne + read, not findOneAndUpdate with a projection: FerretDB v1 does not implement that.
-    const result = await this.#keys.updateOne(
+    const result = await this.#keys().updateOne(
       { key_id: keyId, revoked_at: null },
       { $set: { revoked_at: now } },
     );
@@ -75,7 +75,7 @@ export class KeyRepository implements KeyStore {
 
   /** Key records of a tenant as the edge needs them: hashes, kinds, origins, revocations. */
   async recordsForEdge(tenantId: string): Promise<(ApiKeyRecord & { hash: string })[]> {
-    return this.#keys
+    return this.#keys()
       .find({ tenant_id: tenantId }, { projection: { _id: 0 } })
       .limit(1000)
       .toArray();
@@ -83,7 +83,7 @@ export class KeyRepository implements KeyStore {
 
   /** One key record as the edge needs it, revoked or not, by the hash of the key. */
   async recordForEdge(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined> {
-    return (await this.#keys.findOne({ hash }, { projection: { _id: 0 } })) ?? undefined;
+    return (await this.#keys().findOne({ hash }, { projection: { _id: 0 } })) ?? undefined;
   }
 
   async #logged(record: ApiKeyRecord, now: number): Promise<void> {
@@ -99,7 +99,7 @@ export class KeyRepository implements KeyStore {
   }
 
   async findByKey(key: string): Promise<ApiKeyRecord | undefined> {
-    const found = await this.#keys.findOne({ hash: hashKey(key), revoked_at: null }, NO_SECRET);
+    const found = await this.#keys().findOne({ hash: hashKey(key), revoked_at: null }, NO_SECRET);
     return found ?? undefined;
   }
 
