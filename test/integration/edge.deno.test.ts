@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { adminClient, edgeTenant } from "../support/edge.ts";
@@ -86,5 +87,27 @@ describe("the edge in real Deno, forwarding to a real relay and Kafka", () => {
       body: JSON.stringify(specEvent),
     });
     expect(response.status).toBe(401);
+  });
+
+  it("answers a gzip text/plain batch of 100 with some bad events per event", async () => {
+    const events = Array.from({ length: 100 }, (_, i) =>
+      i % 20 === 0 ? { ...specEvent, action_type: "swipe" } : specEvent,
+    );
+    const response = await fetch(`http://127.0.0.1:${PORT}/api/v1/behaviors/collect?key=${key}`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: gzipSync(JSON.stringify({ events })),
+    });
+    const body = (await response.json()) as { succeeded: number; failed: number };
+    expect([response.status, body.succeeded, body.failed]).toEqual([200, 95, 5]);
+  });
+
+  it("refuses another tenant's events with 403", async () => {
+    const response = await fetch(`http://127.0.0.1:${PORT}/api/v1/behaviors/track`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ ...specEvent, tenant_id: "someone_else" }),
+    });
+    expect(response.status).toBe(403);
   });
 });
