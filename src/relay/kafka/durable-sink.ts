@@ -75,6 +75,9 @@ export class DurableSink implements RecordSink {
   async #replayLoop(): Promise<void> {
     let backoffMs = 200;
     while (!this.#closed) {
+      // Events still queued for a direct write are older than anything spooled after them: let them
+      // land first, so a user's events keep their order when the buffer overflowed into the spool.
+      await this.producer.flush();
       const segment = await this.spool.oldest();
       if (segment === undefined) return;
       try {
