@@ -7,6 +7,7 @@ import {
   type FieldError,
   type Issue,
   isValidTenantId,
+  mayWriteTenant,
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
@@ -73,7 +74,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
 
   const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
     const tenant = tenantOf(input);
-    if (tenant !== undefined && key.kind !== "service" && key.tenant_id !== tenant) {
+    if (tenant !== undefined && !mayWriteTenant(key.kind === "service" ? null : key.tenant_id, tenant)) {
       return {
         ok: false,
         code: "forbidden",

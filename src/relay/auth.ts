@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { mayWriteTenant } from "../core/index.ts";
 
 /** Who is calling: a tenant's secret key may write only that tenant; an internal service key any. */
 export type Principal =
@@ -40,9 +41,9 @@ export const bearerKey = (authorization: string | null | undefined): string | un
   return match?.[1];
 };
 
-/** The one rule of who may write where. */
+/** `mayWriteTenant` of src/core for a relay principal. */
 export const mayWrite = (principal: Principal, tenantId: string): boolean =>
-  principal.kind !== "tenant" || principal.tenantId === tenantId;
+  mayWriteTenant(principal.kind === "tenant" ? principal.tenantId : null, tenantId);
 
 /** Managing configs: the admin token any tenant, a tenant's secret key its own; publishable keys never. */
 export const mayManage = (principal: Principal, tenantId: string | undefined): boolean =>

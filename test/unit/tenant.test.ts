@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isValidTenantId, quarantineTopicFor, TenantId, topicFor } from "../../src/core/index.ts";
+import {
+  isValidTenantId,
+  mayWriteTenant,
+  quarantineTopicFor,
+  TenantId,
+  topicFor,
+} from "../../src/core/index.ts";
 
 /** Kafka's own rule for a legal topic name. */
 const kafkaLegal = (topic: string) =>
@@ -47,6 +53,20 @@ describe("tenant ids and topics", () => {
         expect(isValidTenantId(tenant)).toBe(true);
         expect(kafkaLegal(quarantineTopicFor(tenant))).toBe(true);
       }),
+    );
+  });
+
+  it("lets a credential write its own tenant only, and one bound to no tenant write any", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z0-9][a-z0-9_]{0,63}$/),
+        fc.stringMatching(/^[a-z0-9][a-z0-9_]{0,63}$/),
+        (own, other) => {
+          expect(mayWriteTenant(own, own)).toBe(true);
+          expect(mayWriteTenant(own, other)).toBe(own === other);
+          expect(mayWriteTenant(null, other)).toBe(true);
+        },
+      ),
     );
   });
 });
