@@ -1,27 +1,195 @@
-// `npm run dev`, for now: validates the SPEC §4 example of every scenario member against a config made
-// from its template, and shows what a rejected event looks like. Later issues make this the local stack.
-import {
-  configFromTemplate,
-  EXAMPLE_EVENTS,
-  type ScenarioMember,
-  templateFor,
-  topicFor,
-  typeOfMember,
-  validateEvent,
-} from "../src/core/index.ts";
+// `npm run dev`: the whole local stack. Starts Kafka and FerretDB (unless they already answer), the relay
+// and the edge (`wrangler dev`), creates the demo tenant `mymx` with its `vlog_feed` video config and
+// keys, prints the URLs and credentials (also in .dev/credentials.json), and stops what it started on
+// Ctrl-C. Logs of every service are in .dev/logs/.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
 
-const now = Date.now();
-console.log(`Validating the SPEC §4 examples (Node ${process.versions.node})\n`);
-for (const [member, example] of Object.entries(EXAMPLE_EVENTS) as [ScenarioMember, unknown][]) {
-  const template = templateFor(typeOfMember(member));
-  const target = example as { tenant_id: string; scenario_id: string };
-  const config = template && configFromTemplate(template, { ...target, name: template.name }, now);
-  const result = validateEvent(example, config);
-  const verdict = result.ok ? `accepted → ${topicFor(target.tenant_id)}` : "rejected";
-  console.log(`${member.padEnd(18)} ${verdict}  event_id=${result.event?.event_id ?? "-"}`);
-  for (const w of result.warnings) console.log(`  warning: ${w.message}`);
+const root = join(import.meta.dirname, "..");
+const dev = join(root, ".dev");
+const logs = join(dev, "logs");
+mkdirSync(logs, { recursive: true });
+
+const RELAY = "http://127.0.0.1:8080";
+const EDGE = "http://127.0.0.1:8787";
+const say = (line: string) => console.log(line);
+
+const answers = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port, timeout: 500 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket
+      .once("connect", () => done(true))
+      .once("error", () => done(false))
+      .once("timeout", () => done(false));
+  });
+
+const waitFor = async (what: string, url: string, seconds: number) => {
+  for (let i = 0; i < seconds * 4; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${what} did not answer at ${url} within ${seconds}s; see ${logs}`);
+};
+
+/** Credentials survive restarts: the same tokens and keys on every run. */
+interface Credentials {
+  admin_token: string;
+  edge_token: string;
+  edge_push_secret: string;
+  publishable_key?: string;
+  service_key?: string;
 }
+const credentialsFile = join(dev, "credentials.json");
+const credentials: Credentials = existsSync(credentialsFile)
+  ? JSON.parse(readFileSync(credentialsFile, "utf8"))
+  : {
+      admin_token: `admin_${randomBytes(16).toString("hex")}`,
+      edge_token: `edge_${randomBytes(16).toString("hex")}`,
+      edge_push_secret: randomBytes(32).toString("hex"),
+    };
 
-const broken = { ...EXAMPLE_EVENTS.video_data, tenant_id: "../other", context: { device_type: "tv" } };
-console.log("\nA broken event:");
-for (const e of validateEvent(broken).errors) console.log(`  error: ${e.message}`);
+const started: string[] = [];
+const children: ChildProcess[] = [];
+
+const service = (name: "kafka" | "ferretdb", command: "start" | "stop") =>
+  execFileSync("bash", [join(root, "scripts", `${name}.sh`), command], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+
+const run = (name: string, command: string, args: string[], env: Record<string, string>) => {
+  const log = openSync(join(logs, `${name}.log`), "a");
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", log, log],
+  });
+  child.once("exit", (code) => {
+    if (!stopping) say(`${name} exited (${code}); see ${join(logs, `${name}.log`)}`);
+  });
+  children.push(child);
+  return child;
+};
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  say("\nstopping…");
+  for (const child of children.reverse()) {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
+  }
+  for (const name of started.reverse()) service(name as "kafka" | "ferretdb", "stop");
+  say("stopped");
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());
+
+try {
+  for (const [port, what] of [
+    [8080, "the relay (HTTP)"],
+    [50051, "the relay (gRPC)"],
+    [8787, "the edge"],
+  ] as const) {
+    if (await answers(port))
+      throw new Error(`port ${port} for ${what} is already in use; stop what runs there first`);
+  }
+  for (const [name, port] of [
+    ["kafka", 9092],
+    ["ferretdb", 27017],
+  ] as const) {
+    if (!(await answers(port))) {
+      service(name, "start");
+      started.push(name);
+    }
+  }
+
+  execFileSync(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  run("relay", process.execPath, ["--max-old-space-size=256", "dist/relay/main.js"], {
+    ADMIN_TOKEN: credentials.admin_token,
+    EDGE_TOKEN: credentials.edge_token,
+    EDGE_PUSH_URL: EDGE,
+    EDGE_PUSH_SECRET: credentials.edge_push_secret,
+    SPOOL_DIR: join(dev, "spool"),
+  });
+  await waitFor("the relay", `${RELAY}/livez`, 60);
+
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${RELAY}${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${credentials.admin_token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  const demo = await admin("POST", "/api/v1/tracking-configs/from-template", {
+    tenant_id: "mymx",
+    scenario_id: "vlog_feed",
+    template_id: "video",
+    name: "Vlog feed",
+  });
+  if (demo.status !== 201 && demo.status !== 409)
+    throw new Error(`creating the demo config failed: ${JSON.stringify(demo.body)}`);
+  if (credentials.publishable_key === undefined || credentials.service_key === undefined) {
+    const pk = await admin("POST", "/api/v1/api-keys", {
+      kind: "publishable",
+      tenant_id: "mymx",
+      name: "demo page",
+      allowed_origins: [EDGE, "http://localhost:8787"],
+    });
+    const svc = await admin("POST", "/api/v1/api-keys", { kind: "service", name: "local edge" });
+    credentials.publishable_key = pk.body.key as string;
+    credentials.service_key = svc.body.key as string;
+  }
+  writeFileSync(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  // wrangler dev reads the edge's secrets from .dev.vars (git-ignored).
+  writeFileSync(
+    join(root, ".dev.vars"),
+    `RELAY_SERVICE_KEY=${credentials.service_key}\nEDGE_TOKEN=${credentials.edge_token}\nEDGE_PUSH_SECRET=${credentials.edge_push_secret}\n`,
+    { mode: 0o600 },
+  );
+
+  run(
+    "edge",
+    join(root, "node_modules", ".bin", "wrangler"),
+    ["dev", "--ip", "127.0.0.1", "--port", "8787"],
+    {
+      WRANGLER_SEND_METRICS: "false",
+    },
+  );
+  await waitFor("the edge", `${EDGE}/api/v1/behaviors/health`, 120);
+
+  say(`
+behavior-ingest is running (logs in ${logs}; Ctrl-C stops everything)
+  kafka     127.0.0.1:9092${started.includes("kafka") ? "" : " (already running)"}
+  mongodb   127.0.0.1:27017${started.includes("ferretdb") ? "" : " (already running)"}
+  relay     ${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:50051
+  edge      ${EDGE}
+
+  admin token      ${credentials.admin_token}
+  publishable key  ${credentials.publishable_key}   (tenant mymx, scenario vlog_feed)
+  service key      ${credentials.service_key}
+  (also in .dev/credentials.json)
+
+  try: curl -s ${EDGE}/api/v1/behaviors/track -H 'authorization: Bearer ${credentials.publishable_key}' \\
+         -H 'content-type: application/json' -d '{"tenant_id":"mymx","scenario_id":"vlog_feed","user_id":"u1","item_id":"v1","action_type":"play_end","context":{"device_type":"mobile"},"scenario_data":{"video_data":{"duration":185}}}'
+`);
+} catch (error) {
+  console.error(`error: ${(error as Error).message}`);
+  await stop();
+}
