@@ -77,7 +77,6 @@ export const FieldSpec = z
     }
   });
 export type FieldSpec = z.infer<typeof FieldSpec>;
-export type FieldSpecInput = z.input<typeof FieldSpec>;
 
 /** A problem found in an event; `path` is the dotted field path, also named in `message`. */
 export interface Issue {

@@ -9,9 +9,6 @@ export const MAX_EVENT_BYTES = 32 * 1024;
 /** One request body after decompression: a full batch of typical events with room to spare. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
-/** The browser beacon limit (`navigator.sendBeacon`, keepalive fetch): clients split bodies under it. */
-export const MAX_BEACON_BYTES = 64 * 1024;
-
 /** How far in the future a client timestamp may be before it is flagged as clock skew. */
 export const MAX_CLOCK_SKEW_MS = 60 * 60 * 1000;
 
