@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ActionType } from "./actions.ts";
+import { isPlainObject } from "./json.ts";
 import { isScenarioMember, SCENARIO_MEMBERS, ScenarioData } from "./scenarios.ts";
 import { ScenarioId, TenantId } from "./tenant.ts";
 
@@ -21,9 +22,6 @@ export const BehaviorContext = z.object({
   ip: z.union([z.ipv4(), z.ipv6()]).optional().describe("Client IP address"),
 });
 export type BehaviorContext = z.infer<typeof BehaviorContext>;
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
  * The shape `scenario_data` must have for an event to be accepted: one known member holding an

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { isPlainObject } from "./json.ts";
 
 export const FIELD_TYPES = ["integer", "float", "string", "boolean", "array", "object"] as const;
 export const FieldType = z.enum(FIELD_TYPES);
@@ -103,9 +104,6 @@ export const issue = (path: string, code: IssueCode, detail: string): Issue => (
   code,
   message: path === "" ? `the event ${detail}` : `${path} ${detail}`,
 });
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const describeValue = (value: unknown): string => {
   if (value === null) return "null";

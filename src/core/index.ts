@@ -6,6 +6,7 @@ export * from "./event.ts";
 export * from "./examples.ts";
 export * from "./field-spec.ts";
 export * from "./ids.ts";
+export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./protobuf.ts";
 export * from "./push.ts";

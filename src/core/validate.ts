@@ -11,6 +11,7 @@ import {
   issue,
 } from "./field-spec.ts";
 import { defaultEnvironment, type Environment, newEventId } from "./ids.ts";
+import { isPlainObject } from "./json.ts";
 import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH, MAX_JSON_DEPTH } from "./limits.ts";
 import { memberOf, type ScenarioMember, type ScenarioType, typeOfMember } from "./scenarios.ts";
 import { templateFor } from "./templates.ts";
@@ -151,9 +152,6 @@ const deepestFreeJson = (event: BehaviorEvent): string | undefined => {
   }
   return undefined;
 };
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const warnUnknownKeys = (
   input: Record<string, unknown>,
