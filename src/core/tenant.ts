@@ -35,10 +35,3 @@ export const quarantineTopicFor = (tenantId: string): string => `${TOPIC_PREFIX}
 
 export const isValidTenantId = (value: unknown): value is string =>
   typeof value === "string" && TENANT_ID_PATTERN.test(value);
-
-/**
- * The one rule of who may write where: a credential bound to a tenant writes that tenant's events
- * only; one bound to no tenant (service keys, the admin token) writes any tenant's.
- */
-export const mayWriteTenant = (credentialTenant: string | null, tenantId: string): boolean =>
-  credentialTenant === null || credentialTenant === tenantId;

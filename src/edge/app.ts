@@ -2,6 +2,8 @@ import { type Context, Hono } from "hono";
 import {
   ApiError,
   type BehaviorEvent,
+  bearerToken,
+  claimedTenantId,
   ERRORS,
   type ErrorCode,
   type FieldError,
@@ -28,19 +30,12 @@ const sha256Hex = async (text: string): Promise<string> => {
 
 /** The key of a request: `Authorization: Bearer`, `X-Api-Key`, or `?key=` for beacons that cannot set headers. */
 const presentedKey = (c: Context): string | undefined =>
-  /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ??
-  c.req.header("x-api-key") ??
-  c.req.query("key");
+  bearerToken(c.req.header("authorization")) ?? c.req.header("x-api-key") ?? c.req.query("key");
 
 const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) =>
   c.body(JSON.stringify(problem(code, detail, { errors })), ERRORS[code].status, {
     "content-type": PROBLEM_CONTENT_TYPE,
   });
-
-const tenantOf = (input: unknown): string | undefined => {
-  const tenant = (input as { tenant_id?: unknown } | null)?.tenant_id;
-  return typeof input === "object" && typeof tenant === "string" ? tenant : undefined;
-};
 
 /**
  * The edge: where browsers and apps send events (SPEC §6, §9). It authenticates the key, checks the
@@ -73,7 +68,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
   };
 
   const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
-    const tenant = tenantOf(input);
+    const tenant = claimedTenantId(input);
     if (tenant !== undefined && !mayWriteTenant(key.kind === "service" ? null : key.tenant_id, tenant)) {
       return {
         ok: false,

@@ -12,7 +12,8 @@ export interface KeyStore {
   principalFor(key: string): Promise<Principal | undefined>;
 }
 
-const hash = (key: string) => createHash("sha256").update(key).digest("hex");
+/** Keys are stored and looked up only by this hash. */
+export const hashKey = (key: string): string => createHash("sha256").update(key).digest("hex");
 
 /** Keys from RELAY_API_KEYS (`key=tenant_id` or `key=*`), until keys are stored with the configs. */
 export class EnvKeyStore implements KeyStore {
@@ -24,22 +25,16 @@ export class EnvKeyStore implements KeyStore {
       if (at <= 0) throw new Error("RELAY_API_KEYS entries must look like key=tenant_id or key=*");
       const tenant = entry.slice(at + 1);
       this.#byHash.set(
-        hash(entry.slice(0, at)),
+        hashKey(entry.slice(0, at)),
         tenant === "*" ? { kind: "internal" } : { kind: "tenant", tenantId: tenant },
       );
     }
   }
 
   async principalFor(key: string): Promise<Principal | undefined> {
-    return this.#byHash.get(hash(key));
+    return this.#byHash.get(hashKey(key));
   }
 }
-
-/** The key in `Authorization: Bearer <key>` (HTTP header or gRPC metadata). */
-export const bearerKey = (authorization: string | null | undefined): string | undefined => {
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? "");
-  return match?.[1];
-};
 
 /** `mayWriteTenant` of src/core for a relay principal. */
 export const mayWrite = (principal: Principal, tenantId: string): boolean =>
@@ -78,7 +73,7 @@ export class CachedKeyStore implements KeyStore {
     this.#ttlMs = ttlMs;
   }
   async principalFor(key: string): Promise<Principal | undefined> {
-    const id = hash(key);
+    const id = hashKey(key);
     const cached = this.#cache.get(id);
     if (cached !== undefined && cached.until > Date.now()) return cached.principal;
     const principal = await this.#store.principalFor(key);

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import {
   ApiError,
+  claimedTenantId,
   type Environment,
   type ErrorCode,
   encodeEvent,
@@ -47,11 +48,6 @@ interface IngestDeps {
 }
 
 const FORBIDDEN = "this key may not write events of that tenant";
-
-const tenantOf = (input: unknown): string | undefined => {
-  const tenant = (input as { tenant_id?: unknown } | null)?.tenant_id;
-  return typeof input === "object" && typeof tenant === "string" ? tenant : undefined;
-};
 
 /**
  * The relay's ingest logic, shared by REST and gRPC: authorise, validate against the tenant's
@@ -168,14 +164,14 @@ export class IngestService {
 
   /** A key may only write (and read the configs of) its own tenant; internal keys any tenant. */
   #forbidden(input: unknown, principal: Principal): Issue | undefined {
-    const tenant = tenantOf(input);
+    const tenant = claimedTenantId(input);
     return tenant === undefined || mayWrite(principal, tenant)
       ? undefined
       : issue("tenant_id", "invalid_value", "is not the tenant of this key");
   }
 
   async #configFor(input: unknown) {
-    const tenant = tenantOf(input);
+    const tenant = claimedTenantId(input);
     const scenario = (input as { scenario_id?: unknown }).scenario_id;
     if (tenant === undefined || !isValidTenantId(tenant) || typeof scenario !== "string") return undefined;
     return this.deps.configs.get(tenant, scenario);
@@ -187,7 +183,7 @@ export class IngestService {
    * awaited: the caller's answer does not depend on it; a failure is counted and logged.
    */
   #quarantine(input: unknown, reason: ErrorCode, errors: Issue[]): void {
-    const tenant = tenantOf(input);
+    const tenant = claimedTenantId(input);
     if (tenant === undefined || !isValidTenantId(tenant)) return;
     const env = this.deps.env;
     const userId = (input as { user_id?: unknown }).user_id;

@@ -5,6 +5,7 @@ import * as z from "zod";
 import {
   ApiError,
   ApiKeyRecord,
+  bearerToken,
   CreateApiKeyRequest,
   configFromTemplate,
   FromTemplateRequest,
@@ -17,7 +18,7 @@ import {
   TrackingConfigUpdate,
   templateFor,
 } from "../../core/index.ts";
-import { bearerKey, type KeyStore, mayManage, type Principal } from "../auth.ts";
+import { type KeyStore, mayManage, type Principal } from "../auth.ts";
 import type { CachedConfigSource } from "../config-source.ts";
 import type { ChangeLog } from "../store/changes.ts";
 import type { ConfigRepository } from "../store/configs.ts";
@@ -78,7 +79,7 @@ export const createAdminApi = (deps: AdminDeps) => {
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 
   const principal = async (c: Context<RelayEnv>): Promise<Principal> => {
-    const key = bearerKey(c.req.header("authorization"));
+    const key = bearerToken(c.req.header("authorization"));
     if (key !== undefined && sameSecret(key, deps.adminToken)) return { kind: "admin" };
     const found = key === undefined ? undefined : await deps.keyStore.principalFor(key);
     if (found === undefined)
@@ -305,7 +306,7 @@ export const createAdminApi = (deps: AdminDeps) => {
   );
 
   const edge = (c: Context<RelayEnv>) => {
-    const key = bearerKey(c.req.header("authorization")) ?? "";
+    const key = bearerToken(c.req.header("authorization")) ?? "";
     if (!sameSecret(key, deps.edgeToken) && !sameSecret(key, deps.adminToken)) {
       throw new ApiError("unauthenticated", "the edge feed needs the edge token");
     }

@@ -1,6 +1,5 @@
 import type { Context, Hono } from "hono";
-import { ApiError, type Issue, parseBatch } from "../../core/index.ts";
-import { bearerKey } from "../auth.ts";
+import { ApiError, bearerToken, type Issue, parseBatch } from "../../core/index.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
 import { jsonBody, problemResponse, type RelayEnv } from "./respond.ts";
 
@@ -20,7 +19,7 @@ const resultOf = (outcome: EventOutcome, index: number) =>
 
 /** SPEC §6: POST /track, /track/batch, /validate under /api/v1/behaviors. */
 export const registerBehaviors = (app: Hono<RelayEnv>, ingest: IngestService) => {
-  const principal = (c: Context<RelayEnv>) => ingest.authenticate(bearerKey(c.req.header("authorization")));
+  const principal = (c: Context<RelayEnv>) => ingest.authenticate(bearerToken(c.req.header("authorization")));
 
   app.post("/api/v1/behaviors/track", async (c) => {
     const caller = await principal(c);

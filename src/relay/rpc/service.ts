@@ -1,6 +1,7 @@
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
   ApiError,
+  bearerToken,
   ERRORS,
   type ErrorCode,
   eventFromProto,
@@ -9,7 +10,6 @@ import {
   MAX_EVENTS_PER_BATCH,
 } from "../../core/index.ts";
 import { type BehaviorEvent, BehaviorService } from "../../gen/recommender/v1/behavior_pb.js";
-import { bearerKey } from "../auth.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */
@@ -51,7 +51,7 @@ export const behaviorRoutes = (ingest: IngestService) => (router: ConnectRouter)
     call: (principal: Awaited<ReturnType<IngestService["authenticate"]>>) => Promise<T>,
   ) => {
     try {
-      return await call(await ingest.authenticate(bearerKey(ctx.requestHeader.get("authorization"))));
+      return await call(await ingest.authenticate(bearerToken(ctx.requestHeader.get("authorization"))));
     } catch (error) {
       if (error instanceof ApiError) throw rpcError(error.code, error.message, error.errors);
       throw error;

@@ -1,8 +1,8 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import type { ApiKeyRecord, CreateApiKeyRequest } from "../../core/index.ts";
 import { ApiError } from "../../core/index.ts";
-import type { KeyStore, Principal } from "../auth.ts";
+import { hashKey, type KeyStore, type Principal } from "../auth.ts";
 import type { ChangeLog } from "./changes.ts";
 
 interface StoredKey extends ApiKeyRecord {
@@ -10,7 +10,6 @@ interface StoredKey extends ApiKeyRecord {
 }
 
 const PREFIX = { publishable: "pk_", secret: "sk_", service: "svc_" } as const;
-export const hashKey = (key: string): string => createHash("sha256").update(key).digest("hex");
 const NO_SECRET = { projection: { _id: 0, hash: 0 } } as const;
 
 /**
