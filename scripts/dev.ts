@@ -5,8 +5,8 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
+import { answers } from "./lib/port.ts";
 
 const root = join(import.meta.dirname, "..");
 const dev = join(root, ".dev");
@@ -16,19 +16,6 @@ mkdirSync(logs, { recursive: true });
 const RELAY = "http://127.0.0.1:8080";
 const EDGE = "http://127.0.0.1:8787";
 const say = (line: string) => console.log(line);
-
-const answers = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, timeout: 500 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket
-      .once("connect", () => done(true))
-      .once("error", () => done(false))
-      .once("timeout", () => done(false));
-  });
 
 const waitFor = async (what: string, url: string, seconds: number) => {
   for (let i = 0; i < seconds * 4; i++) {
@@ -103,14 +90,14 @@ try {
     [50051, "the relay (gRPC)"],
     [8787, "the edge"],
   ] as const) {
-    if (await answers(port))
+    if (await answers("127.0.0.1", port))
       throw new Error(`port ${port} for ${what} is already in use; stop what runs there first`);
   }
   for (const [name, port] of [
     ["kafka", 9092],
     ["ferretdb", 27017],
   ] as const) {
-    if (!(await answers(port))) {
+    if (!(await answers("127.0.0.1", port))) {
       service(name, "start");
       started.push(name);
     }

@@ -16,17 +16,13 @@ import {
   validateEvent,
 } from "../core/index.ts";
 import { readJsonBody } from "./body.ts";
+import { sha256Hex } from "./digest.ts";
 import { enrich } from "./enrich.ts";
 import type { EdgeKey, EdgePorts } from "./ports.ts";
 
 type Outcome =
   | { ok: true; event: BehaviorEvent; warnings: Issue[] }
   | { ok: false; code: ErrorCode; message: string; errors: FieldError[] };
-
-const sha256Hex = async (text: string): Promise<string> => {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-};
 
 /** The key of a request: `Authorization: Bearer`, `X-Api-Key`, or `?key=` for beacons that cannot set headers. */
 const presentedKey = (c: Context): string | undefined =>

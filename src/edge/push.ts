@@ -7,11 +7,9 @@ import {
   PUSH_WINDOW_MS,
   pushSigningInput,
 } from "../core/index.ts";
+import { hex } from "./digest.ts";
 import type { CachedDirectory } from "./directory.ts";
 import type { TenantRecords } from "./ports.ts";
-
-const hex = (bytes: ArrayBuffer) =>
-  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** Constant-time comparison of two hex strings. */
 const sameHex = (a: string, b: string) => {

@@ -2,10 +2,10 @@
 // KAFKA_BROKERS / MONGODB_URI point the suite at existing servers; otherwise the local ones are used
 // when they already answer, or started with the project's scripts and stopped again afterwards.
 import { execFile } from "node:child_process";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
+import { answers } from "../../scripts/lib/port.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -16,19 +16,6 @@ declare module "vitest" {
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
-
-const answers = (host: string, port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 1000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket
-      .once("connect", () => done(true))
-      .once("error", () => done(false))
-      .once("timeout", () => done(false));
-  });
 
 /** Runs scripts/NAME.sh COMMAND, letting its progress through to the terminal. */
 const script = async (name: string, command: "start" | "stop") => {
