@@ -5,7 +5,6 @@ import {
   type Environment,
   type ErrorCode,
   encodeEvent,
-  type FieldError,
   type Issue,
   issue,
   isValidTenantId,

@@ -8,13 +8,6 @@ import { createServer as createHttp2Server, type Http2Server, type Http2Session 
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
-import {
-  Admin,
-  compatibilityPartitioner,
-  ProduceAcks,
-  Producer,
-  stringSerializers,
-} from "@platformatic/kafka";
 import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES } from "../core/index.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
@@ -23,10 +16,7 @@ import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
 import { edgePusher } from "./edge-push.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
-import { DurableSink } from "./kafka/durable-sink.ts";
-import { BatchingProducer } from "./kafka/producer.ts";
-import { Spool } from "./kafka/spool.ts";
-import { TopicProvisioner } from "./kafka/topics.ts";
+import { openKafkaWriter } from "./kafka/writer.ts";
 import { createMetrics } from "./metrics.ts";
 import { behaviorRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
@@ -63,36 +53,28 @@ export const startRelay = async (
 ): Promise<RunningRelay> => {
   const log = options.log ?? pino({ level: settings.LOG_LEVEL, base: { service: "relay" } });
   const metrics = createMetrics();
-  const kafka = { clientId: settings.KAFKA_CLIENT_ID, bootstrapBrokers: settings.KAFKA_BROKERS };
-  const admin = new Admin(kafka);
-  const producer = new Producer({
-    ...kafka,
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-    compression: settings.KAFKA_COMPRESSION,
-    partitioner: compatibilityPartitioner,
-    // Fail fast: an unanswered write is spooled (DurableSink), not retried for minutes.
-    retries: 2,
-    retryDelay: 200,
-  });
-  const topics = new TopicProvisioner(admin, {
-    partitions: settings.TOPIC_PARTITIONS,
-    replicationFactor: settings.TOPIC_REPLICATION_FACTOR,
-    retentionMs: settings.TOPIC_RETENTION_MS,
-  });
-  const batcher = new BatchingProducer(
-    producer,
-    topics,
+  const kafka = await openKafkaWriter(
     {
+      clientId: settings.KAFKA_CLIENT_ID,
+      brokers: settings.KAFKA_BROKERS,
+      compression: settings.KAFKA_COMPRESSION,
       lingerMs: settings.KAFKA_LINGER_MS,
+      flushAtEvents: settings.KAFKA_BATCH_MAX_EVENTS,
       maxBatchEvents: settings.KAFKA_BATCH_MAX_EVENTS,
       ackTimeoutMs: settings.KAFKA_ACK_TIMEOUT_MS,
+      bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,
+      spoolDir: settings.SPOOL_DIR,
+      spoolMaxBytes: settings.SPOOL_MAX_BYTES,
+      topics: {
+        partitions: settings.TOPIC_PARTITIONS,
+        replicationFactor: settings.TOPIC_REPLICATION_FACTOR,
+        retentionMs: settings.TOPIC_RETENTION_MS,
+      },
     },
     metrics,
+    log,
   );
-  const spool = await Spool.open(settings.SPOOL_DIR, settings.SPOOL_MAX_BYTES);
-  const sink = new DurableSink(batcher, spool, settings.KAFKA_BUFFER_MAX_EVENTS, metrics, log);
+  const { sink } = kafka;
   const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
   const db = () => mongo.db();
   const changes = new ChangeLog(db);
@@ -171,9 +153,7 @@ export const startRelay = async (
     ingest,
     close: async () => {
       await Promise.all([closeServer(httpServer, new Set()), closeServer(grpcServer, sessions)]);
-      await sink.close();
-      await producer.close();
-      await admin.close();
+      await kafka.close();
       await mongo.close();
       log.info("relay stopped");
     },

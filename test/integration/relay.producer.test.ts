@@ -20,7 +20,12 @@ const setup = (settings: { lingerMs: number; maxBatchEvents: number }) => {
     acks: ProduceAcks.ALL,
   });
   const topics = new TopicProvisioner(admin, { partitions: 3, replicationFactor: 1, retentionMs: 3_600_000 });
-  const batching = new BatchingProducer(producer, topics, { ...settings, ackTimeoutMs: 10_000 }, metrics);
+  const batching = new BatchingProducer(
+    producer,
+    topics,
+    { ...settings, flushAtEvents: settings.maxBatchEvents, ackTimeoutMs: 10_000 },
+    metrics,
+  );
   const batchSizes = async () =>
     (await metrics.kafkaBatchEvents.get()).values.find(
       (v) => v.metricName === "relay_kafka_batch_events_count",

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import type { RelayMetrics } from "../metrics.ts";
 import type { BatchingProducer } from "./producer.ts";
 import type { EventRecord, RecordSink } from "./records.ts";
 import type { Spool } from "./spool.ts";
+import type { KafkaWriterMetrics } from "./writer.ts";
 
 /**
  * Acknowledgement means durable: `write` resolves only once Kafka acknowledged the records (acks=all)
@@ -18,14 +18,14 @@ export class DurableSink implements RecordSink {
   private readonly producer: BatchingProducer;
   private readonly spool: Spool;
   private readonly maxBufferedEvents: number;
-  private readonly metrics: RelayMetrics;
+  private readonly metrics: KafkaWriterMetrics;
   private readonly log: Logger;
 
   constructor(
     producer: BatchingProducer,
     spool: Spool,
     maxBufferedEvents: number,
-    metrics: RelayMetrics,
+    metrics: KafkaWriterMetrics,
     log: Logger,
   ) {
     this.producer = producer;

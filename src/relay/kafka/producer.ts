@@ -1,7 +1,7 @@
 import type { Producer } from "@platformatic/kafka";
-import type { RelayMetrics } from "../metrics.ts";
 import type { EventRecord } from "./records.ts";
 import type { TopicProvisioner } from "./topics.ts";
+import type { KafkaWriterMetrics } from "./writer.ts";
 
 interface Pending {
   records: readonly EventRecord[];
@@ -11,13 +11,14 @@ interface Pending {
 
 export interface BatchSettings {
   lingerMs: number;
+  flushAtEvents: number;
   maxBatchEvents: number;
   ackTimeoutMs: number;
 }
 
 /**
- * Collects records into produce requests: a batch goes when it holds `maxBatchEvents` or when the
- * oldest record has waited `lingerMs`. One request is in flight at a time, so batches reach Kafka in
+ * Collects records into produce requests: a batch goes when `flushAtEvents` wait or when the oldest
+ * record has waited `lingerMs`, carrying up to `maxBatchEvents` (more accumulate while one is in flight). One request is in flight at a time, so batches reach Kafka in
  * the order they were accepted. When a request fails or is not acknowledged in time, it and every
  * batch queued behind it fail together, in order, so the caller can spool them without reordering.
  */
@@ -30,13 +31,13 @@ export class BatchingProducer {
   readonly producer: Producer<string, string, string, string>;
   readonly topics: TopicProvisioner;
   readonly settings: BatchSettings;
-  readonly metrics: RelayMetrics;
+  readonly metrics: KafkaWriterMetrics;
 
   constructor(
     producer: Producer<string, string, string, string>,
     topics: TopicProvisioner,
     settings: BatchSettings,
-    metrics: RelayMetrics,
+    metrics: KafkaWriterMetrics,
   ) {
     this.producer = producer;
     this.topics = topics;
@@ -53,7 +54,7 @@ export class BatchingProducer {
     return new Promise((resolve, reject) => {
       this.#queue.push({ records, resolve, reject });
       this.#queuedEvents += records.length;
-      if (this.#queuedEvents >= this.settings.maxBatchEvents) this.#flushSoon(0);
+      if (this.#queuedEvents >= this.settings.flushAtEvents) this.#flushSoon(0);
       else this.#flushSoon(this.settings.lingerMs);
     });
   }

@@ -1,0 +1,150 @@
+import { type Logger, pino } from "pino";
+import { Counter, Registry } from "prom-client";
+import {
+  type BehaviorEventInput,
+  defaultEnvironment,
+  type Environment,
+  encodeEvent,
+  type Issue,
+  type TrackingConfig,
+  topicFor,
+  validateEvent,
+} from "../core/index.ts";
+import type { EventRecord } from "../relay/kafka/records.ts";
+import { type KafkaWriter, kafkaWriterMetrics, openKafkaWriter } from "../relay/kafka/writer.ts";
+
+export interface KafkaTrackerOptions {
+  brokers: string[];
+  /** Filled into events that have no `tenant_id`. */
+  tenantId: string;
+  /** Where events wait while Kafka is unreachable; it survives restarts (one directory per process). */
+  spoolDir: string;
+  /** Tracking configs to validate against, as the relay would; without one only the envelope is checked. */
+  configs?: readonly TrackingConfig[];
+  clientId?: string;
+  compression?: "none" | "gzip" | "snappy" | "lz4" | "zstd";
+  /** A produce request goes when this many events wait (default 100)… */
+  flushAtEvents?: number;
+  /** …or when the oldest has waited this long (default 1000 ms). */
+  lingerMs?: number;
+  /** Spool limit; beyond it `track` rejects instead of accepting what it cannot keep (default 256 MiB). */
+  spoolMaxBytes?: number;
+  /** Partitions of a tenant topic this tracker creates (default 12). */
+  partitions?: number;
+  replicationFactor?: number;
+  log?: Logger;
+  env?: Environment;
+}
+
+export type TrackOutcome =
+  | { ok: true; event_id: string; warnings: Issue[] }
+  | { ok: false; errors: Issue[]; warnings: Issue[] };
+
+/** An event as a service tracks it: `event_id`, `timestamp` and `tenant_id` may be left to the tracker. */
+export type TrackedEvent = Omit<BehaviorEventInput, "tenant_id"> & { tenant_id?: string };
+
+/**
+ * Kafka-direct tracker for high-volume internal services (ARCHITECTURE.md): the relay's checks and its
+ * write path without the network hop. Events are validated by `src/core` exactly as the relay does,
+ * buffered (100 events or 1 s), written with acks=all to `user-behaviors-{tenant}` keyed by user,
+ * retried with backoff, and spooled to disk while Kafka is unreachable. `track` resolves once the
+ * event is durable (in Kafka or fsync'd in the spool), and rejects only when neither can take it.
+ */
+export class KafkaTracker {
+  /** Prometheus metrics: tracked, refused, Kafka writes, spool depth. */
+  readonly registry: Registry;
+  readonly #received: Counter;
+  readonly #rejected: Counter;
+  readonly #configs: Map<string, TrackingConfig>;
+
+  private readonly writer: KafkaWriter;
+  private readonly tenantId: string;
+  private readonly env: Environment;
+
+  private constructor(writer: KafkaWriter, registry: Registry, options: KafkaTrackerOptions) {
+    this.writer = writer;
+    this.registry = registry;
+    const metric = { registers: [registry] };
+    this.#received = new Counter({
+      name: "kafka_tracker_events_received_total",
+      help: "Events tracked",
+      ...metric,
+    });
+    this.#rejected = new Counter({
+      name: "kafka_tracker_events_rejected_total",
+      help: "Events refused by validation",
+      ...metric,
+    });
+    this.tenantId = options.tenantId;
+    this.env = options.env ?? defaultEnvironment;
+    this.#configs = new Map((options.configs ?? []).map((c) => [`${c.tenant_id}/${c.scenario_id}`, c]));
+  }
+
+  /** Connects lazily; events spooled by an earlier run are delivered first. */
+  static async open(options: KafkaTrackerOptions): Promise<KafkaTracker> {
+    const log = options.log ?? pino({ level: "warn", base: { service: "kafka-tracker" } });
+    const registry = new Registry();
+    const writer = await openKafkaWriter(
+      {
+        clientId: options.clientId ?? "behavior-kafka-tracker",
+        brokers: options.brokers,
+        compression: options.compression ?? "gzip",
+        flushAtEvents: options.flushAtEvents ?? 100,
+        lingerMs: options.lingerMs ?? 1000,
+        // More accumulate while a request is in flight; they go together in the next one.
+        maxBatchEvents: 5000,
+        ackTimeoutMs: 5000,
+        bufferMaxEvents: 50_000,
+        spoolDir: options.spoolDir,
+        spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
+        topics: {
+          partitions: options.partitions ?? 12,
+          replicationFactor: options.replicationFactor ?? 1,
+          retentionMs: 7 * 24 * 3600 * 1000,
+        },
+      },
+      kafkaWriterMetrics(registry, "kafka_tracker"),
+      log,
+    );
+    return new KafkaTracker(writer, registry, options);
+  }
+
+  /** Whether the last write reached Kafka (false while events go to the spool). */
+  get kafkaAvailable(): boolean {
+    return this.writer.sink.kafkaAvailable;
+  }
+
+  track(event: TrackedEvent): Promise<TrackOutcome> {
+    return this.trackMany([event]).then(([outcome]) => outcome as TrackOutcome);
+  }
+
+  /** Tracks several events with one write; outcomes in input order. */
+  async trackMany(events: readonly TrackedEvent[]): Promise<TrackOutcome[]> {
+    this.#received.inc(events.length);
+    const records: EventRecord[] = [];
+    const outcomes = events.map((input): TrackOutcome => {
+      const filled = input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input;
+      const config = this.#configs.get(`${filled.tenant_id}/${filled.scenario_id}`);
+      const result = validateEvent(filled, config, this.env);
+      if (!result.ok) return { ok: false, errors: result.errors, warnings: result.warnings };
+      const encoded = encodeEvent(result.event);
+      if (!encoded.ok) return { ok: false, errors: [encoded.error], warnings: result.warnings };
+      const { event } = result;
+      records.push({
+        topic: topicFor(event.tenant_id),
+        key: event.user_id,
+        value: encoded.json,
+        eventId: event.event_id,
+      });
+      return { ok: true, event_id: event.event_id, warnings: result.warnings };
+    });
+    this.#rejected.inc(events.length - records.length);
+    if (records.length > 0) await this.writer.sink.write(records);
+    return outcomes;
+  }
+
+  /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next open. */
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+}
