@@ -6,6 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startDemoPage } from "./demo/server.ts";
 import { answers } from "./lib/port.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -15,6 +16,8 @@ mkdirSync(logs, { recursive: true });
 
 const RELAY = "http://127.0.0.1:8080";
 const EDGE = "http://127.0.0.1:8787";
+const DEMO_PORT = 8090;
+const DEMO = `http://127.0.0.1:${DEMO_PORT}`;
 const say = (line: string) => console.log(line);
 
 const waitFor = async (what: string, url: string, seconds: number) => {
@@ -68,11 +71,13 @@ const run = (name: string, command: string, args: string[], env: Record<string, 
   return child;
 };
 
+let demoPage: Awaited<ReturnType<typeof startDemoPage>> | undefined;
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
   say("\nstopping…");
+  await demoPage?.close();
   for (const child of children.reverse()) {
     child.kill("SIGTERM");
     await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
@@ -89,6 +94,7 @@ try {
     [8080, "the relay (HTTP)"],
     [50051, "the relay (gRPC)"],
     [8787, "the edge"],
+    [DEMO_PORT, "the demo page"],
   ] as const) {
     if (await answers("127.0.0.1", port))
       throw new Error(`port ${port} for ${what} is already in use; stop what runs there first`);
@@ -137,7 +143,7 @@ try {
       kind: "publishable",
       tenant_id: "mymx",
       name: "demo page",
-      allowed_origins: [EDGE, "http://localhost:8787"],
+      allowed_origins: [DEMO, `http://localhost:${DEMO_PORT}`],
     });
     const svc = await admin("POST", "/api/v1/api-keys", { kind: "service", name: "local edge" });
     credentials.publishable_key = pk.body.key as string;
@@ -160,6 +166,13 @@ try {
     },
   );
   await waitFor("the edge", `${EDGE}/api/v1/behaviors/health`, 120);
+  demoPage = await startDemoPage({
+    port: DEMO_PORT,
+    edge: EDGE,
+    key: credentials.publishable_key,
+    tenant: "mymx",
+    scenario: "vlog_feed",
+  });
 
   say(`
 behavior-ingest is running (logs in ${logs}; Ctrl-C stops everything)
@@ -167,14 +180,14 @@ behavior-ingest is running (logs in ${logs}; Ctrl-C stops everything)
   mongodb   127.0.0.1:27017${started.includes("ferretdb") ? "" : " (already running)"}
   relay     ${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:50051
   edge      ${EDGE}
+  demo page ${DEMO}  (a feed that tracks impressions, clicks and plays with the browser tracker)
 
-  admin token      ${credentials.admin_token}
-  publishable key  ${credentials.publishable_key}   (tenant mymx, scenario vlog_feed)
-  service key      ${credentials.service_key}
-  (also in .dev/credentials.json)
+  credentials for another terminal (also in .dev/credentials.json):
+    export ADMIN_TOKEN=${credentials.admin_token}
+    export PUBLISHABLE_KEY=${credentials.publishable_key}   # tenant mymx, for the edge and browsers
+    export SERVICE_KEY=${credentials.service_key}   # internal services, any tenant
 
-  try: curl -s ${EDGE}/api/v1/behaviors/track -H 'authorization: Bearer ${credentials.publishable_key}' \\
-         -H 'content-type: application/json' -d '{"tenant_id":"mymx","scenario_id":"vlog_feed","user_id":"u1","item_id":"v1","action_type":"play_end","context":{"device_type":"mobile"},"scenario_data":{"video_data":{"duration":185}}}'
+  then try the calls in the README's "Quick start".
 `);
 } catch (error) {
   console.error(`error: ${(error as Error).message}`);

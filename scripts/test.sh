@@ -15,6 +15,7 @@ rm -rf "$generated"
 echo "== lint"
 biome ci .
 echo "== tests"
+sh scripts/chromium.sh
 report=$(mktemp)
 rc=0
 vitest run --reporter=default --reporter=json --outputFile.json="$report" || rc=$?

@@ -1,18 +1,12 @@
-import { execFile } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
-import { Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
-import { adminClient, edgeTenant } from "../support/edge.ts";
+import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
-const root = join(import.meta.dirname, "..", "..");
 const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE = `edge_${uniqueName("t")}`;
@@ -58,35 +52,13 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
       })
     ).key;
 
-    const outdir = await mkdtemp(join(tmpdir(), "edge-build-"));
-    await promisify(execFile)(
-      join(root, "node_modules", ".bin", "wrangler"),
-      ["deploy", "--dry-run", "--outdir", outdir],
-      {
-        cwd: root,
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-        timeout: 120_000,
-      },
-    );
-    mf = new Miniflare({
-      modules: true,
-      scriptPath: join(outdir, "cloudflare.js"),
-      modulesRoot: outdir,
-      compatibilityDate: "2026-07-01",
-      compatibilityFlags: ["nodejs_compat"],
-      kvNamespaces: ["CONFIGS"],
-      queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
-      queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
-      bindings: {
-        RELAY_URL: relay.httpUrl,
-        RELAY_SERVICE_KEY: service,
-        EDGE_TOKEN: EDGE,
-        EDGE_PUSH_SECRET: PUSH_SECRET,
-      },
-      host: "127.0.0.1",
+    mf = await startWorkerdEdge({
+      relayUrl: relay.httpUrl,
+      serviceKey: service,
+      edgeToken: EDGE,
+      pushSecret: PUSH_SECRET,
       port: EDGE_PORT,
     });
-    await mf.ready;
   }, 180_000);
 
   afterAll(async () => {

@@ -8,12 +8,13 @@ export interface ReadRecord {
   partition: number;
 }
 
-/** Reads a topic from the beginning until `count` records arrived or `timeoutMs` passed. */
+/** Reads a topic from the beginning until `count` records (that `accept` takes) arrived or `timeoutMs` passed. */
 export const readTopic = async (
   brokers: string[],
   topic: string,
   count: number,
   timeoutMs = 20_000,
+  accept: (record: ReadRecord) => boolean = () => true,
 ): Promise<ReadRecord[]> => {
   const consumer = new Consumer({
     clientId: "test-reader",
@@ -31,12 +32,13 @@ export const readTopic = async (
   const timer = setTimeout(() => void stream.close(), timeoutMs);
   try {
     for await (const message of stream) {
-      records.push({
+      const record = {
         key: message.key,
         value: message.value,
         headers: message.headers,
         partition: message.partition,
-      });
+      };
+      if (accept(record)) records.push(record);
       if (records.length >= count) break;
     }
   } finally {

@@ -1,0 +1,266 @@
+// The browser tracker (SPEC §9). Bundled on its own for pages (`npm run build:tracker`), so it imports
+// only types: the edge validates; the page gets a few kilobytes, not the validation engine.
+import type { ActionType, BehaviorContext, ScenarioData } from "../core/index.ts";
+
+/** What a page tracks; the tracker adds tenant, user, ids, time and the default scenario. */
+export interface PageEvent {
+  item_id: string;
+  action_type: ActionType;
+  scenario_id?: string;
+  position?: number;
+  scenario_data?: ScenarioData;
+  extra_data?: Record<string, unknown>;
+  experiment_id?: string;
+  experiment_group?: string;
+}
+
+export interface TrackerOptions {
+  /** The edge, e.g. https://events.example.com */
+  endpoint: string;
+  /** The tenant's publishable key; sent as `?key=` so no preflight is needed. */
+  key: string;
+  tenantId: string;
+  scenarioId: string;
+  userId: string;
+  /** Added to every event; the edge fills device type, OS and location from the request when absent. */
+  context?: Partial<BehaviorContext>;
+  /** Events are sent every `flushMs` (default 1000) or once `batchSize` (default 10) are waiting. */
+  flushMs?: number;
+  batchSize?: number;
+  /** Told about events the edge refused (they are not retried) and events dropped when storage is full. */
+  onError?: (reason: string, events: unknown[]) => void;
+}
+
+/** The browser APIs the tracker uses, injectable for tests; `browserEnvironment` wires the real ones. */
+export interface TrackerEnvironment {
+  fetch(
+    url: string,
+    init: { method: string; body: string; keepalive: boolean },
+  ): Promise<{
+    ok: boolean;
+    status: number;
+    json(): Promise<unknown>;
+  }>;
+  sendBeacon(url: string, body: string): boolean;
+  storage?: {
+    getItem(k: string): string | null;
+    setItem(k: string, v: string): void;
+    removeItem(k: string): void;
+    key(i: number): string | null;
+    readonly length: number;
+  };
+  /** Calls `listener` when the page may be going away (pagehide, or hidden). */
+  onLeave(listener: () => void): void;
+  randomBytes(bytes: Uint8Array): void;
+}
+
+interface Queued {
+  event_id: string;
+  timestamp: number;
+  [field: string]: unknown;
+}
+
+/** Beacons and keepalive fetches share a 64 KiB budget; stay under it with room for the URL. */
+const MAX_BODY_BYTES = 60_000;
+const MAX_STORED = 1000;
+
+export const browserEnvironment = (): TrackerEnvironment => {
+  const g = globalThis as unknown as {
+    fetch: TrackerEnvironment["fetch"];
+    navigator: { sendBeacon?(url: string, body: string): boolean };
+    localStorage?: TrackerEnvironment["storage"];
+    addEventListener(type: string, listener: () => void): void;
+    document: { visibilityState: string };
+    crypto: { getRandomValues(bytes: Uint8Array): Uint8Array };
+  };
+  let storage: TrackerEnvironment["storage"];
+  try {
+    storage = g.localStorage; // throws where storage is disabled
+  } catch {}
+  return {
+    fetch: (url, init) => g.fetch(url, init),
+    sendBeacon: (url, body) => g.navigator.sendBeacon?.(url, body) ?? false,
+    storage,
+    onLeave: (listener) => {
+      g.addEventListener("pagehide", listener);
+      g.addEventListener("visibilitychange", () => g.document.visibilityState === "hidden" && listener());
+    },
+    randomBytes: (bytes) => g.crypto.getRandomValues(bytes),
+  };
+};
+
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
+
+/** Splits events into `{events}` bodies of at most 100 events and {@link MAX_BODY_BYTES}. */
+const bodies = (events: Queued[]): [Queued[], string][] => {
+  const out: [Queued[], string][] = [];
+  let chunk: Queued[] = [];
+  let parts: string[] = [];
+  let bytes = 12; // {"events":[]}
+  const close = () => chunk.length > 0 && out.push([chunk, `{"events":[${parts.join(",")}]}`]);
+  for (const event of events) {
+    const json = JSON.stringify(event);
+    const size = utf8Bytes(json) + 1;
+    if (chunk.length > 0 && (chunk.length === 100 || bytes + size > MAX_BODY_BYTES)) {
+      close();
+      [chunk, parts, bytes] = [[], [], 12];
+    }
+    chunk.push(event);
+    parts.push(json);
+    bytes += size;
+  }
+  close();
+  return out;
+};
+
+/**
+ * Queues events, sends them in batches, and keeps what is not acknowledged in localStorage until it
+ * is. Never throws into the page: every entry point catches.
+ */
+export const createTracker = (options: TrackerOptions, env: TrackerEnvironment = browserEnvironment()) => {
+  const flushMs = options.flushMs ?? 1000;
+  const batchSize = options.batchSize ?? 10;
+  const url = `${options.endpoint.replace(/\/$/, "")}/api/v1/behaviors/collect?key=${encodeURIComponent(options.key)}`;
+  const prefix = `behavior-ingest:${options.tenantId}:`;
+  const hex = new Uint8Array(8);
+  const newId = () => {
+    env.randomBytes(hex);
+    return `evt_${Array.from(hex, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  };
+  const storageKey = prefix + newId();
+  const report = (reason: string, events: unknown[]) => {
+    try {
+      options.onError?.(reason, events);
+    } catch {}
+  };
+
+  let queue: Queued[] = [];
+  let inFlight: Queued[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let backoffMs = 0;
+  let userId = options.userId;
+
+  /** Unacknowledged events (queued and in flight) survive a reload under this tab's key. */
+  const save = () => {
+    try {
+      const pending = [...inFlight, ...queue];
+      if (pending.length === 0) env.storage?.removeItem(storageKey);
+      else env.storage?.setItem(storageKey, JSON.stringify(pending.slice(-MAX_STORED)));
+    } catch {}
+  };
+
+  /** Takes over what earlier pages of this tenant left unsent (their event ids make resends recognisable). */
+  const adopt = () => {
+    const storage = env.storage;
+    if (storage === undefined) return;
+    for (let i = storage.length - 1; i >= 0; i--) {
+      const key = storage.key(i);
+      if (key?.startsWith(prefix) && key !== storageKey) {
+        try {
+          queue.push(...(JSON.parse(storage.getItem(key) ?? "[]") as Queued[]));
+        } catch {}
+        storage.removeItem(key);
+      }
+    }
+  };
+
+  /** A due send is not postponed; a sooner one (a click, a full batch) replaces it. */
+  const schedule = (delay: number) => {
+    if (timer !== undefined && delay > 0) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void send();
+    }, delay);
+  };
+
+  const send = async () => {
+    if (inFlight.length > 0 || queue.length === 0) return;
+    const [[events, body] = [[], ""]] = bodies(queue.slice(0, 100));
+    inFlight = events;
+    queue = queue.slice(events.length);
+    let retry: Queued[] = [];
+    try {
+      const response = await env.fetch(url, { method: "POST", body, keepalive: true });
+      if (response.ok) {
+        const { results = [] } = (await response.json()) as {
+          results?: { success: boolean; retryable?: boolean }[];
+        };
+        results.forEach((result, i) => {
+          const event = events[i] as Queued;
+          if (result.success) return;
+          if (result.retryable) retry.push(event);
+          else report("refused", [event]);
+        });
+      } else if (response.status === 408 || response.status === 429 || response.status >= 500) {
+        retry = events;
+      } else {
+        report(`refused with ${response.status}`, events);
+      }
+    } catch {
+      retry = events; // offline, or the edge did not answer
+    }
+    inFlight = [];
+    queue = [...retry, ...queue];
+    save();
+    backoffMs = retry.length > 0 ? Math.min(60_000, Math.max(1000, backoffMs * 2)) : 0;
+    if (queue.length > 0) schedule(backoffMs || (queue.length >= batchSize ? 0 : flushMs));
+  };
+
+  /** The page is going away: hand everything queued to the browser as beacons, which outlive the page. */
+  const leave = () => {
+    try {
+      clearTimeout(timer);
+      timer = undefined;
+      const kept: Queued[] = [];
+      for (const [events, body] of bodies(queue)) if (!env.sendBeacon(url, body)) kept.push(...events);
+      queue = kept;
+      save();
+    } catch {}
+  };
+
+  const track = (event: PageEvent, now = false) => {
+    try {
+      queue.push({
+        tenant_id: options.tenantId,
+        scenario_id: options.scenarioId,
+        user_id: userId,
+        ...(options.context === undefined ? {} : { context: options.context }),
+        ...event,
+        event_id: newId(),
+        timestamp: Date.now(),
+      });
+      if (queue.length > MAX_STORED) report("queue full", queue.splice(0, queue.length - MAX_STORED));
+      save();
+      schedule(now || queue.length >= batchSize ? 0 : flushMs);
+    } catch {}
+  };
+
+  try {
+    adopt();
+    save();
+    env.onLeave(leave);
+    if (queue.length > 0) schedule(0);
+  } catch {}
+
+  return {
+    track,
+    /** The item entered the viewport (sent with the next batch). */
+    impression: (itemId: string, fields?: Partial<PageEvent>) =>
+      track({ ...fields, item_id: itemId, action_type: "impression" }),
+    /** Clicks are sent at once. */
+    click: (itemId: string, fields?: Partial<PageEvent>) =>
+      track({ ...fields, item_id: itemId, action_type: "click" }, true),
+    setUser: (id: string) => {
+      userId = id;
+    },
+    /** Sends what is queued now. */
+    flush: () => {
+      clearTimeout(timer);
+      timer = undefined;
+      return send().catch(() => undefined);
+    },
+  };
+};
+
+export type Tracker = ReturnType<typeof createTracker>;

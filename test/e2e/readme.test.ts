@@ -1,0 +1,129 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { topicFor } from "../../src/core/index.ts";
+import { readTopic } from "../support/kafka.ts";
+import { uniqueName } from "../support/random.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const brokers = inject("kafkaBrokers");
+const readme = readFileSync(join(root, "README.md"), "utf8");
+
+/** The ```sh blocks of the README section under `heading`. */
+const shellBlocks = (heading: string): string[] => {
+  const section = readme.split(/^## /m).find((s) => s.startsWith(heading)) ?? "";
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+};
+
+/** The repository as a fresh clone has it: the files git tracks (and new ones it would), nothing else. */
+const freshCopy = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "readme-e2e-"));
+  const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: root,
+    encoding: "utf8",
+  })
+    .split("\0")
+    .filter((f) => f !== "");
+  for (const file of files) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(root, file), join(dir, file), { force: true, errorOnExist: false, recursive: false });
+  }
+  return dir;
+};
+
+/** Runs the README's run command and collects what it prints until `ready` appears. */
+const startStack = (cwd: string, command: string, env: NodeJS.ProcessEnv) => {
+  const child = spawn("sh", ["-c", `exec ${command}`], { cwd, env, detached: true });
+  let output = "";
+  const ready = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("then try the calls")) resolve(output);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`\`${command}\` exited with ${code}:\n${output}`)));
+  });
+  return { child, ready, output: () => output };
+};
+
+/** Ctrl-C: SIGINT to the whole process group, as a terminal sends it; resolves when npm has exited. */
+const stopStack = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    process.kill(-(child.pid as number), "SIGINT");
+  });
+
+const exportsOf = (printed: string): Record<string, string> =>
+  Object.fromEntries([...printed.matchAll(/^\s*export (\w+)=(\S+)/gm)].map((m) => [m[1], m[2]]));
+
+const answers = async (url: string) =>
+  fetch(url).then(
+    () => true,
+    () => false,
+  );
+
+describe("the README, followed literally on a fresh copy of the repository", () => {
+  const dir = freshCopy();
+  // Its own database, so configs made by earlier runs on the same server do not answer 409.
+  const env = { ...process.env, MONGODB_DB: uniqueName("readme") };
+  let stack: ReturnType<typeof startStack> | undefined;
+  afterAll(async () => {
+    if (stack !== undefined) await stopStack(stack.child);
+    // Give the stack time to stop what it started before its folder goes.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("comes up with the run command, takes the quick start's calls, and the event is in Kafka", async () => {
+    const [run] = (shellBlocks("Run and test")[0] ?? "").split("\n");
+    const command = run?.replace(/#.*/, "").trim() ?? "";
+    expect(command).toBe("npm run dev");
+
+    stack = startStack(dir, command, env);
+    const printed = await stack.ready;
+    const credentials = exportsOf(printed);
+    expect(Object.keys(credentials)).toEqual(["ADMIN_TOKEN", "PUBLISHABLE_KEY", "SERVICE_KEY"]);
+    expect(printed).toMatch(/relay\s+http:\/\/127\.0\.0\.1:8080/);
+    expect(await answers("http://127.0.0.1:8090/")).toBe(true); // the demo page
+
+    // The quick start's curl calls, exactly as written, with the printed exports.
+    const [calls] = shellBlocks("Quick start");
+    const outputs = execFileSync("sh", ["-c", calls ?? ""], {
+      env: { ...env, ...credentials },
+      encoding: "utf8",
+    })
+      .trim()
+      .split(/\n(?=\{)|(?<=\})(?=\{)/);
+    const [config, tracked] = outputs.map((o) => JSON.parse(o) as Record<string, unknown>);
+    expect(config).toMatchObject({ tenant_id: "mymx", scenario_id: "shop_feed", version: 1 });
+    expect(tracked).toMatchObject({ success: true, event_id: expect.stringMatching(/^evt_/) });
+
+    const records = await readTopic(
+      brokers,
+      topicFor("mymx"),
+      1,
+      60_000,
+      (r) => r.headers.get("event_id") === tracked?.event_id,
+    );
+    expect(JSON.parse(records[0]?.value ?? "{}")).toMatchObject({
+      user_id: "u_10086",
+      item_id: "video_8848",
+      scenario_data: { video_data: { duration: 185 } },
+    });
+
+    // Ctrl-C stops everything it started.
+    await stopStack(stack.child);
+    await expect.poll(() => stack?.output(), { timeout: 60_000 }).toMatch(/^stopped$/m);
+    for (const port of [8080, 8787, 8090]) expect(await answers(`http://127.0.0.1:${port}/`)).toBe(false);
+
+    // A second run comes up again with the same credentials.
+    stack = startStack(dir, command, env);
+    expect(exportsOf(await stack.ready)).toEqual(credentials);
+    await stopStack(stack.child);
+    await expect.poll(() => stack?.output(), { timeout: 60_000 }).toMatch(/^stopped$/m);
+  });
+});

@@ -1,0 +1,116 @@
+import { existsSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startDemoPage } from "../../scripts/demo/server.ts";
+import { topicFor } from "../../src/core/index.ts";
+import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { readTopic } from "../support/kafka.ts";
+import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
+
+const brokers = inject("kafkaBrokers");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ADMIN = `admin_${uniqueName("t")}`;
+const EDGE_TOKEN = `edge_${uniqueName("t")}`;
+const PUSH_SECRET = `push_${uniqueName("secret")}_${uniqueName("x")}`;
+const EDGE_PORT = 18790;
+const DEMO_PORT = 18091;
+const TENANT = "mymx";
+const VIEWPORT = { width: 800, height: 600 };
+
+/** Scrolls until the item is half visible, in small steps so each item passed on the way is seen. */
+const scrollTo = async (page: Page, id: string) => {
+  for (let step = 0; step < 40; step++) {
+    const box = await page.locator(`#${id}`).boundingBox(); // relative to the viewport
+    const visible = box !== null && box.y >= 0 && box.y + box.height <= VIEWPORT.height;
+    if (visible) break;
+    await page.mouse.wheel(0, 150);
+    await page.waitForTimeout(60);
+  }
+  await page.waitForTimeout(200); // IntersectionObserver reports on the next frames
+};
+
+describe("the demo page in headless Chromium, through the edge in workerd, the relay and Kafka", () => {
+  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let edge: Awaited<ReturnType<typeof startWorkerdEdge>>;
+  let demo: Awaited<ReturnType<typeof startDemoPage>>;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+      );
+    }
+    relay = await startTestRelay(brokers, [], {
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        EDGE_TOKEN,
+        EDGE_PUSH_URL: `http://127.0.0.1:${EDGE_PORT}`,
+        EDGE_PUSH_SECRET: PUSH_SECRET,
+      },
+    });
+    const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), TENANT, [
+      `http://127.0.0.1:${DEMO_PORT}`,
+    ]);
+    edge = await startWorkerdEdge({
+      relayUrl: relay.httpUrl,
+      serviceKey: keys.service,
+      edgeToken: EDGE_TOKEN,
+      pushSecret: PUSH_SECRET,
+      port: EDGE_PORT,
+    });
+    demo = await startDemoPage({
+      port: DEMO_PORT,
+      edge: `http://127.0.0.1:${EDGE_PORT}`,
+      key: keys.publishable,
+      tenant: TENANT,
+      scenario: "vlog_feed",
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+    await edge?.dispose();
+    await relay?.close();
+  });
+
+  it("delivers the impressions, the click, and the play_end sent by beacon as the page closes", async () => {
+    const user = uniqueName("browser_user");
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    const requests: string[] = [];
+    page.on("request", (request) => {
+      if (request.url().includes("/collect")) requests.push(request.resourceType());
+    });
+    // A long flush interval: events leave only with a click (sent at once) or at pagehide.
+    await page.goto(`${demo.url}/?user=${user}&flush=600000`);
+    await page.waitForSelector("#video_11", { state: "attached" });
+    await scrollTo(page, "video_5");
+    await page.click("#video_5");
+    await page.click("#finish");
+    await scrollTo(page, "video_11");
+    await page.close({ runBeforeUnload: true });
+
+    const records = await readTopic(brokers, topicFor(TENANT), 14, 60_000, (r) => r.key === user);
+    const events = records.map((r) => JSON.parse(r.value));
+    const impressions = events.filter((e) => e.action_type === "impression").map((e) => e.item_id);
+    expect(new Set(impressions)).toEqual(new Set(Array.from({ length: 12 }, (_, i) => `video_${i}`)));
+    expect(impressions).toHaveLength(12);
+    expect(events.filter((e) => e.action_type === "click")).toMatchObject([
+      { item_id: "video_5", position: 5 },
+    ]);
+    expect(events.filter((e) => e.action_type === "play_end")).toMatchObject([
+      { item_id: "video_5", scenario_data: { video_data: { duration: 135 } } },
+    ]);
+    // Enriched at the edge from the browser's request.
+    expect(events[0]).toMatchObject({ tenant_id: TENANT, context: { device_type: "pc", os: "Linux" } });
+    // Only the click went by fetch: the play_end and the later impressions can only have come by the
+    // pagehide beacon.
+    expect(requests).toEqual(["fetch"]);
+  }, 120_000);
+});

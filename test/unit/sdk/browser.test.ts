@@ -1,0 +1,204 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createTracker, type TrackerEnvironment, type TrackerOptions } from "../../../src/sdk/browser.ts";
+
+type Sent = {
+  via: "fetch" | "beacon";
+  url: string;
+  events: { event_id: string; item_id: string }[];
+  bytes: number;
+};
+
+/** A page's browser APIs in memory: what was fetched and beaconed, a storage, and the leave hook. */
+const fakePage = (answer: (events: unknown[]) => { status: number; body?: unknown } | Error) => {
+  const sent: Sent[] = [];
+  const store = new Map<string, string>();
+  let leave = () => {};
+  const record = (via: Sent["via"], url: string, body: string) => {
+    const events = (JSON.parse(body) as { events: Sent["events"] }).events;
+    sent.push({ via, url, events, bytes: new TextEncoder().encode(body).length });
+    return events;
+  };
+  const env: TrackerEnvironment = {
+    fetch: async (url, init) => {
+      const reply = answer(record("fetch", url, init.body));
+      if (reply instanceof Error) throw reply;
+      return { ok: reply.status < 300, status: reply.status, json: async () => reply.body ?? {} };
+    },
+    sendBeacon: (url, body) => {
+      record("beacon", url, body);
+      return true;
+    },
+    storage: {
+      getItem: (k) => store.get(k) ?? null,
+      setItem: (k, v) => void store.set(k, v),
+      removeItem: (k) => void store.delete(k),
+      key: (i) => [...store.keys()][i] ?? null,
+      get length() {
+        return store.size;
+      },
+    },
+    onLeave: (listener) => {
+      leave = listener;
+    },
+    randomBytes: (bytes) => crypto.getRandomValues(bytes),
+  };
+  return { env, sent, store, leave: () => leave() };
+};
+
+const accepted = (events: unknown[]) => ({
+  status: 200,
+  body: { results: events.map((_, index) => ({ index, success: true })) },
+});
+
+const options: TrackerOptions = {
+  endpoint: "https://edge.example/",
+  key: "pk_demo key",
+  tenantId: "mymx",
+  scenarioId: "vlog_feed",
+  userId: "u_1",
+};
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+describe("the browser tracker", () => {
+  it("sends impressions every second or every 10 events, and clicks at once", async () => {
+    const page = fakePage(accepted);
+    const tracker = createTracker(options, page.env);
+    for (let i = 0; i < 3; i++) tracker.impression(`v${i}`, { position: i });
+    await vi.advanceTimersByTimeAsync(900);
+    expect(page.sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(page.sent.map((s) => s.events.length)).toEqual([3]);
+    for (let i = 0; i < 10; i++) tracker.impression(`w${i}`);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(page.sent.map((s) => s.events.length)).toEqual([3, 10]);
+    tracker.click("v1");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(page.sent.at(-1)?.events).toMatchObject([{ item_id: "v1", action_type: "click", user_id: "u_1" }]);
+    expect(page.sent[0]?.url).toBe("https://edge.example/api/v1/behaviors/collect?key=pk_demo%20key");
+    expect(page.sent[0]?.events[0]).toMatchObject({
+      tenant_id: "mymx",
+      scenario_id: "vlog_feed",
+      event_id: expect.stringMatching(/^evt_[0-9a-f]{16}$/),
+      timestamp: expect.any(Number),
+    });
+    expect(page.store.size).toBe(0); // everything acknowledged, nothing left stored
+  });
+
+  it("retries what the edge could not take, with the same event ids, backing off", async () => {
+    let calls = 0;
+    const page = fakePage((events) =>
+      ++calls <= 2 ? (calls === 1 ? new Error("offline") : { status: 503 }) : accepted(events),
+    );
+    const tracker = createTracker(options, page.env);
+    tracker.click("v1");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(page.sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(990);
+    expect(page.sent).toHaveLength(1); // waits a second after the first failure
+    await vi.advanceTimersByTimeAsync(10);
+    expect(page.sent).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(page.sent).toHaveLength(3);
+    expect(new Set(page.sent.map((s) => s.events[0]?.event_id)).size).toBe(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(page.sent).toHaveLength(3);
+  });
+
+  it("reports refused events and does not retry them; retries only the retryable ones of a batch", async () => {
+    const refused: unknown[] = [];
+    let calls = 0;
+    const page = fakePage((events) =>
+      ++calls === 1
+        ? {
+            status: 200,
+            body: {
+              results: [
+                { index: 0, success: false, retryable: false },
+                { index: 1, success: false, retryable: true },
+                { index: 2, success: true },
+              ],
+            },
+          }
+        : accepted(events),
+    );
+    const tracker = createTracker({ ...options, onError: (_, events) => refused.push(...events) }, page.env);
+    for (const item of ["bad", "busy", "good"]) tracker.impression(item);
+    await tracker.flush();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(refused).toMatchObject([{ item_id: "bad" }]);
+    expect(page.sent.map((s) => s.events.map((e) => e.item_id))).toEqual([["bad", "busy", "good"], ["busy"]]);
+  });
+
+  it("on pagehide hands the queue to sendBeacon in bodies under 60 KB", async () => {
+    const page = fakePage(accepted);
+    const tracker = createTracker(options, page.env);
+    const padding = "x".repeat(3000);
+    for (let i = 0; i < 50; i++) tracker.impression(`v${i}`, { extra_data: { padding } });
+    page.sent.length = 0; // the full batches already went by fetch
+    tracker.impression("last");
+    for (let i = 0; i < 40; i++)
+      tracker.track({ item_id: `p${i}`, action_type: "view", extra_data: { padding } });
+    const queued = page.sent.length;
+    page.leave();
+    const beacons = page.sent.slice(queued).filter((s) => s.via === "beacon");
+    expect(beacons.length).toBeGreaterThan(1);
+    for (const beacon of beacons) expect(beacon.bytes).toBeLessThanOrEqual(60_000);
+    expect(beacons.flatMap((b) => b.events.map((e) => e.item_id))).toContain("last");
+  });
+
+  it("keeps unacknowledged events in localStorage and the next page sends them with their ids", async () => {
+    const offline = fakePage(() => new Error("offline"));
+    const first = createTracker(options, offline.env);
+    first.impression("v1");
+    first.click("v2");
+    await vi.advanceTimersByTimeAsync(1);
+    const stored = [...offline.store.values()].flatMap((v) => JSON.parse(v) as { event_id: string }[]);
+    expect(stored.map((e) => e.event_id)).toHaveLength(2);
+
+    const online = fakePage(accepted);
+    for (const [k, v] of offline.store) online.store.set(k, v);
+    createTracker(options, online.env);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(online.sent.flatMap((s) => s.events.map((e) => e.event_id)).sort()).toEqual(
+      stored.map((e) => e.event_id).sort(),
+    );
+    expect(online.store.size).toBe(0);
+  });
+
+  it("never throws into the page, whatever the browser does", async () => {
+    const page = fakePage(accepted);
+    const broken: TrackerEnvironment = {
+      ...page.env,
+      fetch: () => {
+        throw new TypeError("blocked by an extension");
+      },
+      sendBeacon: () => {
+        throw new TypeError("no beacons");
+      },
+      storage: {
+        ...(page.env.storage as NonNullable<TrackerEnvironment["storage"]>),
+        setItem: () => {
+          throw new DOMException("quota", "QuotaExceededError");
+        },
+      },
+    };
+    const tracker = createTracker(
+      {
+        ...options,
+        onError: () => {
+          throw new Error("bad handler");
+        },
+      },
+      broken,
+    );
+    expect(() => {
+      tracker.click("v1");
+      tracker.impression("v2");
+      tracker.track(undefined as never);
+    }).not.toThrow();
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(tracker.flush()).resolves.toBeUndefined();
+  });
+});
