@@ -1,6 +1,6 @@
 // Edge benchmark: events/s and latency through the edge in workerd (Miniflare) to the relay and Kafka,
 // single and batched (beacon bodies of 100). Everything on this machine. Run with `npm run bench:edge`
-// (needs Kafka and the MongoDB-wire server; scripts/bench-edge.sh starts them when none answer).
+// (needs Kafka and the MongoDB-wire server; scripts/with-services.sh starts them when none answer).
 // Writes bench/results/edge-http.json.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";

@@ -2,21 +2,20 @@
 // in one run beside Kafka's own ProducerPerformance (the ceiling) and a kafkajs producer doing the
 // relay's job (the peer). Starts the relay as a child process to measure its resident memory.
 // Run with `npm run bench:relay` (starts the local Kafka when none answers). Writes bench/results/relay-grpc.json.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import { EXAMPLE_EVENTS, encodeEvent, eventToProto, validateEvent } from "../src/core/index.ts";
 import { BehaviorService } from "../src/gen/recommender/v1/behavior_pb.js";
+import { createTopic, producerPerformance } from "./kafka-ceiling.ts";
 import { closedLoop, openLoop, PHASE_SECONDS, waitForHttp } from "./load.ts";
 
 const root = join(import.meta.dirname, "..");
-const run = promisify(execFile);
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const KEY = "svc_bench";
 const tenant = `bench_${Date.now().toString(36)}`;
@@ -36,46 +35,10 @@ const rssMb = (pid: number) => {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
 };
 
-/** Topics of the ceiling and the peer, created like the relay creates tenant topics (12 partitions). */
-async function createTopic(topic: string) {
-  const admin = new Kafka({ clientId: "bench-admin", brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 12, replicationFactor: 1 }] });
-  await admin.disconnect();
-}
-
-async function ceiling() {
-  await createTopic(`${tenant}_ceiling`);
-  const { stdout } = await run(
-    "bash",
-    [
-      join(root, "scripts", "kafka.sh"),
-      "tool",
-      "org.apache.kafka.tools.ProducerPerformance",
-      "--topic",
-      `${tenant}_ceiling`,
-      "--num-records",
-      "300000",
-      "--record-size",
-      String(RECORD_BYTES),
-      "--throughput",
-      "-1",
-      "--producer-props",
-      `bootstrap.servers=${BROKERS.join(",")}`,
-      "acks=all",
-      "compression.type=gzip",
-      "linger.ms=5",
-    ],
-    { timeout: 300_000 },
-  );
-  const line = stdout.trim().split("\n").at(-1) ?? "";
-  return { records_per_second: Number(/([\d.]+) records\/sec/.exec(line)?.[1] ?? 0), summary: line };
-}
-
 async function kafkajsPeer() {
   const kafka = new Kafka({ clientId: "bench-kafkajs", brokers: BROKERS, logLevel: logLevel.NOTHING });
   const topic = `user-behaviors-${tenant}_kafkajs`;
-  await createTopic(topic);
+  await createTopic(BROKERS, topic);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   let sent = 0;
@@ -149,7 +112,7 @@ const grpcSingleHalf = await openLoop(single, Math.max(1, Math.round(grpcSingleP
 relay.child.kill("SIGTERM");
 await new Promise((r) => relay.child.once("exit", r));
 
-const kafkaCeiling = await ceiling();
+const kafkaCeiling = await producerPerformance(BROKERS, `${tenant}_ceiling`, RECORD_BYTES);
 const peer = await kafkajsPeer();
 
 const result = {
