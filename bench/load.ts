@@ -1,7 +1,8 @@
-// Load generation shared by the benchmarks: a closed loop to find a path's peak, an open loop at a fixed
-// offered rate to measure latency without coordinated omission, and percentiles.
+// Load generation shared by the benchmarks: an open loop at a fixed offered rate (latency counts from
+// when each call was due, so a stall is not hidden by coordinated omission), and a stepped series of
+// open loops that raises the offered load until the path breaks.
 
-export const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 10);
+export const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
@@ -15,57 +16,118 @@ export const latencySummary = (ms: number[]) => {
   };
 };
 
-/** `concurrency` callers back to back for a phase; `call` returns how many events it carried. */
-export async function closedLoop(
-  call: () => Promise<number>,
-  concurrency: number,
-  onSample: () => void = () => {},
-) {
+export interface Step {
+  offered_events_per_second: number;
+  achieved_events_per_second: number;
+  error_rate: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+}
+
+/**
+ * `callsPerSecond` calls for `seconds`, each carrying `eventsPerCall` events. The achieved rate counts
+ * events acknowledged until the last answer; calls still unanswered 10 s after the phase count as errors.
+ */
+export async function openLoop(
+  call: () => Promise<unknown>,
+  callsPerSecond: number,
+  eventsPerCall = 1,
+  seconds = STEP_SECONDS,
+): Promise<Step> {
   const latencies: number[] = [];
-  let events = 0;
-  const deadline = performance.now() + PHASE_SECONDS * 1000;
   const started = performance.now();
-  const sampler = setInterval(onSample, 200);
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const count = await call(); // not `events += await call()`: that reads `events` before awaiting
-        events += count;
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  clearInterval(sampler);
+  const total = Math.max(1, Math.round(callsPerSecond * seconds));
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  let lastAnswer = started;
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / callsPerSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no answer")), seconds * 1000 + 10_000);
+    });
+    pending.push(
+      Promise.race([call(), timeout])
+        .then(
+          () => {
+            lastAnswer = performance.now();
+            latencies.push(lastAnswer - due);
+          },
+          () => {
+            errors++;
+          },
+        )
+        .finally(() => clearTimeout(timer)),
+    );
+  }
+  await Promise.all(pending);
+  const elapsed = Math.max(seconds * 1000, lastAnswer - started) / 1000;
   return {
-    events_per_second: Math.round(events / ((performance.now() - started) / 1000)),
+    offered_events_per_second: Math.round(callsPerSecond * eventsPerCall),
+    achieved_events_per_second: Math.round((latencies.length * eventsPerCall) / elapsed),
+    error_rate: +(errors / total).toFixed(4),
     ...latencySummary(latencies),
   };
 }
 
-/** Calls at a fixed rate for a phase; latency counts from when each call was due, so stalls are not hidden. */
-export async function openLoop(call: () => Promise<unknown>, ratePerSecond: number) {
-  const latencies: number[] = [];
-  const started = performance.now();
-  const pending: Promise<void>[] = [];
-  let errors = 0;
-  for (let i = 0; i < Math.round(ratePerSecond * PHASE_SECONDS); i++) {
-    const due = started + (i * 1000) / ratePerSecond;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(
-      call().then(
-        () => {
-          latencies.push(performance.now() - due);
-        },
-        () => {
-          errors++;
-        },
-      ),
-    );
+/** A step is broken when errors pass 1 %, p99 passes 2 s, or less than 85 % of the offered load got through. */
+export const broken = (step: Step) =>
+  step.error_rate > 0.01 ||
+  step.p99_ms > 2000 ||
+  step.achieved_events_per_second < 0.85 * step.offered_events_per_second;
+
+export interface SteppedResult {
+  steps: Step[];
+  /** The last step that held: its offered load was carried within the limits. */
+  sustained: Step | undefined;
+  /** The step nearest half the sustained load: the latency a path shows with headroom. */
+  at_half: Step | undefined;
+}
+
+/**
+ * Offers `startEventsPerSecond`, then 1.6× more each step, until a step breaks or `maxSteps` ran.
+ * A short pause between steps lets queues drain, so each step starts from an idle path.
+ */
+export async function steppedLoad(
+  call: () => Promise<unknown>,
+  options: {
+    startEventsPerSecond: number;
+    eventsPerCall?: number;
+    maxSteps?: number;
+    stepSeconds?: number;
+    onSample?: () => void;
+  },
+): Promise<SteppedResult> {
+  const eventsPerCall = options.eventsPerCall ?? 1;
+  const steps: Step[] = [];
+  const sampler = setInterval(() => options.onSample?.(), 250);
+  let rate = options.startEventsPerSecond;
+  try {
+    for (let i = 0; i < (options.maxSteps ?? 10); i++) {
+      const step = await openLoop(call, rate / eventsPerCall, eventsPerCall, options.stepSeconds);
+      steps.push(step);
+      if (broken(step)) break;
+      rate = Math.round(rate * 1.6);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    clearInterval(sampler);
   }
-  await Promise.all(pending);
-  return { offered_per_second: ratePerSecond, errors, ...latencySummary(latencies) };
+  const held = steps.filter((s) => !broken(s));
+  const sustained = held.at(-1);
+  const half = (sustained?.offered_events_per_second ?? 0) / 2;
+  const at_half = held.reduce<Step | undefined>(
+    (best, s) =>
+      best === undefined ||
+      Math.abs(s.offered_events_per_second - half) < Math.abs(best.offered_events_per_second - half)
+        ? s
+        : best,
+    undefined,
+  );
+  return { steps, sustained, at_half };
 }
 
 /** Polls `url` until it answers 2xx. */

@@ -1,0 +1,269 @@
+// The benchmark report: Markdown with SVG charts, from one run's results only.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Step, SteppedResult } from "./load.ts";
+
+export interface BenchResult {
+  date: string;
+  machine: Record<string, unknown>;
+  method: { step_seconds: number; record_bytes: number; note: string };
+  duration_seconds: number;
+  paths: Record<string, SteppedResult>;
+  ceilings: Record<string, unknown>;
+  peers: Record<string, unknown>;
+  memory: Record<string, { idle_mb: number; peak_mb: number }>;
+  core_validation?: unknown;
+  browser_tracker?: unknown;
+}
+
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+const W = 720;
+const H = 360;
+const M = { left: 70, right: 190, top: 20, bottom: 70 };
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+const fmt = (n: number) => (n >= 1000 ? `${+(n / 1000).toFixed(1)}k` : `${+n.toFixed(1)}`);
+
+/** Powers of ten covering [lo, hi], for log axes. */
+const decades = (lo: number, hi: number) => {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
+  return out;
+};
+
+const svg = (body: string, title: string) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">
+<title>${esc(title)}</title><rect width="${W}" height="${H}" fill="white"/>
+${body}
+</svg>
+`;
+
+/** Achieved vs offered events/s per path, log–log, with the y = x line (everything offered was carried). */
+const throughputChart = (paths: Record<string, SteppedResult>) => {
+  const series = Object.entries(paths);
+  const all = series.flatMap(([, r]) =>
+    r.steps.flatMap((s) => [s.offered_events_per_second, s.achieved_events_per_second]),
+  );
+  const lo = Math.max(1, Math.min(...all));
+  const hi = Math.max(...all);
+  const ticks = decades(lo, hi);
+  const [t0, t1] = [ticks[0] as number, ticks.at(-1) as number];
+  const x = (v: number) =>
+    M.left +
+    ((Math.log10(Math.max(v, t0)) - Math.log10(t0)) / (Math.log10(t1) - Math.log10(t0))) *
+      (W - M.left - M.right);
+  const y = (v: number) =>
+    H -
+    M.bottom -
+    ((Math.log10(Math.max(v, t0)) - Math.log10(t0)) / (Math.log10(t1) - Math.log10(t0))) *
+      (H - M.top - M.bottom);
+  let body = ticks
+    .map(
+      (t) =>
+        `<line x1="${x(t)}" y1="${M.top}" x2="${x(t)}" y2="${H - M.bottom}" stroke="#eee"/><text x="${x(t)}" y="${H - M.bottom + 14}" text-anchor="middle">${fmt(t)}</text>` +
+        `<line x1="${M.left}" y1="${y(t)}" x2="${W - M.right}" y2="${y(t)}" stroke="#eee"/><text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    )
+    .join("\n");
+  body += `<line x1="${x(t0)}" y1="${y(t0)}" x2="${x(t1)}" y2="${y(t1)}" stroke="#bbb" stroke-dasharray="4 4"/>`;
+  body += `<text x="${(M.left + W - M.right) / 2}" y="${H - 12}" text-anchor="middle">offered events/s (open loop)</text>`;
+  body += `<text transform="rotate(-90)" x="${-(H - M.bottom + M.top) / 2}" y="16" text-anchor="middle">achieved events/s</text>`;
+  series.forEach(([name, r], i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    const points = r.steps
+      .map((s) => `${x(s.offered_events_per_second)},${y(s.achieved_events_per_second)}`)
+      .join(" ");
+    body += `<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="2"/>`;
+    body += r.steps
+      .map(
+        (s) =>
+          `<circle cx="${x(s.offered_events_per_second)}" cy="${y(s.achieved_events_per_second)}" r="3" fill="${colour}"/>`,
+      )
+      .join("");
+    body += `<rect x="${W - M.right + 12}" y="${M.top + i * 18}" width="10" height="10" fill="${colour}"/><text x="${W - M.right + 28}" y="${M.top + i * 18 + 9}">${esc(name)}</text>`;
+  });
+  return svg(body, "Throughput vs offered load");
+};
+
+/** Grouped bars on a log axis: one group per label, one bar per series. */
+const barChart = (title: string, unit: string, groups: { label: string; values: [string, number][] }[]) => {
+  const all = groups.flatMap((g) => g.values.map(([, v]) => v)).filter((v) => v > 0);
+  const ticks = decades(Math.max(0.1, Math.min(...all)), Math.max(...all));
+  const [t0, t1] = [ticks[0] as number, ticks.at(-1) as number];
+  const y = (v: number) =>
+    H -
+    M.bottom -
+    ((Math.log10(Math.max(v, t0)) - Math.log10(t0)) / (Math.log10(t1) - Math.log10(t0))) *
+      (H - M.top - M.bottom);
+  const groupWidth = (W - M.left - M.right) / Math.max(1, groups.length);
+  const names = [...new Set(groups.flatMap((g) => g.values.map(([n]) => n)))];
+  const barWidth = (groupWidth * 0.8) / Math.max(1, names.length);
+  let body = ticks
+    .map(
+      (t) =>
+        `<line x1="${M.left}" y1="${y(t)}" x2="${W - M.right}" y2="${y(t)}" stroke="#eee"/><text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    )
+    .join("\n");
+  body += `<text transform="rotate(-90)" x="${-(H - M.bottom + M.top) / 2}" y="16" text-anchor="middle">${esc(unit)} (log)</text>`;
+  groups.forEach((g, gi) => {
+    const gx = M.left + gi * groupWidth + groupWidth * 0.1;
+    g.values.forEach(([name, v]) => {
+      const ni = names.indexOf(name);
+      const bx = gx + ni * barWidth;
+      body += `<rect x="${bx}" y="${y(v)}" width="${barWidth - 2}" height="${H - M.bottom - y(v)}" fill="${COLOURS[ni % COLOURS.length]}"><title>${esc(`${g.label} ${name}: ${v}`)}</title></rect>`;
+      body += `<text x="${bx + (barWidth - 2) / 2}" y="${y(v) - 3}" text-anchor="middle" font-size="9">${fmt(v)}</text>`;
+    });
+    const lx = gx + groupWidth * 0.4;
+    const ly = H - M.bottom + 12;
+    body += `<text x="${lx}" y="${ly}" transform="rotate(-20 ${lx} ${ly})" text-anchor="end" font-size="10">${esc(g.label)}</text>`;
+  });
+  names.forEach((name, i) => {
+    body += `<rect x="${W - M.right + 12}" y="${M.top + i * 18}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/><text x="${W - M.right + 28}" y="${M.top + i * 18 + 9}">${esc(name)}</text>`;
+  });
+  return svg(body, title);
+};
+
+const SPEC: Record<string, { path: string; p50: number; p99: number; p999: number; eps: number }> = {
+  edge_http_single: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+  edge_http_batched: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+  relay_rest_single: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+  relay_grpc_single: { path: "gRPC", p50: 20, p99: 50, p999: 100, eps: 10_000 },
+  relay_grpc_batched: { path: "gRPC", p50: 20, p99: 50, p999: 100, eps: 10_000 },
+  kafka_direct: { path: "Kafka direct", p50: 5, p99: 15, p999: 30, eps: 50_000 },
+};
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? "–" : (a / b).toFixed(2);
+const lat = (s: Step | undefined) => (s === undefined ? "–" : `${s.p50_ms} / ${s.p99_ms} / ${s.p999_ms}`);
+const num = (v: unknown, key: string) => (v as Record<string, number> | undefined)?.[key];
+
+export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
+  const sustained = (name: string) => r.paths[name]?.sustained?.achieved_events_per_second;
+  const pp = num(r.ceilings.kafka_producer_performance, "records_per_second");
+  const lines: string[] = [
+    `# Benchmark report, ${r.date}`,
+    "",
+    `Every number below comes from this one run of \`npm run bench\` (${Math.round(r.duration_seconds / 60)} min) on one machine that runs Kafka, the relay, the edge (workerd), the load generators and the peers together: ${Object.entries(
+      r.machine,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ", ",
+      )}. Load: ${r.method.note}; ${r.method.step_seconds} s per step; ${r.method.record_bytes}-byte events. Methodology and what limits each path: \`docs/performance.md\`.`,
+    "",
+    "## Against the SPEC §8 table",
+    "",
+    "Sustained: the highest offered load that was carried (≥ 85 %, errors ≤ 1 %, p99 ≤ 2 s). Latency (ms, p50 / p99 / p999) at the step nearest half of it.",
+    "",
+    "| path | SPEC path | SPEC events/s | sustained events/s | × SPEC | SPEC p50 / p99 / p999 | ours at half load |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const [name, spec] of Object.entries(SPEC)) {
+    const result = r.paths[name];
+    if (result === undefined) continue;
+    lines.push(
+      `| ${name} | ${spec.path} | ${spec.eps} | ${sustained(name) ?? "–"} | ${ratio(sustained(name), spec.eps)} | ${spec.p50} / ${spec.p99} / ${spec.p999} | ${lat(result.at_half)} |`,
+    );
+  }
+  lines.push(
+    "",
+    "## Ratios in this run",
+    "",
+    "| ours | against | ratio |",
+    "|---|---|---|",
+    `| relay gRPC batched ${sustained("relay_grpc_batched") ?? "–"} ev/s | Kafka ProducerPerformance ${pp ?? "–"} rec/s (ceiling) | ${ratio(sustained("relay_grpc_batched"), pp)} |`,
+    `| Kafka-direct tracker ${sustained("kafka_direct") ?? "–"} ev/s | Kafka ProducerPerformance (ceiling) | ${ratio(sustained("kafka_direct"), pp)} |`,
+    `| relay gRPC batched | kafkajs producer doing the relay's job ${num(r.peers.kafkajs_producer, "events_per_second") ?? "–"} ev/s (peer) | ${ratio(sustained("relay_grpc_batched"), num(r.peers.kafkajs_producer, "events_per_second"))} |`,
+    `| relay REST single ${sustained("relay_rest_single") ?? "–"} ev/s | bare Node HTTP server ${sustained("bare_http") ?? "–"} req/s (ceiling) | ${ratio(sustained("relay_rest_single"), sustained("bare_http"))} |`,
+    `| edge HTTP single ${sustained("edge_http_single") ?? "–"} ev/s | bare Node HTTP server (ceiling) | ${ratio(sustained("edge_http_single"), sustained("bare_http"))} |`,
+    `| our generator on bare HTTP | autocannon ${num(r.peers.autocannon_bare_http, "requests_per_second") ?? "–"} req/s, closed loop (peer tool) | ${ratio(sustained("bare_http"), num(r.peers.autocannon_bare_http, "requests_per_second"))} |`,
+    `| our generator on relay REST | autocannon ${num(r.peers.autocannon_relay_rest, "requests_per_second") ?? "–"} req/s (peer tool) | ${ratio(sustained("relay_rest_single"), num(r.peers.autocannon_relay_rest, "requests_per_second"))} |`,
+    `| our generator on edge single | autocannon ${num(r.peers.autocannon_edge_single, "requests_per_second") ?? "–"} req/s (peer tool) | ${ratio(sustained("edge_http_single"), num(r.peers.autocannon_edge_single, "requests_per_second"))} |`,
+    `| our generator on relay gRPC single | ghz ${num(r.peers.ghz_relay_grpc, "requests_per_second") ?? "–"} req/s (peer tool) | ${ratio(sustained("relay_grpc_single"), num(r.peers.ghz_relay_grpc, "requests_per_second"))} |`,
+    "",
+    "## Throughput vs offered load",
+    "",
+    `![throughput](${stamp}-throughput.svg)`,
+    "",
+    "## Latency at half the sustained load",
+    "",
+    `![latency](${stamp}-latency.svg)`,
+    "",
+    "## Resident memory",
+    "",
+    `![memory](${stamp}-memory.svg)`,
+    "",
+    "| component | idle MB | peak MB |",
+    "|---|---|---|",
+    ...Object.entries(r.memory).map(([name, m]) => `| ${name} | ${m.idle_mb} | ${m.peak_mb} |`),
+    "",
+    "## Steps",
+    "",
+  );
+  for (const [name, result] of Object.entries(r.paths)) {
+    lines.push(
+      `### ${name}`,
+      "",
+      "| offered ev/s | achieved ev/s | errors | p50 ms | p99 ms | p999 ms |",
+      "|---|---|---|---|---|---|",
+    );
+    for (const s of result.steps) {
+      lines.push(
+        `| ${s.offered_events_per_second} | ${s.achieved_events_per_second} | ${(s.error_rate * 100).toFixed(1)} % | ${s.p50_ms} | ${s.p99_ms} | ${s.p999_ms} |`,
+      );
+    }
+    lines.push("");
+  }
+  lines.push(
+    "## Other measurements",
+    "",
+    "```json",
+    JSON.stringify(
+      {
+        core_validation: r.core_validation,
+        browser_tracker: r.browser_tracker,
+        ceilings: r.ceilings,
+        peers: r.peers,
+      },
+      null,
+      2,
+    ),
+    "```",
+    "",
+  );
+  writeFileSync(join(dir, `${stamp}.md`), lines.join("\n"));
+  writeFileSync(join(dir, `${stamp}-throughput.svg`), throughputChart(r.paths));
+  writeFileSync(
+    join(dir, `${stamp}-latency.svg`),
+    barChart(
+      "Latency at half the sustained load",
+      "ms",
+      Object.entries(r.paths).flatMap(([label, p]) =>
+        p.at_half === undefined
+          ? []
+          : [
+              {
+                label,
+                values: [
+                  ["p50", p.at_half.p50_ms],
+                  ["p99", p.at_half.p99_ms],
+                  ["p999", p.at_half.p999_ms],
+                ] as [string, number][],
+              },
+            ],
+      ),
+    ),
+  );
+  writeFileSync(
+    join(dir, `${stamp}-memory.svg`),
+    barChart(
+      "Resident memory",
+      "MB",
+      Object.entries(r.memory).map(([label, m]) => ({
+        label,
+        values: [
+          ["idle", m.idle_mb],
+          ["peak", m.peak_mb],
+        ] as [string, number][],
+      })),
+    ),
+  );
+};

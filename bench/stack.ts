@@ -1,0 +1,128 @@
+// The components under test, each in its own process as in production, and their resident memory.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Miniflare } from "miniflare";
+import { waitForHttp } from "./load.ts";
+
+const root = join(import.meta.dirname, "..");
+
+export const rssMb = (pid: number): number => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
+  }
+};
+
+/** Peak of a process's resident memory, sampled whenever `sample` is called. */
+export const memoryWatch = (pid: () => number | undefined) => {
+  let peak = 0;
+  return {
+    sample: () => {
+      const id = pid();
+      if (id !== undefined) peak = Math.max(peak, rssMb(id));
+    },
+    now: () => {
+      const id = pid();
+      return id === undefined ? 0 : rssMb(id);
+    },
+    get peak() {
+      return peak;
+    },
+  };
+};
+
+const stopChild = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+
+/** The relay as `npm run relay` runs it: compiled, with a bounded heap. */
+export const startRelay = async (env: Record<string, string>) => {
+  const child = spawn("sh", [join(root, "scripts", "relay.sh")], {
+    env: {
+      ...process.env,
+      RELAY_HTTP_PORT: "18181",
+      RELAY_GRPC_PORT: "15151",
+      SPOOL_DIR: await mkdtemp(join(tmpdir(), "bench-spool-")),
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await waitForHttp("http://127.0.0.1:18181/livez", 120_000);
+  // relay.sh compiles, then execs node in its own place: once it answers, the child is the relay.
+  const nodePid = () => child.pid;
+  return {
+    httpUrl: "http://127.0.0.1:18181",
+    grpcUrl: "http://127.0.0.1:15151",
+    memory: memoryWatch(nodePid),
+    stop: () => stopChild(child),
+  };
+};
+
+const commOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+};
+
+const childrenOf = (parent: number): number[] =>
+  readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]) === parent;
+      } catch {
+        return false;
+      }
+    });
+
+/** The Cloudflare entry point as wrangler bundles it, in workerd (Miniflare), forwarding to `relayUrl`. */
+export const startEdge = async (relayUrl: string, serviceKey: string, edgeToken: string) => {
+  const outdir = await mkdtemp(join(tmpdir(), "bench-edge-build-"));
+  await promisify(execFile)(
+    join(root, "node_modules", ".bin", "wrangler"),
+    ["deploy", "--dry-run", "--outdir", outdir],
+    { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(outdir, "cloudflare.js"),
+    modulesRoot: outdir,
+    compatibilityDate: "2026-07-01",
+    compatibilityFlags: ["nodejs_compat"],
+    kvNamespaces: ["CONFIGS"],
+    queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
+    bindings: { RELAY_URL: relayUrl, RELAY_SERVICE_KEY: serviceKey, EDGE_TOKEN: edgeToken },
+    host: "127.0.0.1",
+    port: 18789,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const workerd = () => childrenOf(process.pid).find((pid) => commOf(pid) === "workerd");
+  return { url, memory: memoryWatch(workerd), stop: () => mf.dispose() };
+};
+
+/** The HTTP ceiling: a bare Node server in its own process that reads the body and answers 200. */
+export const startBareHttp = async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `require("node:http").createServer((q, s) => { q.resume(); q.on("end", () => s.end('{"success":true}')); }).listen(18484, "127.0.0.1")`,
+    ],
+    { stdio: "inherit" },
+  );
+  await waitForHttp("http://127.0.0.1:18484/");
+  return { url: "http://127.0.0.1:18484", stop: () => stopChild(child) };
+};
