@@ -1,8 +1,9 @@
 // Cloudflare Workers entry point (wrangler.toml `main`): wires the edge app to KV, the Queue, the relay.
-import type { BehaviorEvent } from "../src/core/index.ts";
+import { type BehaviorEvent, RateLimiter } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
 import { relayForwarder } from "../src/edge/forwarder.ts";
+import { rateLimitsFrom } from "../src/edge/ports.ts";
 import { registerPush } from "../src/edge/push.ts";
 
 interface Env {
@@ -17,6 +18,10 @@ interface Env {
   EDGE_TOKEN: string;
   /** Secret: the relay's EDGE_PUSH_SECRET; without it the push path is off and changes arrive by TTL. */
   EDGE_PUSH_SECRET?: string;
+  /** Events/s per key and per tenant, counted per isolate (docs/security.md); tenant overrides `a=100,b=5000`. */
+  RATE_LIMIT_KEY_EVENTS_PER_SECOND?: string;
+  RATE_LIMIT_TENANT_EVENTS_PER_SECOND?: string;
+  RATE_LIMIT_TENANT_OVERRIDES?: string;
 }
 
 /** One app per isolate: its directory's memory cache lives as long as the isolate. */
@@ -39,6 +44,7 @@ const appFor = (env: Env) => {
         const ip = request.headers.get("cf-connecting-ip") ?? undefined;
         return { ...(ip ? { ip } : {}), ...(location ? { location } : {}) };
       },
+      limiter: new RateLimiter(rateLimitsFrom(env), () => Date.now()),
     });
     if (env.EDGE_PUSH_SECRET) registerPush(app, env.EDGE_PUSH_SECRET, directory);
     built = { env, app };

@@ -1,11 +1,13 @@
 // Deno entry point: the same edge app on Deno.serve, with Deno KV as the cache and Deno KV queues as
 // the durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
 // Environment: RELAY_URL, RELAY_SERVICE_KEY, EDGE_TOKEN, EDGE_PUSH_SECRET (optional), PORT (8787),
-// KV_PATH (optional, a file).
-import type { BehaviorEvent } from "../src/core/index.ts";
+// KV_PATH (optional, a file), RATE_LIMIT_KEY_EVENTS_PER_SECOND, RATE_LIMIT_TENANT_EVENTS_PER_SECOND,
+// RATE_LIMIT_TENANT_OVERRIDES (optional).
+import { type BehaviorEvent, RateLimiter } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
 import { relayForwarder } from "../src/edge/forwarder.ts";
+import { rateLimitsFrom } from "../src/edge/ports.ts";
 import { registerPush } from "../src/edge/push.ts";
 
 declare const Deno: {
@@ -68,6 +70,14 @@ const app = createEdgeApp({
     const ip = remoteAddress.get(request);
     return ip === undefined ? {} : { ip };
   },
+  limiter: new RateLimiter(
+    rateLimitsFrom({
+      RATE_LIMIT_KEY_EVENTS_PER_SECOND: Deno.env.get("RATE_LIMIT_KEY_EVENTS_PER_SECOND"),
+      RATE_LIMIT_TENANT_EVENTS_PER_SECOND: Deno.env.get("RATE_LIMIT_TENANT_EVENTS_PER_SECOND"),
+      RATE_LIMIT_TENANT_OVERRIDES: Deno.env.get("RATE_LIMIT_TENANT_OVERRIDES"),
+    }),
+    () => Date.now(),
+  ),
 });
 
 const pushSecret = Deno.env.get("EDGE_PUSH_SECRET");

@@ -82,10 +82,13 @@ export const problem = (
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly errors: FieldError[];
+  /** For `rate_limited`: when to try again (the Retry-After header, gRPC `retry-after` metadata). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
+  constructor(code: ErrorCode, message: string, errors: FieldError[] = [], retryAfterSeconds?: number) {
     super(message);
     this.code = code;
     this.errors = errors;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -11,6 +11,7 @@ export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./protobuf.ts";
 export * from "./push.ts";
+export * from "./rate-limit.ts";
 export * from "./scenarios.ts";
 export * from "./templates.ts";
 export * from "./tenant.ts";

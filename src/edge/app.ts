@@ -6,6 +6,7 @@ import {
   claimedTenantId,
   ERRORS,
   type ErrorCode,
+  encodeEvent,
   type FieldError,
   type Issue,
   isValidTenantId,
@@ -88,6 +89,16 @@ export const createEdgeApp = (ports: EdgePorts) => {
         errors: result.errors.map(({ path, message }) => ({ path, message })),
       };
     }
+    // Checked here, not only at the relay: an event acknowledged here must be one the relay will take.
+    const encoded = encodeEvent(result.event);
+    if (!encoded.ok) {
+      return {
+        ok: false,
+        code: encoded.code,
+        message: encoded.error.message,
+        errors: [encoded.error],
+      };
+    }
     return { ok: true, event: result.event, warnings: result.warnings };
   };
 
@@ -105,8 +116,28 @@ export const createEdgeApp = (ports: EdgePorts) => {
     }
   };
 
+  /** Refuses the whole request (429) when its key or one of its tenants is over the rate limit. */
+  const admit = (key: EdgeKey, inputs: unknown[]) => {
+    const byTenant = new Map<string, number>();
+    for (const input of inputs) {
+      const tenant = claimedTenantId(input);
+      if (tenant !== undefined && isValidTenantId(tenant))
+        byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
+    }
+    const wait = ports.limiter.take(key.hash, byTenant);
+    if (wait > 0) {
+      throw new ApiError(
+        "rate_limited",
+        `too many events for this key or tenant; retry in ${wait} s`,
+        [],
+        wait,
+      );
+    }
+  };
+
   const track = async (c: Context, inputs: unknown[], single: boolean) => {
     const key = await authenticate(c);
+    admit(key, inputs);
     const outcomes = await Promise.all(inputs.map((input) => check(input, key, c)));
     const accepted = outcomes.flatMap((o) => (o.ok ? [o.event] : []));
     const queued = await deliver(accepted);
@@ -194,10 +225,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
   });
 
   app.notFound((c) => problemResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
-  app.onError((error, c) =>
-    error instanceof ApiError
-      ? problemResponse(c, error.code, error.message, error.errors)
-      : problemResponse(c, "internal", "something went wrong at the edge; retry"),
-  );
+  app.onError((error, c) => {
+    if (!(error instanceof ApiError))
+      return problemResponse(c, "internal", "something went wrong at the edge; retry");
+    if (error.retryAfterSeconds !== undefined) c.header("retry-after", String(error.retryAfterSeconds));
+    return problemResponse(c, error.code, error.message, error.errors);
+  });
   return app;
 };

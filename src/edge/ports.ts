@@ -1,4 +1,11 @@
-import type { ApiKeyKind, BehaviorEvent, Environment, TrackingConfig } from "../core/index.ts";
+import {
+  type ApiKeyKind,
+  type BehaviorEvent,
+  type Environment,
+  parseTenantLimits,
+  type RateLimits,
+  type TrackingConfig,
+} from "../core/index.ts";
 
 /**
  * What the edge app needs from the world, handed in by an entry point (workers/cloudflare.ts,
@@ -45,10 +52,27 @@ export interface ClientInfo {
   location?: string;
 }
 
+/** Per-key and per-tenant event rates (src/core's RateLimiter): seconds to wait, or 0 when admitted. */
+export interface Limiter {
+  take(keyId: string, eventsByTenant: ReadonlyMap<string, number>): number;
+}
+
 export interface EdgePorts {
   directory: Directory;
   forwarder: Forwarder;
   queue: DurableQueue;
   clientInfo: (request: Request) => ClientInfo;
+  limiter: Limiter;
   env?: Environment;
 }
+
+/** The edge's rate limits from its variables (the relay's names and defaults); in-isolate counting. */
+export const rateLimitsFrom = (vars: {
+  RATE_LIMIT_KEY_EVENTS_PER_SECOND?: string;
+  RATE_LIMIT_TENANT_EVENTS_PER_SECOND?: string;
+  RATE_LIMIT_TENANT_OVERRIDES?: string;
+}): RateLimits => ({
+  perKey: Math.max(100, Number(vars.RATE_LIMIT_KEY_EVENTS_PER_SECOND ?? 5000) || 5000),
+  perTenant: Math.max(100, Number(vars.RATE_LIMIT_TENANT_EVENTS_PER_SECOND ?? 20_000) || 20_000),
+  tenantOverrides: parseTenantLimits(vars.RATE_LIMIT_TENANT_OVERRIDES ?? ""),
+});

@@ -2,10 +2,14 @@ import { createHash } from "node:crypto";
 import { mayWriteTenant } from "../core/index.ts";
 
 /** Who is calling: a tenant's secret key may write only that tenant; an internal service key any. */
-export type Principal =
+export type Principal = (
   | { kind: "tenant"; tenantId: string; publishable?: boolean }
   | { kind: "internal" }
-  | { kind: "admin" };
+  | { kind: "admin" }
+) & {
+  /** The hash of the key presented, for per-key rate limits; set by the ingest service. */
+  keyId?: string;
+};
 
 /** Looks up the principal of a presented key. Keys are kept only as SHA-256 hashes. */
 export interface KeyStore {

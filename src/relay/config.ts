@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
+import { parseTenantLimits } from "../core/index.ts";
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 const list = (fallback: string) =>
@@ -13,49 +16,97 @@ const list = (fallback: string) =>
     );
 
 /** Every setting of the relay, from the environment, parsed once at start-up (defaults suit a laptop). */
-export const RelaySettings = z.object({
-  RELAY_HOST: z.string().default("127.0.0.1"),
-  RELAY_HTTP_PORT: int(8080),
-  RELAY_GRPC_PORT: int(50051),
-  KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
-  KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
-  KAFKA_COMPRESSION: z.enum(["none", "gzip", "snappy", "lz4", "zstd"]).default("gzip"),
-  /** How long a batch may wait for more events before it is sent. */
-  KAFKA_LINGER_MS: int(5),
-  /** Events per produce request at most. */
-  KAFKA_BATCH_MAX_EVENTS: int(1000, 1),
-  /** Events waiting for Kafka at most; beyond it new events go to the spool (bounded memory). */
-  KAFKA_BUFFER_MAX_EVENTS: int(20_000, 1),
-  /** A batch not acknowledged within this time is spooled instead (it may still land: at-least-once). */
-  KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
-  TOPIC_PARTITIONS: int(12, 1),
-  TOPIC_REPLICATION_FACTOR: int(1, 1),
-  TOPIC_RETENTION_MS: int(7 * 24 * 60 * 60 * 1000, 1),
-  SPOOL_DIR: z.string().default(".dev/spool"),
-  /** Bytes the spool may hold; beyond it events are refused with a retryable 503. */
-  SPOOL_MAX_BYTES: int(256 * 1024 * 1024, 1024),
-  /**
-   * API keys: comma-separated `key=tenant_id` (a tenant's secret key: writes that tenant only) or
-   * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
-   */
-  RELAY_API_KEYS: list(""),
-  MONGODB_URI: z.string().default("mongodb://127.0.0.1:27017"),
-  MONGODB_DB: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,60}$/)
-    .default("behavior_ingest"),
-  /** Bearer token of the admin API; without one only tenant secret keys can manage (their own) configs. */
-  ADMIN_TOKEN: z.string().min(16).optional(),
-  /** Bearer token the edge uses to read configs and keys from the feed. */
-  EDGE_TOKEN: z.string().min(16).optional(),
-  /** Where config and key changes are pushed (the edge's base URL), and the shared HMAC secret. */
-  EDGE_PUSH_URL: z.url().optional(),
-  EDGE_PUSH_SECRET: z.string().min(32).optional(),
-  /** How long a tracking config or key lookup is reused before it is read again. */
-  CONFIG_CACHE_MS: int(1000),
-  KEY_CACHE_MS: int(5000),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-});
+export const RelaySettings = z
+  .object({
+    RELAY_HOST: z.string().default("127.0.0.1"),
+    RELAY_HTTP_PORT: int(8080),
+    RELAY_GRPC_PORT: int(50051),
+    KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
+    KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
+    /** PLAINTEXT locally; SASL_SSL against a managed cluster (docs/security.md). */
+    KAFKA_SECURITY_PROTOCOL: z.enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]).default("PLAINTEXT"),
+    KAFKA_SASL_MECHANISM: z.enum(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]).default("SCRAM-SHA-512"),
+    KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+    KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+    /** PEM files: the CA that signed the brokers' certificates, and a client certificate and key for mTLS. */
+    KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
+    KAFKA_TLS_CERT_FILE: z.string().min(1).optional(),
+    KAFKA_TLS_KEY_FILE: z.string().min(1).optional(),
+    KAFKA_COMPRESSION: z.enum(["none", "gzip", "snappy", "lz4", "zstd"]).default("gzip"),
+    /** How long a batch may wait for more events before it is sent. */
+    KAFKA_LINGER_MS: int(5),
+    /** Events per produce request at most. */
+    KAFKA_BATCH_MAX_EVENTS: int(1000, 1),
+    /** Events waiting for Kafka at most; beyond it new events go to the spool (bounded memory). */
+    KAFKA_BUFFER_MAX_EVENTS: int(20_000, 1),
+    /** A batch not acknowledged within this time is spooled instead (it may still land: at-least-once). */
+    KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
+    TOPIC_PARTITIONS: int(12, 1),
+    TOPIC_REPLICATION_FACTOR: int(1, 1),
+    TOPIC_RETENTION_MS: int(7 * 24 * 60 * 60 * 1000, 1),
+    SPOOL_DIR: z.string().default(".dev/spool"),
+    /** Bytes the spool may hold; beyond it events are refused with a retryable 503. */
+    SPOOL_MAX_BYTES: int(256 * 1024 * 1024, 1024),
+    /**
+     * API keys: comma-separated `key=tenant_id` (a tenant's secret key: writes that tenant only) or
+     * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
+     */
+    RELAY_API_KEYS: list(""),
+    MONGODB_URI: z.string().default("mongodb://127.0.0.1:27017"),
+    MONGODB_DB: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,60}$/)
+      .default("behavior_ingest"),
+    /** Bearer token of the admin API; without one only tenant secret keys can manage (their own) configs. */
+    ADMIN_TOKEN: z.string().min(16).optional(),
+    /** Bearer token the edge uses to read configs and keys from the feed. */
+    EDGE_TOKEN: z.string().min(16).optional(),
+    /** Where config and key changes are pushed (the edge's base URL), and the shared HMAC secret. */
+    EDGE_PUSH_URL: z.url().optional(),
+    EDGE_PUSH_SECRET: z.string().min(32).optional(),
+    /**
+     * Events per second per API key and per tenant (a batch counts its events; the burst is one second's
+     * worth, so at least 100, the largest batch). Beyond them: 429 with Retry-After.
+     */
+    RATE_LIMIT_KEY_EVENTS_PER_SECOND: int(5000, 100),
+    RATE_LIMIT_TENANT_EVENTS_PER_SECOND: int(20_000, 100),
+    /** Per-tenant overrides of the tenant limit: `mymx=50000,acme=200`. */
+    RATE_LIMIT_TENANT_OVERRIDES: z
+      .string()
+      .default("")
+      .transform((text, ctx) => {
+        try {
+          return parseTenantLimits(text);
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+    /** How long a tracking config or key lookup is reused before it is read again. */
+    CONFIG_CACHE_MS: int(1000),
+    KEY_CACHE_MS: int(5000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((s, ctx) => {
+    if (s.KAFKA_SECURITY_PROTOCOL.startsWith("SASL_")) {
+      for (const key of ["KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"] as const) {
+        if (s[key] === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `is required with ${s.KAFKA_SECURITY_PROTOCOL}`,
+          });
+        }
+      }
+    }
+    if ((s.KAFKA_TLS_CERT_FILE === undefined) !== (s.KAFKA_TLS_KEY_FILE === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["KAFKA_TLS_KEY_FILE"],
+        message: "a client certificate needs its key, and the other way round",
+      });
+    }
+  });
 export type RelaySettings = z.infer<typeof RelaySettings>;
 
 /** Parses the environment; a bad value stops start-up with a message naming the variable. */
@@ -66,4 +117,30 @@ export const loadSettings = (env: Record<string, string | undefined>): RelaySett
     throw new Error(`invalid relay settings:\n${lines.join("\n")}`);
   }
   return parsed.data;
+};
+
+/** TLS and SASL options of the Kafka clients, from the settings (certificate files are read here, once). */
+export const kafkaConnection = (s: RelaySettings): Pick<ConnectionOptions, "tls" | "sasl"> => {
+  const tls = s.KAFKA_SECURITY_PROTOCOL === "SSL" || s.KAFKA_SECURITY_PROTOCOL === "SASL_SSL";
+  const read = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file, "utf8"));
+  return {
+    ...(tls
+      ? {
+          tls: {
+            ca: read(s.KAFKA_TLS_CA_FILE),
+            cert: read(s.KAFKA_TLS_CERT_FILE),
+            key: read(s.KAFKA_TLS_KEY_FILE),
+          },
+        }
+      : {}),
+    ...(s.KAFKA_SECURITY_PROTOCOL.startsWith("SASL_")
+      ? {
+          sasl: {
+            mechanism: s.KAFKA_SASL_MECHANISM,
+            username: s.KAFKA_SASL_USERNAME,
+            password: s.KAFKA_SASL_PASSWORD,
+          },
+        }
+      : {}),
+  };
 };

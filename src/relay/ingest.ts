@@ -9,11 +9,12 @@ import {
   issue,
   isValidTenantId,
   quarantineTopicFor,
+  type RateLimiter,
   topicFor,
   type ValidationResult,
   validateEvent,
 } from "../core/index.ts";
-import { type KeyStore, mayWrite, type Principal } from "./auth.ts";
+import { hashKey, type KeyStore, mayWrite, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { EventRecord, RecordSink } from "./kafka/records.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -44,6 +45,8 @@ interface IngestDeps {
   metrics: RelayMetrics;
   log: Logger;
   env?: Environment;
+  /** Per-key and per-tenant rate limits; none in unit tests that do not test them. */
+  limiter?: RateLimiter;
 }
 
 const FORBIDDEN = "this key may not write events of that tenant";
@@ -66,13 +69,19 @@ export class IngestService {
     if (principal === undefined) {
       throw new ApiError("unauthenticated", "send a secret or service key as Authorization: Bearer <key>");
     }
-    return principal;
+    return { ...principal, keyId: hashKey(key as string) };
   }
 
   async validate(input: unknown, principal: Principal): Promise<ValidationResult> {
     const forbidden = this.#forbidden(input, principal);
     if (forbidden !== undefined) throw new ApiError("forbidden", FORBIDDEN, [forbidden]);
-    return validateEvent(input, await this.#configFor(input), this.deps.env);
+    const result = validateEvent(input, await this.#configFor(input), this.deps.env);
+    if (!result.ok) return result;
+    // The same answer /track would give: an event that cannot be written is not valid.
+    const encoded = encodeEvent(result.event);
+    return encoded.ok
+      ? result
+      : { ok: false, event: undefined, errors: [encoded.error], warnings: result.warnings };
   }
 
   async track(input: unknown, principal: Principal): Promise<EventOutcome> {
@@ -84,6 +93,7 @@ export class IngestService {
   async trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
     const { metrics } = this.deps;
     metrics.received.inc(inputs.length);
+    this.#admit(inputs, principal);
     const outcomes: EventOutcome[] = [];
     const records: EventRecord[] = [];
     const recordIndex: number[] = [];
@@ -118,6 +128,28 @@ export class IngestService {
     return outcomes;
   }
 
+  /** Refuses the whole request (429) when its key or one of its tenants is over the rate limit. */
+  #admit(inputs: readonly unknown[], principal: Principal): void {
+    const { limiter } = this.deps;
+    if (limiter === undefined) return;
+    const byTenant = new Map<string, number>();
+    for (const input of inputs) {
+      const tenant = claimedTenantId(input);
+      if (tenant !== undefined && isValidTenantId(tenant))
+        byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
+    }
+    const wait = limiter.take(principal.keyId ?? principal.kind, byTenant);
+    if (wait > 0) {
+      this.deps.metrics.rejected.inc({ reason: "rate_limited" }, inputs.length);
+      throw new ApiError(
+        "rate_limited",
+        `too many events for this key or tenant; retry in ${wait} s`,
+        [],
+        wait,
+      );
+    }
+  }
+
   async #check(
     input: unknown,
     principal: Principal,
@@ -137,7 +169,7 @@ export class IngestService {
     }
     const encoded = encodeEvent(result.event);
     if (!encoded.ok)
-      return this.#refuse("payload_too_large", encoded.error.message, [encoded.error], result.warnings);
+      return this.#refuse(encoded.code, encoded.error.message, [encoded.error], result.warnings);
     const { event } = result;
     return {
       ok: true,
@@ -171,7 +203,7 @@ export class IngestService {
 
   async #configFor(input: unknown) {
     const tenant = claimedTenantId(input);
-    const scenario = (input as { scenario_id?: unknown }).scenario_id;
+    const scenario = (input as { scenario_id?: unknown } | null)?.scenario_id;
     if (tenant === undefined || !isValidTenantId(tenant) || typeof scenario !== "string") return undefined;
     return this.deps.configs.get(tenant, scenario);
   }
@@ -185,7 +217,7 @@ export class IngestService {
     const tenant = claimedTenantId(input);
     if (tenant === undefined || !isValidTenantId(tenant)) return;
     const env = this.deps.env;
-    const userId = (input as { user_id?: unknown }).user_id;
+    const userId = (input as { user_id?: unknown } | null)?.user_id;
     const record: EventRecord = {
       topic: quarantineTopicFor(tenant),
       key: typeof userId === "string" ? userId : "",

@@ -9,9 +9,9 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
-import { MAX_REQUEST_BYTES } from "../core/index.ts";
+import { MAX_REQUEST_BYTES, RateLimiter } from "../core/index.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
-import type { RelaySettings } from "./config.ts";
+import { kafkaConnection, type RelaySettings } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
 import { edgePusher } from "./edge-push.ts";
 import { createHttpApp } from "./http/app.ts";
@@ -57,6 +57,7 @@ export const startRelay = async (
     {
       clientId: settings.KAFKA_CLIENT_ID,
       brokers: settings.KAFKA_BROKERS,
+      connection: kafkaConnection(settings),
       compression: settings.KAFKA_COMPRESSION,
       lingerMs: settings.KAFKA_LINGER_MS,
       flushAtEvents: settings.KAFKA_BATCH_MAX_EVENTS,
@@ -96,7 +97,22 @@ export const startRelay = async (
     new KeyStores(new EnvKeyStore(settings.RELAY_API_KEYS), keyRepository),
     settings.KEY_CACHE_MS,
   );
-  const ingest = new IngestService({ configs: options.configs ?? cache, keys: keyStore, sink, metrics, log });
+  const limiter = new RateLimiter(
+    {
+      perKey: settings.RATE_LIMIT_KEY_EVENTS_PER_SECOND,
+      perTenant: settings.RATE_LIMIT_TENANT_EVENTS_PER_SECOND,
+      tenantOverrides: settings.RATE_LIMIT_TENANT_OVERRIDES,
+    },
+    () => Date.now(),
+  );
+  const ingest = new IngestService({
+    configs: options.configs ?? cache,
+    keys: keyStore,
+    sink,
+    metrics,
+    log,
+    limiter,
+  });
 
   const routes = behaviorRoutes(ingest);
   // The same body limit as REST: a larger message is refused before it is buffered.

@@ -206,9 +206,7 @@ export class BehaviorClient {
     }
     const encoded = encodeEvent(result.event);
     if (!encoded.ok) {
-      return Promise.resolve(
-        problemOutcome("payload_too_large", encoded.error.message, [encoded.error], false),
-      );
+      return Promise.resolve(problemOutcome(encoded.code, encoded.error.message, [encoded.error], false));
     }
     return new Promise((resolve) => {
       this.#queue.push({

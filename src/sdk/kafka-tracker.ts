@@ -11,10 +11,17 @@ import {
   validateEvent,
 } from "../core/index.ts";
 import type { EventRecord } from "../relay/kafka/records.ts";
-import { type KafkaWriter, kafkaWriterMetrics, openKafkaWriter } from "../relay/kafka/writer.ts";
+import {
+  type KafkaWriter,
+  type KafkaWriterSettings,
+  kafkaWriterMetrics,
+  openKafkaWriter,
+} from "../relay/kafka/writer.ts";
 
 export interface KafkaTrackerOptions {
   brokers: string[];
+  /** TLS and SASL for a secured cluster, as the Kafka client takes them (docs/security.md). */
+  connection?: KafkaWriterSettings["connection"];
   /** Filled into events that have no `tenant_id`. */
   tenantId: string;
   /** Where events wait while Kafka is unreachable; it survives restarts (one directory per process). */
@@ -88,6 +95,7 @@ export class KafkaTracker {
       {
         clientId: options.clientId ?? "behavior-kafka-tracker",
         brokers: options.brokers,
+        connection: options.connection,
         compression: options.compression ?? "gzip",
         flushAtEvents: options.flushAtEvents ?? 100,
         lingerMs: options.lingerMs ?? 1000,

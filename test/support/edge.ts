@@ -17,6 +17,7 @@ export const startWorkerdEdge = async (options: {
   edgeToken: string;
   pushSecret: string;
   port: number;
+  vars?: Record<string, string>;
 }) => {
   const outdir = await mkdtemp(join(tmpdir(), "edge-build-"));
   await promisify(execFile)(
@@ -38,6 +39,7 @@ export const startWorkerdEdge = async (options: {
       RELAY_SERVICE_KEY: options.serviceKey,
       EDGE_TOKEN: options.edgeToken,
       EDGE_PUSH_SECRET: options.pushSecret,
+      ...options.vars,
     },
     host: "127.0.0.1",
     port: options.port,

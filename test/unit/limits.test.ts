@@ -66,6 +66,22 @@ describe("event size limit", () => {
     expect(encodeEvent(validated({ note: "a".repeat(30_000) })).ok).toBe(true);
   });
 
+  it("refuses text that is not Unicode (lone surrogates), and only that", () => {
+    const lone = encodeEvent(validated({ note: "u_\ud800x" }));
+    expect(lone).toMatchObject({ ok: false, code: "invalid_event", error: { code: "invalid_value" } });
+    expect(encodeEvent(validated({ note: "\udc00" })).ok).toBe(false);
+    expect(encodeEvent(validated({ note: "😀 上海" })).ok).toBe(true); // a proper pair
+    expect(encodeEvent(validated({ note: "\\ud800 is text" })).ok).toBe(true); // a backslash, then letters
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (text) => {
+        expect(encodeEvent(validated({ note: text })).ok).toBe(
+          (text as unknown as { isWellFormed(): boolean }).isWellFormed(),
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("counts UTF-8 bytes exactly as TextEncoder does", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary" }), (text) => {

@@ -37,7 +37,10 @@ export const createHttpApp = (deps: {
   if (deps.admin !== undefined) app.route("/", createAdminApi(deps.admin));
   app.notFound((c) => problemResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
-    if (error instanceof ApiError) return problemResponse(c, error.code, error.message, error.errors);
+    if (error instanceof ApiError) {
+      if (error.retryAfterSeconds !== undefined) c.header("retry-after", String(error.retryAfterSeconds));
+      return problemResponse(c, error.code, error.message, error.errors);
+    }
     if (error.name.startsWith("Mongo")) {
       deps.log.warn({ err: error }, "the configuration store did not answer");
       return problemResponse(c, "store_unavailable", "the configuration store is not reachable; retry");

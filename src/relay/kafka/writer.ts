@@ -1,5 +1,6 @@
 import {
   Admin,
+  type ConnectionOptions,
   compatibilityPartitioner,
   ProduceAcks,
   Producer,
@@ -61,6 +62,8 @@ export type KafkaWriterMetrics = ReturnType<typeof kafkaWriterMetrics>;
 export interface KafkaWriterSettings {
   clientId: string;
   brokers: string[];
+  /** TLS and SASL, when the cluster asks for them. */
+  connection?: Pick<ConnectionOptions, "tls" | "sasl">;
   compression: "none" | "gzip" | "snappy" | "lz4" | "zstd";
   /** A produce request goes when this many events wait… */
   flushAtEvents: number;
@@ -90,7 +93,7 @@ export const openKafkaWriter = async (
   metrics: KafkaWriterMetrics,
   log: Logger,
 ): Promise<KafkaWriter> => {
-  const kafka = { clientId: settings.clientId, bootstrapBrokers: settings.brokers };
+  const kafka = { clientId: settings.clientId, bootstrapBrokers: settings.brokers, ...settings.connection };
   const admin = new Admin(kafka);
   const producer = new Producer({
     ...kafka,

@@ -53,7 +53,12 @@ export const behaviorRoutes = (ingest: IngestService) => (router: ConnectRouter)
     try {
       return await call(await ingest.authenticate(bearerToken(ctx.requestHeader.get("authorization"))));
     } catch (error) {
-      if (error instanceof ApiError) throw rpcError(error.code, error.message, error.errors);
+      if (error instanceof ApiError) {
+        const rpc = rpcError(error.code, error.message, error.errors);
+        if (error.retryAfterSeconds !== undefined)
+          rpc.metadata.set("retry-after", String(error.retryAfterSeconds));
+        throw rpc;
+      }
       throw error;
     }
   };

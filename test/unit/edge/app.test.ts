@@ -60,6 +60,7 @@ const setup = () => {
       },
     },
     clientInfo: () => ({ ip: "203.0.113.7", location: "CN-SH" }),
+    limiter: { take: () => 0 },
     env: fixedEnvironment(),
   };
   const app = createEdgeApp(ports);

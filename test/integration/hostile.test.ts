@@ -1,0 +1,194 @@
+import { request } from "node:http";
+import { connect } from "node:http2";
+import { Admin } from "@platformatic/kafka";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { HOSTILE_TENANTS, type Nasty, nasties } from "../support/hostile.ts";
+import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
+
+const brokers = inject("kafkaBrokers");
+const ADMIN = `admin_${uniqueName("t")}`;
+const EDGE_TOKEN = `edge_${uniqueName("t")}`;
+const SERVICE = `svc_${uniqueName("hostile")}`;
+const tenant = uniqueName("hostile");
+const EDGE_PORT = 18792;
+
+/** Every refusal is a problem+json 4xx that names what is wrong; nothing is a 5xx; nothing pollutes prototypes. */
+const expectRefusedOrHarmless = async (nasty: Nasty, response: Response) => {
+  const text = await response.text();
+  const where = `${nasty.name}: ${response.status} ${text.slice(0, 200)}`;
+  expect(response.status, where).toBeLessThan(500);
+  if (nasty.mayBeAccepted && response.status === 200) return;
+  expect(response.status, where).toBeGreaterThanOrEqual(400);
+  expect(response.headers.get("content-type"), where).toMatch(/^application\/problem\+json/);
+  const problem = JSON.parse(text) as { code: string; detail: string };
+  expect(problem.code, where).toMatch(/^[a-z_]+$/);
+  expect(problem.detail.length, where).toBeGreaterThan(5);
+  expect(({} as Record<string, unknown>).polluted, where).toBeUndefined();
+};
+
+/**
+ * A POST that reads the answer even when the server answers before the whole body was sent (a 413
+ * for a declared 2 MB body) and then stops reading: fetch reports only the broken upload.
+ */
+const postReadingEarlyAnswers = (url: string, headers: Record<string, string>, body: string | Uint8Array) =>
+  new Promise<Response>((resolve, reject) => {
+    // A fresh connection each time: the server closes one whose upload it cut short.
+    const req = request(url, { method: "POST", headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("end", () =>
+        resolve(
+          new Response(Buffer.concat(chunks), {
+            status: res.statusCode,
+            headers: res.headers as Record<string, string>,
+          }),
+        ),
+      );
+    });
+    // A broken upload is not the answer: give the server's early answer a moment to arrive.
+    req.on("error", (error) => setTimeout(() => reject(error), 1000));
+    req.end(body);
+  });
+
+describe("hostile input", () => {
+  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let edge: Miniflare;
+  let publishable: string;
+
+  beforeAll(async () => {
+    relay = await startTestRelay(brokers, [`${SERVICE}=*`], {
+      env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN },
+    });
+    const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
+    publishable = keys.publishable;
+    edge = await startWorkerdEdge({
+      relayUrl: relay.httpUrl,
+      serviceKey: keys.service,
+      edgeToken: EDGE_TOKEN,
+      pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
+      port: EDGE_PORT,
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await edge?.dispose();
+    await relay?.close();
+  });
+
+  const headersOf = (nasty: Nasty, key: string) => ({
+    "content-type": nasty.contentType ?? "application/json",
+    ...(nasty.contentEncoding === undefined ? {} : { "content-encoding": nasty.contentEncoding }),
+    authorization: `Bearer ${key}`,
+  });
+
+  it("the relay's REST API refuses every nasty with a clear 4xx and keeps serving", async () => {
+    for (const nasty of nasties(tenant)) {
+      for (const path of ["/api/v1/behaviors/track", "/api/v1/behaviors/validate"]) {
+        const response = await postReadingEarlyAnswers(
+          `${relay.httpUrl}${path}`,
+          headersOf(nasty, SERVICE),
+          nasty.body,
+        );
+        if (path.endsWith("/validate") && response.status === 200) {
+          // /validate answers 200 with success false and the errors.
+          const answer = (await response.json()) as { success: boolean; errors: unknown[] };
+          if (!nasty.mayBeAccepted) expect(answer.success, nasty.name).toBe(false);
+          continue;
+        }
+        await expectRefusedOrHarmless(nasty, response);
+      }
+    }
+    expect((await fetch(`${relay.httpUrl}/livez`)).status).toBe(200);
+  });
+
+  it("the edge (workerd) refuses every nasty with a clear 4xx and keeps serving", async () => {
+    for (const nasty of nasties(tenant)) {
+      const response = await edge.dispatchFetch(`http://127.0.0.1:${EDGE_PORT}/api/v1/behaviors/track`, {
+        method: "POST",
+        headers: headersOf(nasty, publishable),
+        body: nasty.body,
+      });
+      await expectRefusedOrHarmless(nasty, response as unknown as Response);
+    }
+    const health = await edge.dispatchFetch(`http://127.0.0.1:${EDGE_PORT}/api/v1/behaviors/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it("gRPC refuses undecodable messages, oversized ones and hostile tenants with a gRPC status", async () => {
+    const session = connect(relay.grpcUrl);
+    const call = (payload: Uint8Array, method = "TrackEvent") =>
+      new Promise<{ status: string | undefined; message: string | undefined }>((resolve, reject) => {
+        const frame = Buffer.alloc(5 + payload.length);
+        frame.writeUInt32BE(payload.length, 1);
+        frame.set(payload, 5);
+        const stream = session.request({
+          ":method": "POST",
+          ":path": `/recommender.v1.BehaviorService/${method}`,
+          "content-type": "application/grpc",
+          te: "trailers",
+          authorization: `Bearer ${SERVICE}`,
+        });
+        let headerStatus: string | undefined;
+        stream.on("response", (headers) => {
+          headerStatus = headers["grpc-status"] as string | undefined;
+        });
+        stream.on("trailers", (trailers) =>
+          resolve({ status: trailers["grpc-status"] as string, message: trailers["grpc-message"] as string }),
+        );
+        stream.on("end", () => resolve({ status: headerStatus, message: undefined }));
+        stream.on("error", reject);
+        stream.resume();
+        stream.end(frame);
+      });
+    try {
+      // Field 1 (event) with a length running past the end, then random bytes: gRPC's status codes
+      // document INTERNAL for "error parsing request proto", and Connect answers so; the relay lives on.
+      expect((await call(Uint8Array.from([0x0a, 0xff, 0x01, 0x02]))).status).toBe("13");
+      expect((await call(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).status).toBe("13");
+      // A message over the 1 MiB limit.
+      expect((await call(new Uint8Array(2 * 1024 * 1024))).status).toBe("8"); // RESOURCE_EXHAUSTED
+    } finally {
+      session.close();
+    }
+    const { createClient } = await import("@connectrpc/connect");
+    const { createGrpcTransport } = await import("@connectrpc/connect-node");
+    const { BehaviorService } = await import("../../src/gen/recommender/v1/behavior_pb.js");
+    const client = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
+    for (const hostile of HOSTILE_TENANTS) {
+      const answer = await client
+        .trackEvent(
+          {
+            event: {
+              tenantId: hostile,
+              scenarioId: "vlog_feed",
+              userId: "u1",
+              itemId: "v1",
+              actionType: 5,
+              context: { deviceType: 1 },
+            },
+          },
+          { headers: { authorization: `Bearer ${SERVICE}` } },
+        )
+        .then(
+          () => "accepted",
+          (error: { code: number }) => error.code,
+        );
+      expect(answer, JSON.stringify(hostile)).toBe(3); // Code.InvalidArgument
+    }
+  });
+
+  it("no hostile tenant id ever became a topic", async () => {
+    const admin = new Admin({ clientId: "hostile-audit", bootstrapBrokers: brokers });
+    try {
+      const topics = await admin.listTopics({ includeInternals: true });
+      const ours = topics.filter((t) => t.startsWith("user-behaviors-"));
+      for (const topic of ours) expect(topic).toMatch(/^user-behaviors-[a-z0-9][a-z0-9_]{0,63}(-rejected)?$/);
+    } finally {
+      await admin.close();
+    }
+  });
+});

@@ -1,0 +1,107 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type BehaviorEvent, EXAMPLE_EVENTS, eventToProto } from "../../src/core/index.ts";
+import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
+import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
+
+const brokers = inject("kafkaBrokers");
+const ADMIN = `admin_${uniqueName("t")}`;
+const EDGE_TOKEN = `edge_${uniqueName("t")}`;
+const KEY_A = `svc_${uniqueName("a")}`;
+const KEY_B = `svc_${uniqueName("b")}`;
+const tenant = uniqueName("limited");
+const small = uniqueName("small");
+const EDGE_PORT = 18794;
+const eventOf = (t: string) => ({ ...EXAMPLE_EVENTS.video_data, tenant_id: t, event_id: undefined });
+const batchOf = (t: string, n: number) =>
+  JSON.stringify({ events: Array.from({ length: n }, () => eventOf(t)) });
+
+describe("rate limits per key and per tenant", () => {
+  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let edge: Miniflare;
+  let publishable: string;
+
+  beforeAll(async () => {
+    relay = await startTestRelay(brokers, [`${KEY_A}=*`, `${KEY_B}=*`], {
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        EDGE_TOKEN,
+        RATE_LIMIT_KEY_EVENTS_PER_SECOND: "100",
+        RATE_LIMIT_TENANT_EVENTS_PER_SECOND: "100000",
+        RATE_LIMIT_TENANT_OVERRIDES: `${small}=150`,
+      },
+    });
+    const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
+    publishable = keys.publishable;
+    edge = await startWorkerdEdge({
+      relayUrl: relay.httpUrl,
+      serviceKey: keys.service,
+      edgeToken: EDGE_TOKEN,
+      pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
+      port: EDGE_PORT,
+      vars: { RATE_LIMIT_KEY_EVENTS_PER_SECOND: "100" },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await edge?.dispose();
+    await relay?.close();
+  });
+
+  const batch = (key: string, t: string, n: number) =>
+    fetch(`${relay.httpUrl}/api/v1/behaviors/track/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: batchOf(t, n),
+    });
+
+  it("the relay answers 429 with Retry-After past a key's limit, on REST and gRPC", async () => {
+    expect((await batch(KEY_A, tenant, 100)).status).toBe(200);
+    const refused = await batch(KEY_A, tenant, 100);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await refused.json()).toMatchObject({ code: "rate_limited", retryable: true });
+
+    const client = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
+    const proto = eventToProto({ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant } as BehaviorEvent);
+    const error = await client
+      .trackEvents({ events: Array(100).fill(proto) }, { headers: { authorization: `Bearer ${KEY_A}` } })
+      .then(
+        () => undefined,
+        (e: { code: number; metadata: Headers }) => e,
+      );
+    expect(error?.code).toBe(8); // RESOURCE_EXHAUSTED
+    expect(Number(error?.metadata.get("retry-after"))).toBeGreaterThanOrEqual(1);
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await batch(KEY_A, tenant, 100)).status).toBe(200); // refilled
+  });
+
+  it("the relay shares a tenant's own limit between its keys", async () => {
+    expect((await batch(KEY_B, small, 100)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // KEY_B's own bucket refills…
+    expect((await batch(KEY_B, small, 100)).status).toBe(200); // …and the tenant's 150/s too
+    const other = await batch(KEY_A, small, 100); // a second key, same tenant, within the second
+    expect(other.status).toBe(429);
+  });
+
+  it("the edge answers 429 with Retry-After past a key's limit", async () => {
+    const send = () =>
+      edge.dispatchFetch(`http://127.0.0.1:${EDGE_PORT}/api/v1/behaviors/collect?key=${publishable}`, {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: batchOf(tenant, 100),
+      });
+    const first = await send();
+    expect(first.status).toBeLessThan(300);
+    await first.arrayBuffer();
+    const second = await send();
+    expect(second.status).toBe(429);
+    expect(Number(second.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await second.json()).toMatchObject({ code: "rate_limited" });
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { parseTenantLimits, RateLimiter } from "../../src/core/index.ts";
+
+const clock = () => {
+  let now = 1_000_000;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+};
+const one = (tenant: string, n: number) => new Map([[tenant, n]]);
+
+describe("rate limits", () => {
+  it("let a key send its rate per second, refuse more with the seconds to wait, and refill", () => {
+    const time = clock();
+    const limiter = new RateLimiter({ perKey: 100, perTenant: 1000, tenantOverrides: {} }, time.now);
+    expect(limiter.take("k1", one("mymx", 100))).toBe(0);
+    expect(limiter.take("k1", one("mymx", 1))).toBe(1);
+    expect(limiter.take("k2", one("mymx", 100))).toBe(0); // another key has its own bucket
+    time.advance(500);
+    expect(limiter.take("k1", one("mymx", 50))).toBe(0);
+    expect(limiter.take("k1", one("mymx", 1))).toBe(1);
+  });
+
+  it("share a tenant's limit between its keys, with per-tenant overrides", () => {
+    const time = clock();
+    const limiter = new RateLimiter(
+      { perKey: 1000, perTenant: 1000, tenantOverrides: { small: 150 } },
+      time.now,
+    );
+    expect(limiter.take("a", one("small", 100))).toBe(0);
+    expect(limiter.take("b", one("small", 100))).toBe(1);
+    expect(limiter.take("b", one("big", 100))).toBe(0);
+  });
+
+  it("take all of a request or none of it", () => {
+    const time = clock();
+    const limiter = new RateLimiter({ perKey: 1000, perTenant: 100, tenantOverrides: {} }, time.now);
+    const mixed = new Map([
+      ["t1", 50],
+      ["t2", 101],
+    ]);
+    expect(limiter.take("k", mixed)).toBeGreaterThan(0);
+    expect(limiter.take("k", one("t1", 100))).toBe(0); // t1's tokens were not spent by the refused request
+  });
+
+  it("keep memory bounded by forgetting the least recently used buckets", () => {
+    const time = clock();
+    const limiter = new RateLimiter({ perKey: 100, perTenant: 100_000, tenantOverrides: {} }, time.now, 10);
+    expect(limiter.take("hot", one("t", 100))).toBe(0);
+    for (let i = 0; i < 100; i++) limiter.take(`k${i}`, one("t", 1));
+    // "hot" was evicted and comes back full: the limiter errs towards letting events in.
+    expect(limiter.take("hot", one("t", 100))).toBe(0);
+  });
+
+  it("read overrides as tenant=rate and reject anything else", () => {
+    expect(parseTenantLimits("mymx=50000, acme=200")).toEqual({ mymx: 50000, acme: 200 });
+    expect(parseTenantLimits("")).toEqual({});
+    expect(() => parseTenantLimits("mymx")).toThrow(/tenant_id=events_per_second/);
+    expect(() => parseTenantLimits("mymx=-1")).toThrow();
+  });
+});
