@@ -67,7 +67,10 @@ export class KeyStores implements KeyStore {
   }
 }
 
-/** Remembers lookups for a few seconds, so a revocation takes effect within `ttlMs` without a query per event. */
+/**
+ * Remembers lookups for a few seconds, so a revocation takes effect within `ttlMs` without a query per
+ * event; while the database does not answer, a key seen before keeps its last known rights.
+ */
 export class CachedKeyStore implements KeyStore {
   readonly #cache = new Map<string, { principal: Principal | undefined; until: number }>();
   readonly #store: KeyStore;
@@ -80,7 +83,15 @@ export class CachedKeyStore implements KeyStore {
     const id = hashKey(key);
     const cached = this.#cache.get(id);
     if (cached !== undefined && cached.until > Date.now()) return cached.principal;
-    const principal = await this.#store.principalFor(key);
+    let principal: Principal | undefined;
+    try {
+      principal = await this.#store.principalFor(key);
+    } catch (error) {
+      // MongoDB is down: a key seen before keeps its last known rights for another `ttlMs`.
+      if (cached === undefined) throw error;
+      cached.until = Date.now() + this.#ttlMs;
+      return cached.principal;
+    }
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(id, { principal, until: Date.now() + this.#ttlMs });
     return principal;

@@ -21,11 +21,13 @@ export class InMemoryConfigSource implements ConfigSource {
 /**
  * Configs read from the repository through a short-lived cache: a hot (tenant, scenario) costs no
  * query per event, a change made through this relay's admin API is seen at once (invalidate), and one
- * made through another relay within `ttlMs`. When the database does not answer, the last known config
- * keeps being used, so ingestion does not depend on MongoDB being up.
+ * made through another relay within about `ttlMs`. Only the first lookup of a config waits for the
+ * database; after that an expired entry is answered from memory while one refresh runs behind it, so
+ * ingestion never waits for MongoDB, and keeps the last known config while MongoDB is down.
  */
 export class CachedConfigSource implements ConfigSource {
   readonly #cache = new Map<string, { config: TrackingConfig | undefined; until: number }>();
+  readonly #refreshing = new Map<string, Promise<TrackingConfig | undefined>>();
   readonly #load: (tenantId: string, scenarioId: string) => Promise<TrackingConfig | undefined>;
   readonly #ttlMs: number;
   readonly #onError: (error: unknown) => void;
@@ -43,16 +45,33 @@ export class CachedConfigSource implements ConfigSource {
   async get(tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
     const id = `${tenantId}/${scenarioId}`;
     const cached = this.#cache.get(id);
-    if (cached !== undefined && cached.until > Date.now()) return cached.config;
-    try {
-      const config = await this.#load(tenantId, scenarioId);
-      if (this.#cache.size > 50_000) this.#cache.clear();
-      this.#cache.set(id, { config, until: Date.now() + this.#ttlMs });
-      return config;
-    } catch (error) {
-      this.#onError(error);
-      return cached?.config;
+    if (cached === undefined) return this.#refresh(id, tenantId, scenarioId);
+    if (cached.until <= Date.now()) void this.#refresh(id, tenantId, scenarioId);
+    return cached.config;
+  }
+
+  /** One load per config at a time; a failure keeps the cached config for another `ttlMs`. */
+  #refresh(id: string, tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
+    let refresh = this.#refreshing.get(id);
+    if (refresh === undefined) {
+      refresh = this.#load(tenantId, scenarioId)
+        .then(
+          (config) => {
+            if (this.#cache.size > 50_000) this.#cache.clear();
+            this.#cache.set(id, { config, until: Date.now() + this.#ttlMs });
+            return config;
+          },
+          (error: unknown) => {
+            this.#onError(error);
+            const stale = this.#cache.get(id);
+            if (stale !== undefined) stale.until = Date.now() + this.#ttlMs;
+            return stale?.config;
+          },
+        )
+        .finally(() => this.#refreshing.delete(id));
+      this.#refreshing.set(id, refresh);
     }
+    return refresh;
   }
 
   invalidate(tenantId: string, scenarioId: string): void {

@@ -21,6 +21,8 @@ export const RelaySettings = z
     RELAY_HOST: z.string().default("127.0.0.1"),
     RELAY_HTTP_PORT: int(8080),
     RELAY_GRPC_PORT: int(50051),
+    /** A request (headers and body) must arrive within this time; a slower one gets 408. */
+    RELAY_REQUEST_TIMEOUT_MS: int(30_000, 1000),
     KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
     KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
     /** PLAINTEXT locally; SASL_SSL against a managed cluster (docs/security.md). */

@@ -144,6 +144,12 @@ export const startRelay = async (
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
   const rest = getRequestListener(app.fetch);
   const httpServer = createHttpServer(
+    // A client that trickles its request (slowloris) is answered 408 and cut off, not waited for.
+    {
+      requestTimeout: settings.RELAY_REQUEST_TIMEOUT_MS,
+      headersTimeout: settings.RELAY_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(30_000, settings.RELAY_REQUEST_TIMEOUT_MS / 2),
+    },
     connectNodeAdapter({
       routes,
       fallback: (req, res) => void rest(req as IncomingMessage, res as ServerResponse),

@@ -1,8 +1,11 @@
 import { request } from "node:http";
 import { connect } from "node:http2";
+import { createConnection } from "node:net";
 import { Admin } from "@platformatic/kafka";
+import fc from "fast-check";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
 import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
 import { HOSTILE_TENANTS, type Nasty, nasties } from "../support/hostile.ts";
 import { uniqueName } from "../support/random.ts";
@@ -61,7 +64,7 @@ describe("hostile input", () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [`${SERVICE}=*`], {
-      env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN },
+      env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN, RELAY_REQUEST_TIMEOUT_MS: "2000" },
     });
     const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
     publishable = keys.publishable;
@@ -180,6 +183,61 @@ describe("hostile input", () => {
       expect(answer, JSON.stringify(hostile)).toBe(3); // Code.InvalidArgument
     }
   });
+
+  it("random bodies and random field values never get a 5xx, from the relay or the edge (property)", async () => {
+    const { event_id: _id, ...event } = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant };
+    const field = fc.constantFrom(
+      ...Object.keys(event),
+      "context",
+      "scenario_data",
+      "__proto__",
+      "extra_data",
+    );
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.uint8Array({ maxLength: 4096 }),
+      fc.tuple(field, fc.jsonValue()).map(([k, v]) => JSON.stringify({ ...event, [k]: v })),
+      fc.tuple(field, fc.string({ unit: "binary" })).map(([k, v]) => JSON.stringify({ ...event, [k]: v })),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (payload) => {
+        const relayAnswer = await fetch(`${relay.httpUrl}/api/v1/behaviors/track`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${SERVICE}` },
+          body: payload,
+        });
+        await relayAnswer.arrayBuffer();
+        const edgeAnswer = await edge.dispatchFetch(
+          `http://127.0.0.1:${EDGE_PORT}/api/v1/behaviors/collect?key=${publishable}`,
+          {
+            method: "POST",
+            headers: { "content-type": "text/plain" },
+            body: payload,
+          },
+        );
+        await edgeAnswer.arrayBuffer();
+        return relayAnswer.status < 500 && edgeAnswer.status < 500;
+      }),
+      { numRuns: 150 },
+    );
+  }, 180_000);
+
+  it("a body that trickles in is cut off with 408 (slowloris)", async () => {
+    const { port } = new URL(relay.httpUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = createConnection(Number(port), "127.0.0.1", () => {
+        socket.write(
+          `POST /api/v1/behaviors/track HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${SERVICE}\r\ncontent-length: 1000\r\n\r\n{"tenant`,
+        );
+      });
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk));
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+      setTimeout(() => socket.destroy(), 20_000);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  }, 30_000);
 
   it("no hostile tenant id ever became a topic", async () => {
     const admin = new Admin({ clientId: "hostile-audit", bootstrapBrokers: brokers });

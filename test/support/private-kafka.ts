@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -23,6 +23,8 @@ export const privateKafka = async (port: number) => {
     brokers: [`127.0.0.1:${port}`],
     start: () => run("start"),
     stop: () => run("stop"),
+    /** The broker's JVM, for faults a graceful stop does not show: SIGKILL, SIGSTOP. */
+    pid: async () => Number((await readFile(join(dir, "kafka", "kafka.pid"), "utf8")).trim()),
     remove: async () => {
       await run("stop");
       await rm(dir, { recursive: true, force: true });
