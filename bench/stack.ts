@@ -1,11 +1,10 @@
 // The components under test, each in its own process as in production, and their resident memory.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { Miniflare } from "miniflare";
+import { startWorkerdEdge } from "../scripts/lib/workerd-edge.ts";
 import { waitForHttp } from "./load.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -90,27 +89,9 @@ const childrenOf = (parent: number): number[] =>
 
 /** The Cloudflare entry point as wrangler bundles it, in workerd (Miniflare), forwarding to `relayUrl`. */
 export const startEdge = async (relayUrl: string, serviceKey: string, edgeToken: string) => {
-  const outdir = await mkdtemp(join(tmpdir(), "bench-edge-build-"));
-  await promisify(execFile)(
-    join(root, "node_modules", ".bin", "wrangler"),
-    ["deploy", "--dry-run", "--outdir", outdir],
-    { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
-  );
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(outdir, "cloudflare.js"),
-    modulesRoot: outdir,
-    compatibilityDate: "2026-07-01",
-    compatibilityFlags: ["nodejs_compat"],
-    kvNamespaces: ["CONFIGS"],
-    queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
-    bindings: { RELAY_URL: relayUrl, RELAY_SERVICE_KEY: serviceKey, EDGE_TOKEN: edgeToken },
-    host: "127.0.0.1",
-    port: 18789,
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const mf = await startWorkerdEdge({ relayUrl, serviceKey, edgeToken, port: 18789 });
   const workerd = () => childrenOf(process.pid).find((pid) => commOf(pid) === "workerd");
-  return { url, memory: memoryWatch(workerd), stop: () => mf.dispose() };
+  return { url: "http://127.0.0.1:18789", memory: memoryWatch(workerd), stop: () => mf.dispose() };
 };
 
 /** The HTTP ceiling: a bare Node server in its own process that reads the body and answers 200. */

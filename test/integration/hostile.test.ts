@@ -6,14 +6,11 @@ import fc from "fast-check";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
-import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { startRelayAndEdge } from "../support/edge.ts";
 import { HOSTILE_TENANTS, type Nasty, nasties } from "../support/hostile.ts";
 import { uniqueName } from "../support/random.ts";
-import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
-const ADMIN = `admin_${uniqueName("t")}`;
-const EDGE_TOKEN = `edge_${uniqueName("t")}`;
 const SERVICE = `svc_${uniqueName("hostile")}`;
 const tenant = uniqueName("hostile");
 const EDGE_PORT = 18792;
@@ -58,29 +55,23 @@ const postReadingEarlyAnswers = (url: string, headers: Record<string, string>, b
   });
 
 describe("hostile input", () => {
-  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let stack: Awaited<ReturnType<typeof startRelayAndEdge>>;
+  let relay: typeof stack.relay;
   let edge: Miniflare;
   let publishable: string;
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [`${SERVICE}=*`], {
-      env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN, RELAY_REQUEST_TIMEOUT_MS: "2000" },
+    stack = await startRelayAndEdge({
+      brokers,
+      tenant,
+      edgePort: EDGE_PORT,
+      relayKeys: [`${SERVICE}=*`],
+      relayEnv: { RELAY_REQUEST_TIMEOUT_MS: "2000" },
     });
-    const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
-    publishable = keys.publishable;
-    edge = await startWorkerdEdge({
-      relayUrl: relay.httpUrl,
-      serviceKey: keys.service,
-      edgeToken: EDGE_TOKEN,
-      pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
-      port: EDGE_PORT,
-    });
+    ({ relay, edge, publishable } = stack);
   }, 180_000);
 
-  afterAll(async () => {
-    await edge?.dispose();
-    await relay?.close();
-  });
+  afterAll(() => stack?.close());
 
   const headersOf = (nasty: Nasty, key: string) => ({
     "content-type": nasty.contentType ?? "application/json",

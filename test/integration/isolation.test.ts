@@ -2,14 +2,11 @@ import fc from "fast-check";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
-import { adminClient, startWorkerdEdge } from "../support/edge.ts";
+import { startRelayAndEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
-import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
-const ADMIN = `admin_${uniqueName("t")}`;
-const EDGE_TOKEN = `edge_${uniqueName("t")}`;
 const EDGE_PORT = 18798;
 const TENANTS = Array.from({ length: 4 }, (_, i) => uniqueName(`iso${i}`));
 
@@ -19,41 +16,37 @@ interface TenantKeys {
 }
 
 describe("tenants are kept apart (property-based, against the real relay and the edge in workerd)", () => {
-  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let stack: Awaited<ReturnType<typeof startRelayAndEdge>>;
+  let relay: typeof stack.relay;
   let edge: Miniflare;
   const keys = new Map<string, TenantKeys>();
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN } });
-    const admin = adminClient(relay.httpUrl, ADMIN);
+    stack = await startRelayAndEdge({ brokers, tenant: TENANTS[0] as string, edgePort: EDGE_PORT });
+    ({ relay, edge } = stack);
     for (const tenant of TENANTS) {
-      await admin("/api/v1/tracking-configs/from-template", {
-        tenant_id: tenant,
-        scenario_id: "vlog_feed",
-        template_id: "video",
-        name: "Vlog",
-      });
+      if (tenant !== TENANTS[0]) {
+        await stack.admin("/api/v1/tracking-configs/from-template", {
+          tenant_id: tenant,
+          scenario_id: "vlog_feed",
+          template_id: "video",
+          name: "Vlog",
+        });
+      }
       keys.set(tenant, {
-        secret: (await admin("/api/v1/api-keys", { kind: "secret", tenant_id: tenant })).key,
+        secret: (await stack.admin("/api/v1/api-keys", { kind: "secret", tenant_id: tenant })).key,
         publishable: (
-          await admin("/api/v1/api-keys", { kind: "publishable", tenant_id: tenant, allowed_origins: [] })
+          await stack.admin("/api/v1/api-keys", {
+            kind: "publishable",
+            tenant_id: tenant,
+            allowed_origins: [],
+          })
         ).key,
       });
     }
-    const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
-    edge = await startWorkerdEdge({
-      relayUrl: relay.httpUrl,
-      serviceKey: service,
-      edgeToken: EDGE_TOKEN,
-      pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
-      port: EDGE_PORT,
-    });
   }, 180_000);
 
-  afterAll(async () => {
-    await edge?.dispose();
-    await relay?.close();
-  });
+  afterAll(() => stack?.close());
 
   const call = async (method: string, url: string, key: string, body?: unknown) => {
     const response = await fetch(url, {
@@ -105,7 +98,7 @@ describe("tenants are kept apart (property-based, against the real relay and the
       );
       expect(records).toHaveLength(0);
       const config = await fetch(`${relay.httpUrl}/api/v1/tracking-configs/${tenant}/vlog_feed`, {
-        headers: { authorization: `Bearer ${ADMIN}` },
+        headers: { authorization: `Bearer ${stack.adminToken}` },
       });
       expect(await config.json()).toMatchObject({ version: 1, is_active: true });
     }

@@ -4,13 +4,10 @@ import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BehaviorEvent, EXAMPLE_EVENTS, eventToProto } from "../../src/core/index.ts";
 import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
-import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { startRelayAndEdge } from "../support/edge.ts";
 import { uniqueName } from "../support/random.ts";
-import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
-const ADMIN = `admin_${uniqueName("t")}`;
-const EDGE_TOKEN = `edge_${uniqueName("t")}`;
 const KEY_A = `svc_${uniqueName("a")}`;
 const KEY_B = `svc_${uniqueName("b")}`;
 const tenant = uniqueName("limited");
@@ -21,36 +18,28 @@ const batchOf = (t: string, n: number) =>
   JSON.stringify({ events: Array.from({ length: n }, () => eventOf(t)) });
 
 describe("rate limits per key and per tenant", () => {
-  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+  let stack: Awaited<ReturnType<typeof startRelayAndEdge>>;
+  let relay: typeof stack.relay;
   let edge: Miniflare;
   let publishable: string;
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [`${KEY_A}=*`, `${KEY_B}=*`], {
-      env: {
-        ADMIN_TOKEN: ADMIN,
-        EDGE_TOKEN,
+    stack = await startRelayAndEdge({
+      brokers,
+      tenant,
+      edgePort: EDGE_PORT,
+      relayKeys: [`${KEY_A}=*`, `${KEY_B}=*`],
+      relayEnv: {
         RATE_LIMIT_KEY_EVENTS_PER_SECOND: "100",
         RATE_LIMIT_TENANT_EVENTS_PER_SECOND: "100000",
         RATE_LIMIT_TENANT_OVERRIDES: `${small}=150`,
       },
+      edgeVars: { RATE_LIMIT_KEY_EVENTS_PER_SECOND: "100" },
     });
-    const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
-    publishable = keys.publishable;
-    edge = await startWorkerdEdge({
-      relayUrl: relay.httpUrl,
-      serviceKey: keys.service,
-      edgeToken: EDGE_TOKEN,
-      pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
-      port: EDGE_PORT,
-      vars: { RATE_LIMIT_KEY_EVENTS_PER_SECOND: "100" },
-    });
+    ({ relay, edge, publishable } = stack);
   }, 180_000);
 
-  afterAll(async () => {
-    await edge?.dispose();
-    await relay?.close();
-  });
+  afterAll(() => stack?.close());
 
   const batch = (key: string, t: string, n: number) =>
     fetch(`${relay.httpUrl}/api/v1/behaviors/track/batch`, {

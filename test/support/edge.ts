@@ -1,52 +1,9 @@
-import { execFile } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { Miniflare } from "miniflare";
+import { startWorkerdEdge } from "../../scripts/lib/workerd-edge.ts";
 
-const root = join(import.meta.dirname, "..", "..");
+export { startWorkerdEdge };
 
-/**
- * The Cloudflare entry point as `wrangler deploy --dry-run` bundles it, running in real workerd
- * (Miniflare) on a fixed port, with its KV namespace and its queue (consumed back into the worker).
- */
-export const startWorkerdEdge = async (options: {
-  relayUrl: string;
-  serviceKey: string;
-  edgeToken: string;
-  pushSecret: string;
-  port: number;
-  vars?: Record<string, string>;
-}) => {
-  const outdir = await mkdtemp(join(tmpdir(), "edge-build-"));
-  await promisify(execFile)(
-    join(root, "node_modules", ".bin", "wrangler"),
-    ["deploy", "--dry-run", "--outdir", outdir],
-    { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, timeout: 120_000 },
-  );
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(outdir, "cloudflare.js"),
-    modulesRoot: outdir,
-    compatibilityDate: "2026-07-01",
-    compatibilityFlags: ["nodejs_compat"],
-    kvNamespaces: ["CONFIGS"],
-    queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
-    queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
-    bindings: {
-      RELAY_URL: options.relayUrl,
-      RELAY_SERVICE_KEY: options.serviceKey,
-      EDGE_TOKEN: options.edgeToken,
-      EDGE_PUSH_SECRET: options.pushSecret,
-      ...options.vars,
-    },
-    host: "127.0.0.1",
-    port: options.port,
-  });
-  await mf.ready;
-  return mf;
-};
+import { uniqueName } from "./random.ts";
+import { startTestRelay } from "./relay.ts";
 
 /** Admin calls against a test relay, for the edge tests' setup. */
 export const adminClient = (relayUrl: string, token: string) => async (path: string, body: unknown) => {
@@ -80,4 +37,44 @@ export const edgeTenant = async (
   ).key;
   const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
   return { publishable, service };
+};
+
+/**
+ * A relay with its admin API, a tenant ready for the edge (`edgeTenant`), and the edge in workerd in
+ * front of it: the set-up of every test that goes through both.
+ */
+export const startRelayAndEdge = async (options: {
+  brokers: string[];
+  tenant: string;
+  edgePort: number;
+  relayKeys?: string[];
+  relayEnv?: Record<string, string>;
+  edgeVars?: Record<string, string>;
+}) => {
+  const adminToken = `admin_${uniqueName("t")}`;
+  const edgeToken = `edge_${uniqueName("t")}`;
+  const relay = await startTestRelay(options.brokers, options.relayKeys ?? [], {
+    env: { ADMIN_TOKEN: adminToken, EDGE_TOKEN: edgeToken, ...options.relayEnv },
+  });
+  const admin = adminClient(relay.httpUrl, adminToken);
+  const keys = await edgeTenant(admin, options.tenant, []);
+  const edge = await startWorkerdEdge({
+    relayUrl: relay.httpUrl,
+    serviceKey: keys.service,
+    edgeToken,
+    pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
+    port: options.edgePort,
+    vars: options.edgeVars,
+  });
+  return {
+    relay,
+    edge,
+    admin,
+    adminToken,
+    ...keys,
+    close: async () => {
+      await edge.dispose();
+      await relay.close();
+    },
+  };
 };

@@ -1,0 +1,49 @@
+import { execFile } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Miniflare } from "miniflare";
+
+const root = join(import.meta.dirname, "..", "..");
+
+/**
+ * The Cloudflare entry point as `wrangler deploy --dry-run` bundles it, running in real workerd
+ * (Miniflare) on a fixed port, with its KV namespace and its queue (consumed back into the worker).
+ */
+export const startWorkerdEdge = async (options: {
+  relayUrl: string;
+  serviceKey: string;
+  edgeToken: string;
+  pushSecret?: string;
+  port: number;
+  vars?: Record<string, string>;
+}) => {
+  const outdir = await mkdtemp(join(tmpdir(), "edge-build-"));
+  await promisify(execFile)(
+    join(root, "node_modules", ".bin", "wrangler"),
+    ["deploy", "--dry-run", "--outdir", outdir],
+    { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, timeout: 120_000 },
+  );
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(outdir, "cloudflare.js"),
+    modulesRoot: outdir,
+    compatibilityDate: "2026-07-01",
+    compatibilityFlags: ["nodejs_compat"],
+    kvNamespaces: ["CONFIGS"],
+    queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
+    queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
+    bindings: {
+      RELAY_URL: options.relayUrl,
+      RELAY_SERVICE_KEY: options.serviceKey,
+      EDGE_TOKEN: options.edgeToken,
+      ...(options.pushSecret === undefined ? {} : { EDGE_PUSH_SECRET: options.pushSecret }),
+      ...options.vars,
+    },
+    host: "127.0.0.1",
+    port: options.port,
+  });
+  await mf.ready;
+  return mf;
+};
