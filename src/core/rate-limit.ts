@@ -47,12 +47,12 @@ export class RateLimiter {
   }
 
   /**
-   * Takes `events` tokens from the key's bucket and from each tenant's bucket, or none of them.
-   * Returns 0 when admitted, else the seconds after which the same request would be.
+   * Takes `events` tokens from the key's bucket (every event of the request, valid or not) and each
+   * tenant's share from that tenant's bucket, or none of them. Returns 0 when admitted, else the
+   * seconds after which the same request would be.
    */
-  take(keyId: string, eventsByTenant: ReadonlyMap<string, number>): number {
-    const total = [...eventsByTenant.values()].reduce((a, b) => a + b, 0);
-    const wanted: [string, number, number][] = [[`k:${keyId}`, this.limits.perKey, total]];
+  take(keyId: string, events: number, eventsByTenant: ReadonlyMap<string, number>): number {
+    const wanted: [string, number, number][] = [[`k:${keyId}`, this.limits.perKey, events]];
     for (const [tenant, count] of eventsByTenant) {
       wanted.push([`t:${tenant}`, this.limits.tenantOverrides[tenant] ?? this.limits.perTenant, count]);
     }

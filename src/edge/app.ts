@@ -124,7 +124,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
       if (tenant !== undefined && isValidTenantId(tenant))
         byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
     }
-    const wait = ports.limiter.take(key.hash, byTenant);
+    const wait = ports.limiter.take(key.hash, inputs.length, byTenant);
     if (wait > 0) {
       throw new ApiError(
         "rate_limited",

@@ -54,7 +54,7 @@ export interface ClientInfo {
 
 /** Per-key and per-tenant event rates (src/core's RateLimiter): seconds to wait, or 0 when admitted. */
 export interface Limiter {
-  take(keyId: string, eventsByTenant: ReadonlyMap<string, number>): number;
+  take(keyId: string, events: number, eventsByTenant: ReadonlyMap<string, number>): number;
 }
 
 export interface EdgePorts {

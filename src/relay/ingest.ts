@@ -138,7 +138,7 @@ export class IngestService {
       if (tenant !== undefined && isValidTenantId(tenant))
         byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
     }
-    const wait = limiter.take(principal.keyId ?? principal.kind, byTenant);
+    const wait = limiter.take(principal.keyId ?? principal.kind, inputs.length, byTenant);
     if (wait > 0) {
       this.deps.metrics.rejected.inc({ reason: "rate_limited" }, inputs.length);
       throw new ApiError(

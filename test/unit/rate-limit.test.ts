@@ -6,17 +6,23 @@ const clock = () => {
   return { now: () => now, advance: (ms: number) => (now += ms) };
 };
 const one = (tenant: string, n: number) => new Map([[tenant, n]]);
+const take = (limiter: RateLimiter, key: string, byTenant: Map<string, number>) =>
+  limiter.take(
+    key,
+    [...byTenant.values()].reduce((a, b) => a + b, 0),
+    byTenant,
+  );
 
 describe("rate limits", () => {
   it("let a key send its rate per second, refuse more with the seconds to wait, and refill", () => {
     const time = clock();
     const limiter = new RateLimiter({ perKey: 100, perTenant: 1000, tenantOverrides: {} }, time.now);
-    expect(limiter.take("k1", one("mymx", 100))).toBe(0);
-    expect(limiter.take("k1", one("mymx", 1))).toBe(1);
-    expect(limiter.take("k2", one("mymx", 100))).toBe(0); // another key has its own bucket
+    expect(take(limiter, "k1", one("mymx", 100))).toBe(0);
+    expect(take(limiter, "k1", one("mymx", 1))).toBe(1);
+    expect(take(limiter, "k2", one("mymx", 100))).toBe(0); // another key has its own bucket
     time.advance(500);
-    expect(limiter.take("k1", one("mymx", 50))).toBe(0);
-    expect(limiter.take("k1", one("mymx", 1))).toBe(1);
+    expect(take(limiter, "k1", one("mymx", 50))).toBe(0);
+    expect(take(limiter, "k1", one("mymx", 1))).toBe(1);
   });
 
   it("share a tenant's limit between its keys, with per-tenant overrides", () => {
@@ -25,9 +31,9 @@ describe("rate limits", () => {
       { perKey: 1000, perTenant: 1000, tenantOverrides: { small: 150 } },
       time.now,
     );
-    expect(limiter.take("a", one("small", 100))).toBe(0);
-    expect(limiter.take("b", one("small", 100))).toBe(1);
-    expect(limiter.take("b", one("big", 100))).toBe(0);
+    expect(take(limiter, "a", one("small", 100))).toBe(0);
+    expect(take(limiter, "b", one("small", 100))).toBe(1);
+    expect(take(limiter, "b", one("big", 100))).toBe(0);
   });
 
   it("take all of a request or none of it", () => {
@@ -37,17 +43,23 @@ describe("rate limits", () => {
       ["t1", 50],
       ["t2", 101],
     ]);
-    expect(limiter.take("k", mixed)).toBeGreaterThan(0);
-    expect(limiter.take("k", one("t1", 100))).toBe(0); // t1's tokens were not spent by the refused request
+    expect(take(limiter, "k", mixed)).toBeGreaterThan(0);
+    expect(take(limiter, "k", one("t1", 100))).toBe(0); // t1's tokens were not spent by the refused request
   });
 
   it("keep memory bounded by forgetting the least recently used buckets", () => {
     const time = clock();
     const limiter = new RateLimiter({ perKey: 100, perTenant: 100_000, tenantOverrides: {} }, time.now, 10);
-    expect(limiter.take("hot", one("t", 100))).toBe(0);
-    for (let i = 0; i < 100; i++) limiter.take(`k${i}`, one("t", 1));
+    expect(take(limiter, "hot", one("t", 100))).toBe(0);
+    for (let i = 0; i < 100; i++) take(limiter, `k${i}`, one("t", 1));
     // "hot" was evicted and comes back full: the limiter errs towards letting events in.
-    expect(limiter.take("hot", one("t", 100))).toBe(0);
+    expect(take(limiter, "hot", one("t", 100))).toBe(0);
+  });
+
+  it("count every event of a request against the key, also those of no valid tenant", () => {
+    const limiter = new RateLimiter({ perKey: 100, perTenant: 1000, tenantOverrides: {} }, clock().now);
+    expect(limiter.take("k", 100, new Map())).toBe(0); // 100 events with forged tenant ids
+    expect(limiter.take("k", 1, one("mymx", 1))).toBe(1);
   });
 
   it("read overrides as tenant=rate and reject anything else", () => {
