@@ -1,3 +1,31 @@
+import { ApiError } from "./errors.ts";
+
 /** A JSON object (not null, not an array): what events, contexts and scenario members must be. */
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Web standard in every runtime we support; src/core is type-checked without their globals. */
+interface Utf8Decoder {
+  decode(bytes: Uint8Array | ArrayBuffer): string;
+}
+const utf8 = new (
+  globalThis as unknown as { TextDecoder: new (label: string, options: object) => Utf8Decoder }
+).TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A request body as JSON, strictly: bytes that are not UTF-8 are refused (not turned into U+FFFD and
+ * stored), and so is text that does not parse. Both are 400 `malformed_body`, for edge and relay alike.
+ */
+export const parseJsonBody = (bytes: Uint8Array | ArrayBuffer): unknown => {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new ApiError("malformed_body", "the body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+};

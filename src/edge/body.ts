@@ -1,4 +1,4 @@
-import { ApiError, MAX_REQUEST_BYTES } from "../core/index.ts";
+import { ApiError, MAX_REQUEST_BYTES, parseJsonBody } from "../core/index.ts";
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
@@ -57,15 +57,5 @@ export const readJsonBody = async (request: Request): Promise<unknown> => {
       throw new ApiError("malformed_body", "the body looks like gzip but does not decompress");
     }
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new ApiError("malformed_body", "the body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ApiError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseJsonBody(bytes);
 };

@@ -5,6 +5,7 @@ import {
   type ErrorCode,
   type FieldError,
   PROBLEM_CONTENT_TYPE,
+  parseJsonBody,
   problem,
 } from "../../core/index.ts";
 
@@ -24,24 +25,11 @@ export const problemResponse = (
     },
   );
 
-/** Strict: bytes that are not UTF-8 are refused, not turned into U+FFFD and stored. */
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** Reads a JSON body: 415 for another content type, 400 for bytes that are not UTF-8 or JSON that does not parse. */
 export const jsonBody = async (c: Context<RelayEnv>): Promise<unknown> => {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new ApiError("unsupported_media_type", "send the body as application/json");
   }
-  let text: string;
-  try {
-    text = utf8.decode(await c.req.arrayBuffer());
-  } catch {
-    throw new ApiError("malformed_body", "the body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ApiError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseJsonBody(await c.req.arrayBuffer());
 };
