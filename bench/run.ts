@@ -37,7 +37,7 @@ const say = (line: string) => console.log(`[bench ${Math.round((Date.now() - sta
 const BROKERS = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const KEY = "svc_bench_0123456789";
 const ADMIN = "bench_admin_token_0123456789";
-const EDGE_TOKEN = "bench_edge_token_0123456789";
+const EDGE_SECRET = "bench_edge_secret_0123456789abcdef0123456789";
 const tenant = `bench_${Date.now().toString(36)}`;
 const { event_id: _id, timestamp: _ts, ...event } = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant };
 const sample = validateEvent(event);
@@ -177,7 +177,7 @@ if (wanted("relay") || wanted("edge")) {
     KAFKA_BROKERS: BROKERS.join(","),
     RELAY_API_KEYS: `${KEY}=*`,
     ADMIN_TOKEN: ADMIN,
-    EDGE_TOKEN,
+    EDGE_SECRET,
     MONGODB_DB: tenant,
   });
   try {
@@ -228,9 +228,8 @@ if (wanted("relay") || wanted("edge")) {
         name: "Vlog",
       });
       const key = (await admin("/api/v1/api-keys", { kind: "publishable", tenant_id: tenant })).key;
-      const service = (await admin("/api/v1/api-keys", { kind: "service" })).key;
       say("edge (workerd) build and start");
-      const edge = await startEdge(relay.httpUrl, service, EDGE_TOKEN);
+      const edge = await startEdge(relay.httpUrl, EDGE_SECRET);
       try {
         const collect = `${edge.url}/api/v1/behaviors/collect?key=${key}`;
         const track = `${edge.url}/api/v1/behaviors/track`;

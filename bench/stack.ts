@@ -88,8 +88,8 @@ const childrenOf = (parent: number): number[] =>
     });
 
 /** The Cloudflare entry point as wrangler bundles it, in workerd (Miniflare), forwarding to `relayUrl`. */
-export const startEdge = async (relayUrl: string, serviceKey: string, edgeToken: string) => {
-  const mf = await startWorkerdEdge({ relayUrl, serviceKey, edgeToken, port: 18789 });
+export const startEdge = async (relayUrl: string, edgeSecret: string) => {
+  const mf = await startWorkerdEdge({ relayUrl, edgeSecret, port: 18789 });
   const workerd = () => childrenOf(process.pid).find((pid) => commOf(pid) === "workerd");
   return { url: "http://127.0.0.1:18789", memory: memoryWatch(workerd), stop: () => mf.dispose() };
 };

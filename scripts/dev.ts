@@ -35,8 +35,8 @@ const waitFor = async (what: string, url: string, seconds: number) => {
 /** Credentials survive restarts: the same tokens and keys on every run. */
 interface Credentials {
   admin_token: string;
-  edge_token: string;
-  edge_push_secret: string;
+  /** The EDGE_SECRET the relay and the edge share; missing in files from before it existed. */
+  edge_secret?: string;
   publishable_key?: string;
   service_key?: string;
 }
@@ -45,9 +45,8 @@ const credentials: Credentials = existsSync(credentialsFile)
   ? JSON.parse(readFileSync(credentialsFile, "utf8"))
   : {
       admin_token: `admin_${randomBytes(16).toString("hex")}`,
-      edge_token: `edge_${randomBytes(16).toString("hex")}`,
-      edge_push_secret: randomBytes(32).toString("hex"),
     };
+credentials.edge_secret ??= randomBytes(32).toString("hex");
 
 const started: string[] = [];
 const children: ChildProcess[] = [];
@@ -115,9 +114,8 @@ try {
   });
   run("relay", process.execPath, ["--max-old-space-size=256", "dist/relay/main.js"], {
     ADMIN_TOKEN: credentials.admin_token,
-    EDGE_TOKEN: credentials.edge_token,
+    EDGE_SECRET: credentials.edge_secret,
     EDGE_PUSH_URL: EDGE,
-    EDGE_PUSH_SECRET: credentials.edge_push_secret,
     SPOOL_DIR: join(dev, "spool"),
   });
   await waitFor("the relay", `${RELAY}/livez`, 60);
@@ -145,17 +143,13 @@ try {
       name: "demo page",
       allowed_origins: [DEMO, `http://localhost:${DEMO_PORT}`],
     });
-    const svc = await admin("POST", "/api/v1/api-keys", { kind: "service", name: "local edge" });
+    const svc = await admin("POST", "/api/v1/api-keys", { kind: "service", name: "local services" });
     credentials.publishable_key = pk.body.key as string;
     credentials.service_key = svc.body.key as string;
   }
   writeFileSync(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
   // wrangler dev reads the edge's secrets from .dev.vars (git-ignored).
-  writeFileSync(
-    join(root, ".dev.vars"),
-    `RELAY_SERVICE_KEY=${credentials.service_key}\nEDGE_TOKEN=${credentials.edge_token}\nEDGE_PUSH_SECRET=${credentials.edge_push_secret}\n`,
-    { mode: 0o600 },
-  );
+  writeFileSync(join(root, ".dev.vars"), `EDGE_SECRET=${credentials.edge_secret}\n`, { mode: 0o600 });
 
   run(
     "edge",

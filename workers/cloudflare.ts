@@ -1,5 +1,5 @@
 // Cloudflare Workers entry point (wrangler.toml `main`): wires the edge app to KV, the Queue, the relay.
-import { type BehaviorEvent, RateLimiter } from "../src/core/index.ts";
+import { type BehaviorEvent, edgeSecrets, RateLimiter } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
 import { relayForwarder } from "../src/edge/forwarder.ts";
@@ -12,12 +12,11 @@ interface Env {
   /** Events the relay could not take, delivered later by `queue` below (dead letters after retries). */
   EVENTS: Queue<BehaviorEvent[]>;
   RELAY_URL: string;
-  /** Secret: a relay service key (`svc_…`), used to forward events. */
-  RELAY_SERVICE_KEY: string;
-  /** Secret: the relay's EDGE_TOKEN, used to read configs and keys from its feed. */
-  EDGE_TOKEN: string;
-  /** Secret: the relay's EDGE_PUSH_SECRET; without it the push path is off and changes arrive by TTL. */
-  EDGE_PUSH_SECRET?: string;
+  /**
+   * Secret: the relay's EDGE_SECRET, which signs every call between them (forwarded batches, feed
+   * reads, pushes); `new,old` while rotating.
+   */
+  EDGE_SECRET: string;
   /** Events/s per key and per tenant, counted per isolate (docs/security.md); tenant overrides `a=100,b=5000`. */
   RATE_LIMIT_KEY_EVENTS_PER_SECOND?: string;
   RATE_LIMIT_TENANT_EVENTS_PER_SECOND?: string;
@@ -29,10 +28,11 @@ let built: { env: Env; app: ReturnType<typeof createEdgeApp> } | undefined;
 
 const appFor = (env: Env) => {
   if (built?.env !== env) {
-    const directory = new CachedDirectory(env.CONFIGS, relayFeed(env.RELAY_URL, env.EDGE_TOKEN));
+    const secrets = edgeSecrets(env.EDGE_SECRET);
+    const directory = new CachedDirectory(env.CONFIGS, relayFeed(env.RELAY_URL, secrets));
     const app = createEdgeApp({
       directory,
-      forwarder: relayForwarder(env.RELAY_URL, env.RELAY_SERVICE_KEY),
+      forwarder: relayForwarder(env.RELAY_URL, secrets),
       queue: {
         enqueue: async (events) => {
           await env.EVENTS.send([...events]);
@@ -46,7 +46,7 @@ const appFor = (env: Env) => {
       },
       limiter: new RateLimiter(rateLimitsFrom(env), () => Date.now()),
     });
-    if (env.EDGE_PUSH_SECRET) registerPush(app, env.EDGE_PUSH_SECRET, directory);
+    registerPush(app, secrets, directory);
     built = { env, app };
   }
   return built.app;
@@ -57,7 +57,7 @@ export default {
 
   /** Delivers queued events to the relay; a failed batch is retried, and after the retries dead-lettered. */
   async queue(batch, env) {
-    const forwarder = relayForwarder(env.RELAY_URL, env.RELAY_SERVICE_KEY);
+    const forwarder = relayForwarder(env.RELAY_URL, edgeSecrets(env.EDGE_SECRET));
     try {
       await forwarder.forward(batch.messages.flatMap((m) => m.body));
       batch.ackAll();

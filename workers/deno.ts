@@ -1,9 +1,9 @@
 // Deno entry point: the same edge app on Deno.serve, with Deno KV as the cache and Deno KV queues as
 // the durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
-// Environment: RELAY_URL, RELAY_SERVICE_KEY, EDGE_TOKEN, EDGE_PUSH_SECRET (optional), PORT (8787),
+// Environment: RELAY_URL, EDGE_SECRET (the relay's, which signs every call between them), PORT (8787),
 // KV_PATH (optional, a file), RATE_LIMIT_KEY_EVENTS_PER_SECOND, RATE_LIMIT_TENANT_EVENTS_PER_SECOND,
 // RATE_LIMIT_TENANT_OVERRIDES (optional).
-import { type BehaviorEvent, RateLimiter } from "../src/core/index.ts";
+import { type BehaviorEvent, edgeSecrets, RateLimiter } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
 import { relayForwarder } from "../src/edge/forwarder.ts";
@@ -32,7 +32,8 @@ const required = (name: string): string => {
 };
 
 const relayUrl = required("RELAY_URL");
-const forwarder = relayForwarder(relayUrl, required("RELAY_SERVICE_KEY"));
+const secrets = edgeSecrets(required("EDGE_SECRET"));
+const forwarder = relayForwarder(relayUrl, secrets);
 const kv = await Deno.openKv(Deno.env.get("KV_PATH"));
 const directory = new CachedDirectory(
   {
@@ -45,7 +46,7 @@ const directory = new CachedDirectory(
       );
     },
   },
-  relayFeed(relayUrl, required("EDGE_TOKEN")),
+  relayFeed(relayUrl, secrets),
 );
 
 // Deno KV queues retry a failed delivery on this schedule; a throw here means "retry later".
@@ -80,8 +81,7 @@ const app = createEdgeApp({
   ),
 });
 
-const pushSecret = Deno.env.get("EDGE_PUSH_SECRET");
-if (pushSecret) registerPush(app, pushSecret, directory);
+registerPush(app, secrets, directory);
 
 Deno.serve(
   {

@@ -13,9 +13,8 @@ const root = join(import.meta.dirname, "..", "..");
  */
 export const startWorkerdEdge = async (options: {
   relayUrl: string;
-  serviceKey: string;
-  edgeToken: string;
-  pushSecret?: string;
+  /** The relay's EDGE_SECRET. */
+  edgeSecret: string;
   port: number;
   vars?: Record<string, string>;
 }) => {
@@ -36,9 +35,7 @@ export const startWorkerdEdge = async (options: {
     queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
     bindings: {
       RELAY_URL: options.relayUrl,
-      RELAY_SERVICE_KEY: options.serviceKey,
-      EDGE_TOKEN: options.edgeToken,
-      ...(options.pushSecret === undefined ? {} : { EDGE_PUSH_SECRET: options.pushSecret }),
+      EDGE_SECRET: options.edgeSecret,
       ...options.vars,
     },
     host: "127.0.0.1",

@@ -2,6 +2,7 @@
 export * from "./actions.ts";
 export * from "./admin.ts";
 export * from "./credentials.ts";
+export * from "./edge-signing.ts";
 export * from "./errors.ts";
 export * from "./event.ts";
 export * from "./examples.ts";
@@ -10,7 +11,6 @@ export * from "./ids.ts";
 export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./protobuf.ts";
-export * from "./push.ts";
 export * from "./rate-limit.ts";
 export * from "./scenarios.ts";
 export * from "./templates.ts";

@@ -47,12 +47,13 @@ export class RateLimiter {
   }
 
   /**
-   * Takes `events` tokens from the key's bucket (every event of the request, valid or not) and each
-   * tenant's share from that tenant's bucket, or none of them. Returns 0 when admitted, else the
+   * Takes `events` tokens from the key's bucket (every event of the request, valid or not; no key
+   * bucket for `undefined`) and each tenant's share from that tenant's bucket, or none of them. Returns 0 when admitted, else the
    * seconds after which the same request would be.
    */
-  take(keyId: string, events: number, eventsByTenant: ReadonlyMap<string, number>): number {
-    const wanted: [string, number, number][] = [[`k:${keyId}`, this.limits.perKey, events]];
+  take(keyId: string | undefined, events: number, eventsByTenant: ReadonlyMap<string, number>): number {
+    const wanted: [string, number, number][] =
+      keyId === undefined ? [] : [[`k:${keyId}`, this.limits.perKey, events]];
     for (const [tenant, count] of eventsByTenant) {
       wanted.push([`t:${tenant}`, this.limits.tenantOverrides[tenant] ?? this.limits.perTenant, count]);
     }

@@ -1,4 +1,5 @@
-import { ApiError } from "../core/index.ts";
+import { ApiError, NONCE_HEADER, SIGNATURE_HEADER, signCall, TIMESTAMP_HEADER } from "../core/index.ts";
+import { webCallCrypto } from "./digest.ts";
 import type { Directory, EdgeKey, TenantRecords } from "./ports.ts";
 
 /** The part of a key-value store (Workers KV, Deno KV) the edge needs. */
@@ -131,11 +132,24 @@ export class CachedDirectory implements Directory {
 
 const parse = <T>(value: string): T | undefined => (JSON.parse(value) as T | null) ?? undefined;
 
-/** The relay's edge feed over fetch, authenticated with the edge token. */
-export const relayFeed = (relayUrl: string, edgeToken: string, fetcher: typeof fetch = fetch): RelayFeed => {
+/**
+ * The relay's edge feed over fetch. Each read is signed (src/core/edge-signing.ts) over the path and
+ * query as the relay will see them, so the relay must be reached without a proxy rewriting the path.
+ */
+export const relayFeed = (
+  relayUrl: string,
+  secrets: readonly string[],
+  fetcher: typeof fetch = fetch,
+): RelayFeed => {
   const get = async <T>(path: string): Promise<T | undefined> => {
-    const response = await fetcher(`${relayUrl}${path}`, {
-      headers: { authorization: `Bearer ${edgeToken}` },
+    const url = new URL(`${relayUrl}${path}`);
+    const signed = await signCall(webCallCrypto, secrets, "feed", `${url.pathname}${url.search}`);
+    const response = await fetcher(url, {
+      headers: {
+        [TIMESTAMP_HEADER]: String(signed.timestamp),
+        [NONCE_HEADER]: signed.nonce,
+        [SIGNATURE_HEADER]: signed.signature,
+      },
     });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new Error(`the relay feed answered ${response.status} for ${path}`);

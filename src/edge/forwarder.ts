@@ -1,19 +1,59 @@
+import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { type BehaviorEvent, eventToProto, MAX_EVENTS_PER_BATCH } from "../core/index.ts";
-import { BehaviorService } from "../gen/recommender/v1/behavior_pb.js";
+import {
+  type BehaviorEvent,
+  eventToProto,
+  MAX_EVENTS_PER_BATCH,
+  MAX_REQUEST_BYTES,
+  signCall,
+} from "../core/index.ts";
+import { BehaviorEventSchema, TrackEventsRequestSchema } from "../gen/recommender/v1/behavior_pb.js";
+import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
+import { webCallCrypto } from "./digest.ts";
 import type { Forwarder } from "./ports.ts";
 
+/** Room left in a relay request for the signature fields around the batch. */
+const MAX_BATCH_BYTES = MAX_REQUEST_BYTES - 4096;
+
 /**
- * Sends events to the relay's TrackEvents over the Connect protocol (binary protobuf over fetch, which
- * Workers and Deno both have), with a service key, in batches of at most 100, retrying a few times with
- * backoff. The events carry their `event_id`, so a retry that the relay had already taken is a
- * duplicate with the same id, not a new event. Throws when the relay does not take them: the caller
- * then queues them.
+ * Cuts events into batches the relay takes: at most 100 events and, encoded, under its request limit
+ * (protobuf can be larger than the JSON the client sent, e.g. numbers in custom data).
+ */
+const batchesOf = (events: readonly BehaviorEvent[]) => {
+  const batches: Uint8Array[] = [];
+  let messages: ReturnType<typeof eventToProto>[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (messages.length > 0)
+      batches.push(
+        toBinary(TrackEventsRequestSchema, create(TrackEventsRequestSchema, { events: messages })),
+      );
+    messages = [];
+    bytes = 0;
+  };
+  for (const event of events) {
+    const message = eventToProto(event);
+    // The event's bytes, its field tag and its length prefix.
+    const size = toBinary(BehaviorEventSchema, message).length + 6;
+    if (messages.length === MAX_EVENTS_PER_BATCH || bytes + size > MAX_BATCH_BYTES) close();
+    messages.push(message);
+    bytes += size;
+  }
+  close();
+  return batches;
+};
+
+/**
+ * Sends events to the relay's ForwardEvents over the Connect protocol (binary protobuf over fetch,
+ * which Workers and Deno both have), each batch signed with the secret the edge and the relay share
+ * (src/core/edge-signing.ts), retrying a few times with backoff and a new signature. The events carry
+ * their `event_id`, so a retry that the relay had already taken is a duplicate with the same id, not
+ * a new event. Throws when the relay does not take them: the caller then queues them.
  */
 export const relayForwarder = (
   relayUrl: string,
-  serviceKey: string,
+  secrets: readonly string[],
   options: { attempts?: number; timeoutMs?: number; fetcher?: typeof fetch } = {},
 ): Forwarder => {
   const transport = createConnectTransport({
@@ -29,16 +69,18 @@ export const relayForwarder = (
         signal: init?.signal,
       }),
   });
-  const client = createClient(BehaviorService, transport);
+  const client = createClient(EdgeForwardingService, transport);
   const attempts = options.attempts ?? 3;
-  const send = async (events: readonly BehaviorEvent[]) => {
+  const send = async (batch: Uint8Array) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const answer = await client.trackEvents(
-          { events: events.map(eventToProto) },
-          { headers: { authorization: `Bearer ${serviceKey}` }, timeoutMs: options.timeoutMs ?? 3_000 },
+        const signed = await signCall(webCallCrypto, secrets, "forward", batch);
+        const answer = await client.forwardEvents(
+          { batch, timestampMs: BigInt(signed.timestamp), nonce: signed.nonce, signature: signed.signature },
+          { timeoutMs: options.timeoutMs ?? 3_000 },
         );
-        const retry = answer.results.filter((r) => !r.success && r.retryable);
+        if (answer.result === undefined) throw new Error("the relay gave no result");
+        const retry = answer.result.results.filter((r) => !r.success && r.retryable);
         if (retry.length === 0) return;
         throw new Error(`${retry.length} events were not stored by the relay`);
       } catch (error) {
@@ -49,8 +91,7 @@ export const relayForwarder = (
   };
   return {
     forward: async (events) => {
-      for (let i = 0; i < events.length; i += MAX_EVENTS_PER_BATCH)
-        await send(events.slice(i, i + MAX_EVENTS_PER_BATCH));
+      for (const batch of batchesOf(events)) await send(batch);
     },
   };
 };

@@ -1,11 +1,15 @@
 import { createHash } from "node:crypto";
 import { mayWriteTenant } from "../core/index.ts";
 
-/** Who is calling: a tenant's secret key may write only that tenant; an internal service key any. */
+/**
+ * Who is calling: a tenant's secret key may write only that tenant; an internal service key any; the
+ * edge (a signed ForwardEvents call, no key) any, having checked the tenant's key itself.
+ */
 export type Principal = (
   | { kind: "tenant"; tenantId: string; publishable?: boolean }
   | { kind: "internal" }
   | { kind: "admin" }
+  | { kind: "edge" }
 ) & {
   /** The hash of the key presented, for per-key rate limits; set by the ingest service. */
   keyId?: string;

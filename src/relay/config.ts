@@ -61,11 +61,16 @@ export const RelaySettings = z
       .default("behavior_ingest"),
     /** Bearer token of the admin API; without one only tenant secret keys can manage (their own) configs. */
     ADMIN_TOKEN: z.string().min(16).optional(),
-    /** Bearer token the edge uses to read configs and keys from the feed. */
-    EDGE_TOKEN: z.string().min(16).optional(),
-    /** Where config and key changes are pushed (the edge's base URL), and the shared HMAC secret. */
+    /**
+     * The HMAC secret shared with the edge, which signs every call between them (forwarded batches,
+     * feed reads, pushes; src/core/edge-signing.ts). While rotating, `new,old`: the first signs, both
+     * verify. At least 32 characters each. Without it the edge cannot forward or read the feed.
+     */
+    EDGE_SECRET: list("").pipe(
+      z.array(z.string().min(32, "each EDGE_SECRET must be at least 32 characters")),
+    ),
+    /** Where config and key changes are pushed (the edge's base URL). */
     EDGE_PUSH_URL: z.url().optional(),
-    EDGE_PUSH_SECRET: z.string().min(32).optional(),
     /**
      * Events per second per API key and per tenant (a batch counts its events; the burst is one second's
      * worth, so at least 100, the largest batch). Beyond them: 429 with Retry-After.

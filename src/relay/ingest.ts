@@ -138,7 +138,9 @@ export class IngestService {
       if (tenant !== undefined && isValidTenantId(tenant))
         byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
     }
-    const wait = limiter.take(principal.keyId ?? principal.kind, inputs.length, byTenant);
+    // The edge limits each key itself; here only its tenants count, or one key would cap every edge.
+    const keyId = principal.kind === "edge" ? undefined : (principal.keyId ?? principal.kind);
+    const wait = limiter.take(keyId, inputs.length, byTenant);
     if (wait > 0) {
       this.deps.metrics.rejected.inc({ reason: "rate_limited" }, inputs.length);
       throw new ApiError(

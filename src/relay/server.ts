@@ -13,7 +13,7 @@ import { MAX_REQUEST_BYTES, RateLimiter } from "../core/index.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import { kafkaConnection, type RelaySettings } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
-import { edgePusher } from "./edge-push.ts";
+import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
 import { openKafkaWriter } from "./kafka/writer.ts";
@@ -114,7 +114,8 @@ export const startRelay = async (
     limiter,
   });
 
-  const routes = behaviorRoutes(ingest);
+  const edgeCalls = new EdgeCallVerifier(settings.EDGE_SECRET);
+  const routes = behaviorRoutes(ingest, edgeCalls);
   // The same body limit as REST: a larger message is refused before it is buffered.
   const limits = { readMaxBytes: MAX_REQUEST_BYTES };
   const app = createHttpApp({
@@ -128,13 +129,13 @@ export const startRelay = async (
       keyStore,
       cache,
       adminToken: settings.ADMIN_TOKEN,
-      edgeToken: settings.EDGE_TOKEN,
+      edgeCalls,
       now: () => Date.now(),
       changedTenant:
-        settings.EDGE_PUSH_URL !== undefined && settings.EDGE_PUSH_SECRET !== undefined
+        settings.EDGE_PUSH_URL !== undefined && settings.EDGE_SECRET.length > 0
           ? edgePusher(
               settings.EDGE_PUSH_URL,
-              settings.EDGE_PUSH_SECRET,
+              settings.EDGE_SECRET,
               { configs: configRepository, keys: keyRepository },
               log,
             )
@@ -152,6 +153,7 @@ export const startRelay = async (
     },
     connectNodeAdapter({
       routes,
+      ...limits,
       fallback: (req, res) => void rest(req as IncomingMessage, res as ServerResponse),
     }),
   );

@@ -4,7 +4,6 @@ import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
 const ADMIN = `admin_${uniqueName("token")}`;
-const EDGE = `edge_${uniqueName("token")}`;
 const tenant = uniqueName("mymx");
 const other = uniqueName("other");
 
@@ -26,7 +25,7 @@ describe("tracking-config admin API on the MongoDB-wire server", () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(inject("kafkaBrokers"), [], {
-      env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN: EDGE, CONFIG_CACHE_MS: "60000", KEY_CACHE_MS: "0" },
+      env: { ADMIN_TOKEN: ADMIN, CONFIG_CACHE_MS: "60000", KEY_CACHE_MS: "0" },
     });
   });
   afterAll(async () => {
@@ -209,23 +208,23 @@ describe("tracking-config admin API on the MongoDB-wire server", () => {
     ]);
   });
 
-  it("feeds the edge a tenant's configs and keys with an ETag, and the changes since a number", async () => {
+  it("feeds a tenant's configs and keys with an ETag, and the changes since a number (admin token; the edge signs)", async () => {
     const path = `/api/v1/edge/tenants/${tenant}`;
     expect((await call("GET", path, undefined, "nope")).status).toBe(401);
-    const first = await call("GET", path, undefined, EDGE);
+    const first = await call("GET", path, undefined, ADMIN);
     expect(first.status).toBe(200);
     expect(first.body.configs.length).toBeGreaterThan(0);
     expect(first.body.keys[0]).toHaveProperty("hash");
     const etag = first.headers.get("etag") ?? "";
     const again = await fetch(`${relay.httpUrl}${path}`, {
-      headers: { authorization: `Bearer ${EDGE}`, "if-none-match": etag },
+      headers: { authorization: `Bearer ${ADMIN}`, "if-none-match": etag },
     });
     expect(again.status).toBe(304);
-    const changes = await call("GET", "/api/v1/edge/changes?since=0", undefined, EDGE);
+    const changes = await call("GET", "/api/v1/edge/changes?since=0", undefined, ADMIN);
     expect(
       changes.body.changes.filter((c: { tenant_id: string }) => c.tenant_id === tenant).length,
     ).toBeGreaterThan(3);
-    const none = await call("GET", `/api/v1/edge/changes?since=${changes.body.next}`, undefined, EDGE);
+    const none = await call("GET", `/api/v1/edge/changes?since=${changes.body.next}`, undefined, ADMIN);
     expect(none.body.changes).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDemoPage } from "../../scripts/demo/server.ts";
 import { topicFor } from "../../src/core/index.ts";
-import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
@@ -11,8 +11,7 @@ import { startTestRelay } from "../support/relay.ts";
 const brokers = inject("kafkaBrokers");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADMIN = `admin_${uniqueName("t")}`;
-const EDGE_TOKEN = `edge_${uniqueName("t")}`;
-const PUSH_SECRET = `push_${uniqueName("secret")}_${uniqueName("x")}`;
+const EDGE_SECRET = newEdgeSecret();
 const EDGE_PORT = 18790;
 const DEMO_PORT = 18091;
 const TENANT = "mymx";
@@ -45,9 +44,8 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
     relay = await startTestRelay(brokers, [], {
       env: {
         ADMIN_TOKEN: ADMIN,
-        EDGE_TOKEN,
+        EDGE_SECRET,
         EDGE_PUSH_URL: `http://127.0.0.1:${EDGE_PORT}`,
-        EDGE_PUSH_SECRET: PUSH_SECRET,
       },
     });
     const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), TENANT, [
@@ -55,9 +53,7 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
     ]);
     edge = await startWorkerdEdge({
       relayUrl: relay.httpUrl,
-      serviceKey: keys.service,
-      edgeToken: EDGE_TOKEN,
-      pushSecret: PUSH_SECRET,
+      edgeSecret: EDGE_SECRET,
       port: EDGE_PORT,
     });
     demo = await startDemoPage({

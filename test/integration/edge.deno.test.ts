@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
-import { adminClient, edgeTenant } from "../support/edge.ts";
+import { adminClient, edgeTenant, newEdgeSecret } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
@@ -13,7 +13,7 @@ import { startTestRelay } from "../support/relay.ts";
 const root = join(import.meta.dirname, "..", "..");
 const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("t")}`;
-const EDGE = `edge_${uniqueName("t")}`;
+const EDGE_SECRET = newEdgeSecret();
 const PORT = 18787;
 const tenant = uniqueName("deno");
 const {
@@ -28,10 +28,9 @@ describe("the edge in real Deno, forwarding to a real relay and Kafka", () => {
   let key: string;
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_TOKEN: EDGE } });
+    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_SECRET } });
     const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
     key = keys.publishable;
-    const service = keys.service;
     deno = spawn(
       join(root, "node_modules", ".bin", "deno"),
       [
@@ -48,8 +47,7 @@ describe("the edge in real Deno, forwarding to a real relay and Kafka", () => {
         env: {
           ...process.env,
           RELAY_URL: relay.httpUrl,
-          RELAY_SERVICE_KEY: service,
-          EDGE_TOKEN: EDGE,
+          EDGE_SECRET,
           PORT: String(PORT),
           KV_PATH: join(await mkdtemp(join(tmpdir(), "deno-kv-")), "kv.sqlite"),
           DENO_NO_UPDATE_CHECK: "1",

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
-import { adminClient, edgeTenant, startWorkerdEdge } from "../support/edge.ts";
+import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { privateFerretDb } from "../support/private-ferretdb.ts";
 import { privateKafka } from "../support/private-kafka.ts";
@@ -17,7 +17,7 @@ import { startTestRelay } from "../support/relay.ts";
 
 const KEY = `svc_${uniqueName("fault")}`;
 const ADMIN = `admin_${uniqueName("fault")}`;
-const EDGE_TOKEN = `edge_${uniqueName("fault")}`;
+const EDGE_SECRET = newEdgeSecret();
 const USERS = ["u_a", "u_b", "u_c", "u_d"];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -285,7 +285,7 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
       MONGODB_URI: inject("mongodbUri"),
       MONGODB_DB: uniqueName("edgeq"),
       ADMIN_TOKEN: ADMIN,
-      EDGE_TOKEN,
+      EDGE_SECRET,
     });
     let edge: Miniflare | undefined;
     try {
@@ -293,9 +293,7 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
       const keys = await edgeTenant(adminClient(relay.url, ADMIN), tenant, []);
       edge = await startWorkerdEdge({
         relayUrl: relay.url,
-        serviceKey: keys.service,
-        edgeToken: EDGE_TOKEN,
-        pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
+        edgeSecret: EDGE_SECRET,
         port: 18796,
       });
       const load = steadyLoad("http://127.0.0.1:18796/api/v1/behaviors/track/batch", tenant, {

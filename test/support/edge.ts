@@ -5,6 +5,9 @@ export { startWorkerdEdge };
 import { uniqueName } from "./random.ts";
 import { startTestRelay } from "./relay.ts";
 
+/** A fresh EDGE_SECRET (the relay and the edge share it). */
+export const newEdgeSecret = () => `edge_${uniqueName("secret")}_${uniqueName("x")}_${uniqueName("y")}`;
+
 /** Admin calls against a test relay, for the edge tests' setup. */
 export const adminClient = (relayUrl: string, token: string) => async (path: string, body: unknown) => {
   const response = await fetch(`${relayUrl}${path}`, {
@@ -52,17 +55,15 @@ export const startRelayAndEdge = async (options: {
   edgeVars?: Record<string, string>;
 }) => {
   const adminToken = `admin_${uniqueName("t")}`;
-  const edgeToken = `edge_${uniqueName("t")}`;
+  const edgeSecret = newEdgeSecret();
   const relay = await startTestRelay(options.brokers, options.relayKeys ?? [], {
-    env: { ADMIN_TOKEN: adminToken, EDGE_TOKEN: edgeToken, ...options.relayEnv },
+    env: { ADMIN_TOKEN: adminToken, EDGE_SECRET: edgeSecret, ...options.relayEnv },
   });
   const admin = adminClient(relay.httpUrl, adminToken);
   const keys = await edgeTenant(admin, options.tenant, []);
   const edge = await startWorkerdEdge({
     relayUrl: relay.httpUrl,
-    serviceKey: keys.service,
-    edgeToken,
-    pushSecret: `push_${uniqueName("secret")}_${uniqueName("x")}`,
+    edgeSecret,
     port: options.edgePort,
     vars: options.edgeVars,
   });
@@ -71,6 +72,7 @@ export const startRelayAndEdge = async (options: {
     edge,
     admin,
     adminToken,
+    edgeSecret,
     ...keys,
     close: async () => {
       await edge.dispose();

@@ -29,11 +29,17 @@ describe("runtime-free modules", () => {
     }
   });
 
-  it("src/edge imports only hono, Connect's fetch client, src/core and its own modules: entry points hand in the runtime", () => {
+  it("src/edge imports only hono, protobuf-es, Connect's fetch client, src/core and its own modules: entry points hand in the runtime", () => {
     const modules = importsOf("edge");
     expect(modules.length).toBeGreaterThan(3);
     for (const [file, specifiers] of modules) {
-      const allowed = ["hono", "@connectrpc/connect", "@connectrpc/connect-web", "../core/index.ts"];
+      const allowed = [
+        "hono",
+        "@bufbuild/protobuf",
+        "@connectrpc/connect",
+        "@connectrpc/connect-web",
+        "../core/index.ts",
+      ];
       const foreign = specifiers.filter(
         (s) => !allowed.includes(s) && !s.startsWith("./") && !s.startsWith("../gen/"),
       );

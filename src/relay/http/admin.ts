@@ -9,10 +9,13 @@ import {
   CreateApiKeyRequest,
   configFromTemplate,
   FromTemplateRequest,
+  NONCE_HEADER,
   ScenarioId,
   ScenarioType,
+  SIGNATURE_HEADER,
   TEMPLATES,
   TenantId,
+  TIMESTAMP_HEADER,
   TrackingConfig,
   TrackingConfigDefinition,
   TrackingConfigUpdate,
@@ -20,6 +23,7 @@ import {
 } from "../../core/index.ts";
 import { type KeyStore, mayManage, type Principal } from "../auth.ts";
 import type { CachedConfigSource } from "../config-source.ts";
+import type { EdgeCallVerifier } from "../edge-calls.ts";
 import type { ChangeLog } from "../store/changes.ts";
 import type { ConfigRepository } from "../store/configs.ts";
 import type { KeyRepository } from "../store/keys.ts";
@@ -32,7 +36,8 @@ export interface AdminDeps {
   keyStore: KeyStore;
   cache: CachedConfigSource;
   adminToken: string | undefined;
-  edgeToken: string | undefined;
+  /** Checks the edge's signed feed reads. */
+  edgeCalls: EdgeCallVerifier;
   now: () => number;
   /** Called after a tenant's configs or keys changed (pushes them to the edge). */
   changedTenant: (tenantId: string) => void;
@@ -305,11 +310,20 @@ export const createAdminApi = (deps: AdminDeps) => {
     },
   );
 
-  const edge = (c: Context<RelayEnv>) => {
-    const key = bearerToken(c.req.header("authorization")) ?? "";
-    if (!sameSecret(key, deps.edgeToken) && !sameSecret(key, deps.adminToken)) {
-      throw new ApiError("unauthenticated", "the edge feed needs the edge token");
-    }
+  /** Feed reads: signed by the edge (src/core/edge-signing.ts), or by an operator with the admin token. */
+  const edge = async (c: Context<RelayEnv>) => {
+    const key = bearerToken(c.req.header("authorization"));
+    if (key !== undefined && sameSecret(key, deps.adminToken)) return;
+    const url = new URL(c.req.url);
+    await deps.edgeCalls.verify(
+      "feed",
+      {
+        timestamp: Number(c.req.header(TIMESTAMP_HEADER)),
+        nonce: c.req.header(NONCE_HEADER),
+        signature: c.req.header(SIGNATURE_HEADER),
+      },
+      `${url.pathname}${url.search}`,
+    );
   };
 
   api.openapi(
@@ -322,7 +336,7 @@ export const createAdminApi = (deps: AdminDeps) => {
       responses: { 200: json(z.any(), "Configs and key hashes"), 304: { description: "Unchanged" } },
     }),
     async (c) => {
-      edge(c);
+      await edge(c);
       const { tenant_id } = c.req.valid("param");
       const [configs, keys] = await Promise.all([
         deps.configs.list({ tenant_id }),
@@ -345,7 +359,7 @@ export const createAdminApi = (deps: AdminDeps) => {
       responses: { 200: json(z.any(), "The key record"), 404: problemBody },
     }),
     async (c) => {
-      edge(c);
+      await edge(c);
       const record = await deps.keys.recordForEdge(c.req.valid("param").hash);
       if (record === undefined) throw new ApiError("not_found", "no such key");
       return c.json(record, 200);
@@ -362,7 +376,7 @@ export const createAdminApi = (deps: AdminDeps) => {
       responses: { 200: json(z.any(), "Changes and the sequence number to ask from next") },
     }),
     async (c) => {
-      edge(c);
+      await edge(c);
       const { since } = c.req.valid("query");
       const changes = await deps.changes.since(since);
       return c.json({ changes, next: changes.at(-1)?.seq ?? since }, 200);

@@ -1,3 +1,4 @@
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
   ApiError,
@@ -9,7 +10,14 @@ import {
   issueToProto,
   MAX_EVENTS_PER_BATCH,
 } from "../../core/index.ts";
-import { type BehaviorEvent, BehaviorService } from "../../gen/recommender/v1/behavior_pb.js";
+import {
+  type BehaviorEvent,
+  BehaviorService,
+  TrackEventsRequestSchema,
+} from "../../gen/recommender/v1/behavior_pb.js";
+import { EdgeForwardingService } from "../../gen/recommender/v1/edge_pb.js";
+import type { Principal } from "../auth.ts";
+import type { EdgeCallVerifier } from "../edge-calls.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */
@@ -44,87 +52,108 @@ const resultOf = (outcome: EventOutcome, index: number) =>
         retryable: ERRORS[outcome.code].retryable,
       };
 
-/** BehaviorService over gRPC, gRPC-Web and Connect, on the same ingest service as REST. */
-export const behaviorRoutes = (ingest: IngestService) => (router: ConnectRouter) => {
-  const guarded = async <T>(
-    ctx: HandlerContext,
-    call: (principal: Awaited<ReturnType<IngestService["authenticate"]>>) => Promise<T>,
-  ) => {
-    try {
-      return await call(await ingest.authenticate(bearerToken(ctx.requestHeader.get("authorization"))));
-    } catch (error) {
-      if (error instanceof ApiError) {
-        const rpc = rpcError(error.code, error.message, error.errors);
-        if (error.retryAfterSeconds !== undefined)
-          rpc.metadata.set("retry-after", String(error.retryAfterSeconds));
-        throw rpc;
-      }
-      throw error;
-    }
-  };
-
-  router.service(BehaviorService, {
-    trackEvent: (request, ctx) =>
-      guarded(ctx, async (principal) => {
-        const outcome = await ingest.track(eventOf(request.event), principal);
-        if (!outcome.ok) throw rpcError(outcome.code, outcome.message, outcome.errors);
-        return {
-          success: true,
-          eventId: outcome.eventId,
-          message: "Event tracked successfully",
-          validationWarnings: outcome.warnings.map(issueToProto),
-        };
-      }),
-
-    trackEvents: (request, ctx) =>
-      guarded(ctx, async (principal) => {
-        const count = request.events.length;
-        if (count === 0) throw rpcError("invalid_request", "events must hold at least one event");
-        if (count > MAX_EVENTS_PER_BATCH) {
-          throw rpcError(
-            "payload_too_large",
-            `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, got ${count}`,
-          );
-        }
-        const outcomes = await ingest.trackBatch(request.events.map(eventOf), principal);
-        const succeeded = outcomes.filter((o) => o.ok).length;
-        if (succeeded === 0 && outcomes.every((o) => !o.ok && o.code === "sink_unavailable")) {
-          throw rpcError("sink_unavailable", "the relay cannot store events right now; retry");
-        }
-        return {
-          success: succeeded === count,
-          total: count,
-          succeeded,
-          failed: count - succeeded,
-          results: outcomes.map(resultOf),
-        };
-      }),
-
-    validateEvent: (request, ctx) =>
-      guarded(ctx, async (principal) => {
-        const result = await ingest.validate(eventOf(request.event), principal);
-        return {
-          success: result.ok,
-          errors: result.errors.map(issueToProto),
-          validationWarnings: result.warnings.map(issueToProto),
-        };
-      }),
-
-    health: async () => {
-      const report = await ingest.health();
-      const { stats } = report;
-      return {
-        status: report.status,
-        kafkaAvailable: report.kafka_available,
-        stats: {
-          totalEvents: BigInt(stats.total_events),
-          kafkaSuccess: BigInt(stats.kafka_success),
-          kafkaFailed: BigInt(stats.kafka_failed),
-          rejected: BigInt(stats.rejected),
-          validationWarnings: BigInt(stats.validation_warnings),
-          successRate: stats.success_rate,
-        },
-      };
-    },
-  });
+/** The ApiError of a call as a Connect error (with `retry-after` metadata when it says when). */
+const asRpcError = (error: unknown) => {
+  if (!(error instanceof ApiError)) return error;
+  const rpc = rpcError(error.code, error.message, error.errors);
+  if (error.retryAfterSeconds !== undefined) rpc.metadata.set("retry-after", String(error.retryAfterSeconds));
+  return rpc;
 };
+
+/** TrackEvents' answer to a batch, for a caller already known. */
+const trackBatch = async (ingest: IngestService, events: BehaviorEvent[], principal: Principal) => {
+  const count = events.length;
+  if (count === 0) throw rpcError("invalid_request", "events must hold at least one event");
+  if (count > MAX_EVENTS_PER_BATCH) {
+    throw rpcError("payload_too_large", `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, got ${count}`);
+  }
+  const outcomes = await ingest.trackBatch(events.map(eventOf), principal);
+  const succeeded = outcomes.filter((o) => o.ok).length;
+  if (succeeded === 0 && outcomes.every((o) => !o.ok && o.code === "sink_unavailable")) {
+    throw rpcError("sink_unavailable", "the relay cannot store events right now; retry");
+  }
+  return {
+    success: succeeded === count,
+    total: count,
+    succeeded,
+    failed: count - succeeded,
+    results: outcomes.map(resultOf),
+  };
+};
+
+/**
+ * BehaviorService over gRPC, gRPC-Web and Connect, on the same ingest service as REST; and the edge's
+ * EdgeForwardingService, whose calls carry a signature instead of a key.
+ */
+export const behaviorRoutes =
+  (ingest: IngestService, edgeCalls: EdgeCallVerifier) => (router: ConnectRouter) => {
+    const guarded = async <T>(ctx: HandlerContext, call: (principal: Principal) => Promise<T>) => {
+      try {
+        return await call(await ingest.authenticate(bearerToken(ctx.requestHeader.get("authorization"))));
+      } catch (error) {
+        throw asRpcError(error);
+      }
+    };
+
+    router.service(EdgeForwardingService, {
+      forwardEvents: async (request) => {
+        try {
+          const { batch, timestampMs, nonce, signature } = request;
+          await edgeCalls.verify("forward", { timestamp: Number(timestampMs), nonce, signature }, batch);
+          let events: BehaviorEvent[];
+          try {
+            events = fromBinary(TrackEventsRequestSchema, batch).events;
+          } catch {
+            throw new ApiError("invalid_request", "the batch is not a TrackEventsRequest");
+          }
+          return { result: await trackBatch(ingest, events, { kind: "edge" }) };
+        } catch (error) {
+          throw asRpcError(error);
+        }
+      },
+    });
+
+    router.service(BehaviorService, {
+      trackEvent: (request, ctx) =>
+        guarded(ctx, async (principal) => {
+          const outcome = await ingest.track(eventOf(request.event), principal);
+          if (!outcome.ok) throw rpcError(outcome.code, outcome.message, outcome.errors);
+          return {
+            success: true,
+            eventId: outcome.eventId,
+            message: "Event tracked successfully",
+            validationWarnings: outcome.warnings.map(issueToProto),
+          };
+        }),
+
+      trackEvents: (request, ctx) =>
+        guarded(ctx, (principal) => trackBatch(ingest, request.events, principal)),
+
+      validateEvent: (request, ctx) =>
+        guarded(ctx, async (principal) => {
+          const result = await ingest.validate(eventOf(request.event), principal);
+          return {
+            success: result.ok,
+            errors: result.errors.map(issueToProto),
+            validationWarnings: result.warnings.map(issueToProto),
+          };
+        }),
+
+      health: async () => {
+        const report = await ingest.health();
+        const { stats } = report;
+        return {
+          status: report.status,
+          kafkaAvailable: report.kafka_available,
+          stats: {
+            totalEvents: BigInt(stats.total_events),
+            kafkaSuccess: BigInt(stats.kafka_success),
+            kafkaFailed: BigInt(stats.kafka_failed),
+            rejected: BigInt(stats.rejected),
+            validationWarnings: BigInt(stats.validation_warnings),
+            successRate: stats.success_rate,
+          },
+        };
+      },
+    });
+  };
