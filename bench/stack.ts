@@ -1,10 +1,10 @@
 // The components under test, each in its own process as in production, and their resident memory.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startWorkerdEdge } from "../scripts/lib/workerd-edge.ts";
+import { startWorkerdEdge, workerdPid } from "../scripts/lib/workerd-edge.ts";
 import { waitForHttp } from "./load.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -67,31 +67,10 @@ export const startRelay = async (env: Record<string, string>) => {
   };
 };
 
-const commOf = (pid: number) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "";
-  }
-};
-
-const childrenOf = (parent: number): number[] =>
-  readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]) === parent;
-      } catch {
-        return false;
-      }
-    });
-
 /** The Cloudflare entry point as wrangler bundles it, in workerd (Miniflare), forwarding to `relayUrl`. */
 export const startEdge = async (relayUrl: string, edgeSecret: string) => {
   const mf = await startWorkerdEdge({ relayUrl, edgeSecret, port: 18789 });
-  const workerd = () => childrenOf(process.pid).find((pid) => commOf(pid) === "workerd");
-  return { url: "http://127.0.0.1:18789", memory: memoryWatch(workerd), stop: () => mf.dispose() };
+  return { url: "http://127.0.0.1:18789", memory: memoryWatch(workerdPid), stop: () => mf.dispose() };
 };
 
 /** The HTTP ceiling: a bare Node server in its own process that reads the body and answers 200. */

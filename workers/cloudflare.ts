@@ -21,6 +21,10 @@ interface Env {
   RATE_LIMIT_KEY_EVENTS_PER_SECOND?: string;
   RATE_LIMIT_TENANT_EVENTS_PER_SECOND?: string;
   RATE_LIMIT_TENANT_OVERRIDES?: string;
+  /** A request body must arrive within this many ms, else 408 (default 10000). */
+  BODY_TIMEOUT_MS?: string;
+  /** Request-body bytes an isolate holds at once, else 503 (default 8 MiB). */
+  BODY_BUDGET_BYTES?: string;
 }
 
 /** One app per isolate: its directory's memory cache lives as long as the isolate. */
@@ -45,6 +49,8 @@ const appFor = (env: Env) => {
         return { ...(ip ? { ip } : {}), ...(location ? { location } : {}) };
       },
       limiter: new RateLimiter(rateLimitsFrom(env), () => Date.now()),
+      bodyTimeoutMs: Number(env.BODY_TIMEOUT_MS) || undefined,
+      bodyBudgetBytes: Number(env.BODY_BUDGET_BYTES) || undefined,
     });
     registerPush(app, secrets, directory);
     built = { env, app };

@@ -2,7 +2,7 @@
 // the durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
 // Environment: RELAY_URL, EDGE_SECRET (the relay's, which signs every call between them), PORT (8787),
 // KV_PATH (optional, a file), RATE_LIMIT_KEY_EVENTS_PER_SECOND, RATE_LIMIT_TENANT_EVENTS_PER_SECOND,
-// RATE_LIMIT_TENANT_OVERRIDES (optional).
+// RATE_LIMIT_TENANT_OVERRIDES, BODY_TIMEOUT_MS, BODY_BUDGET_BYTES (optional).
 import { type BehaviorEvent, edgeSecrets, RateLimiter } from "../src/core/index.ts";
 import { createEdgeApp } from "../src/edge/app.ts";
 import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
@@ -79,6 +79,8 @@ const app = createEdgeApp({
     }),
     () => Date.now(),
   ),
+  bodyTimeoutMs: Number(Deno.env.get("BODY_TIMEOUT_MS")) || undefined,
+  bodyBudgetBytes: Number(Deno.env.get("BODY_BUDGET_BYTES")) || undefined,
 });
 
 registerPush(app, secrets, directory);

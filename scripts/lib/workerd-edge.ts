@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,3 +45,25 @@ export const startWorkerdEdge = async (options: {
   await mf.ready;
   return mf;
 };
+
+const commOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+};
+
+/** The workerd process Miniflare started for this process (Linux /proc), to read its memory. */
+export const workerdPid = (): number | undefined =>
+  readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .find((pid) => {
+      try {
+        const parent = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]);
+        return parent === process.pid && commOf(pid) === "workerd";
+      } catch {
+        return false;
+      }
+    });

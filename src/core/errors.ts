@@ -38,6 +38,7 @@ export const ERRORS = {
     retryable: true,
     title: "Configuration store unavailable",
   },
+  overloaded: { status: 503, rpc: "unavailable", retryable: true, title: "Too many large requests at once" },
   internal: { status: 500, rpc: "internal", retryable: true, title: "Internal error" },
 } as const satisfies Record<string, { status: number; rpc: string; retryable: boolean; title: string }>;
 

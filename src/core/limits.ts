@@ -1,3 +1,5 @@
+import { ApiError } from "./errors.ts";
+
 /** Size limits shared by every ingestion path; transports enforce them before parsing where they can. */
 
 /** Events in one batch call (SPEC §6). */
@@ -14,3 +16,42 @@ export const MAX_CLOCK_SKEW_MS = 60 * 60 * 1000;
 
 /** How deeply free JSON (extra_data, scenario members) may nest; deeper values cannot be re-serialised safely. */
 export const MAX_JSON_DEPTH = 32;
+
+/** What one request holds of a `BodyBudget`. */
+export interface BodyTab {
+  /** Takes `bytes` more as they arrive; throws `overloaded` (503, retryable) when the budget has no room. */
+  take(bytes: number): void;
+  /** Gives everything back once the request is answered. */
+  close(): void;
+}
+
+/**
+ * The request-body bytes a process holds at once. Each request takes its bytes as they arrive and gives
+ * them back when answered; beyond the budget a request is refused with a retryable 503 before it is
+ * buffered further or parsed (parsing can take ten times the bytes). So a flood of large bodies costs
+ * refusals, not memory: a process's memory for bodies is bounded by configuration, not by its callers.
+ */
+export class BodyBudget {
+  #free: number;
+
+  constructor(maxBytes: number) {
+    this.#free = maxBytes;
+  }
+
+  open(): BodyTab {
+    let held = 0;
+    return {
+      take: (bytes) => {
+        if (bytes > this.#free) {
+          throw new ApiError("overloaded", "the server holds too many large request bodies right now; retry");
+        }
+        this.#free -= bytes;
+        held += bytes;
+      },
+      close: () => {
+        this.#free += held;
+        held = 0;
+      },
+    };
+  }
+}

@@ -2,6 +2,8 @@ import { type Context, Hono } from "hono";
 import {
   ApiError,
   type BehaviorEvent,
+  BodyBudget,
+  type BodyTab,
   bearerToken,
   claimedTenantId,
   ERRORS,
@@ -42,6 +44,24 @@ const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: F
  */
 export const createEdgeApp = (ports: EdgePorts) => {
   const app = new Hono({ strict: false });
+  const bodyTimeoutMs = ports.bodyTimeoutMs ?? 10_000;
+  const budget = new BodyBudget(ports.bodyBudgetBytes ?? 8 * 1024 * 1024);
+  /** Each request's share of the body budget, given back when it is answered. */
+  const tabs = new WeakMap<Request, BodyTab>();
+  app.use("/api/v1/behaviors/*", async (c, next) => {
+    const tab = budget.open();
+    tabs.set(c.req.raw, tab);
+    try {
+      await next();
+    } finally {
+      tab.close();
+    }
+  });
+  const bodyOf = (c: Context) => {
+    const tab = tabs.get(c.req.raw);
+    if (tab === undefined) throw new Error("bodies are read only under /api/v1/behaviors/");
+    return readJsonBody(c.req.raw, { timeoutMs: bodyTimeoutMs, tab });
+  };
 
   /** The key behind the request; 401 when missing, unknown or revoked. */
   const authenticate = async (c: Context): Promise<EdgeKey> => {
@@ -185,19 +205,17 @@ export const createEdgeApp = (ports: EdgePorts) => {
     return batch.events;
   };
 
-  app.post("/api/v1/behaviors/track", async (c) => track(c, [await readJsonBody(c.req.raw)], true));
-  app.post("/api/v1/behaviors/track/batch", async (c) =>
-    track(c, batchOf(await readJsonBody(c.req.raw)), false),
-  );
+  app.post("/api/v1/behaviors/track", async (c) => track(c, [await bodyOf(c)], true));
+  app.post("/api/v1/behaviors/track/batch", async (c) => track(c, batchOf(await bodyOf(c)), false));
   /** Beacons: one event or `{events}`, usually `text/plain` with `?key=`. */
   app.post("/api/v1/behaviors/collect", async (c) => {
-    const body = await readJsonBody(c.req.raw);
+    const body = await bodyOf(c);
     const isBatch = typeof body === "object" && body !== null && "events" in body;
     return track(c, isBatch ? batchOf(body) : [body], !isBatch);
   });
   app.post("/api/v1/behaviors/validate", async (c) => {
     const key = await authenticate(c);
-    const outcome = await check(await readJsonBody(c.req.raw), key, c);
+    const outcome = await check(await bodyOf(c), key, c);
     return outcome.ok
       ? c.json({ success: true, errors: [], validation_warnings: outcome.warnings })
       : c.json({ success: false, errors: outcome.errors, validation_warnings: [] });

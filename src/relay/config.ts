@@ -23,6 +23,11 @@ export const RelaySettings = z
     RELAY_GRPC_PORT: int(50051),
     /** A request (headers and body) must arrive within this time; a slower one gets 408. */
     RELAY_REQUEST_TIMEOUT_MS: int(30_000, 1000),
+    /**
+     * REST request-body bytes held at once; beyond it 503 `overloaded` (retryable), so a flood of large
+     * bodies costs refusals, not memory. At least one full request (1 MiB).
+     */
+    RELAY_BODY_BUDGET_BYTES: int(32 * 1024 * 1024, 1024 * 1024),
     KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
     KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
     /** PLAINTEXT locally; SASL_SSL against a managed cluster (docs/security.md). */

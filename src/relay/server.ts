@@ -122,6 +122,7 @@ export const startRelay = async (
     ingest,
     metrics,
     log,
+    bodyBudgetBytes: settings.RELAY_BODY_BUDGET_BYTES,
     admin: {
       configs: configRepository,
       keys: keyRepository,

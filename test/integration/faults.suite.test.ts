@@ -1,6 +1,5 @@
 // The fault-injection suite (docs/fault-report.md): each fault under a steady load, each ending with an
 // audit of every acknowledged event_id against Kafka. `npm run faults` runs it alone and writes the report.
-import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +12,7 @@ import { readTopic } from "../support/kafka.ts";
 import { privateFerretDb } from "../support/private-ferretdb.ts";
 import { privateKafka } from "../support/private-kafka.ts";
 import { uniqueName } from "../support/random.ts";
-import { startTestRelay } from "../support/relay.ts";
+import { relayProcess as relayChild, startTestRelay } from "../support/relay.ts";
 
 const KEY = `svc_${uniqueName("fault")}`;
 const ADMIN = `admin_${uniqueName("fault")}`;
@@ -130,44 +129,8 @@ const audit = async (
   return row;
 };
 
-/** The relay as its own process (to be SIGKILLed), on fixed ports and a fixed spool and database. */
-const relayProcess = (env: Record<string, string>) => {
-  const start = (): ChildProcess =>
-    spawn(process.execPath, [join(import.meta.dirname, "..", "..", "src", "relay", "main.ts")], {
-      env: { ...process.env, LOG_LEVEL: "warn", TOPIC_PARTITIONS: "3", RELAY_API_KEYS: `${KEY}=*`, ...env },
-      stdio: "inherit",
-    });
-  const url = `http://127.0.0.1:${env.RELAY_HTTP_PORT}`;
-  let child = start();
-  const ready = async () => {
-    const deadline = Date.now() + 60_000;
-    while (
-      !(await fetch(`${url}/livez`).then(
-        (r) => r.ok,
-        () => false,
-      ))
-    ) {
-      if (Date.now() > deadline) throw new Error("the relay did not start");
-      await sleep(200);
-    }
-  };
-  const stop = async (signal: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill(signal);
-    await exited;
-  };
-  return {
-    url,
-    ready,
-    kill: () => stop("SIGKILL"),
-    restart: async () => {
-      child = start();
-      await ready();
-    },
-    close: () => stop("SIGTERM"),
-  };
-};
+/** The relay as its own process, with this suite's service key. */
+const relayProcess = (env: Record<string, string>) => relayChild({ RELAY_API_KEYS: `${KEY}=*`, ...env });
 
 describe("fault injection: every acknowledged event reaches Kafka", () => {
   const kafka = privateKafka(19292);

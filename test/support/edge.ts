@@ -1,6 +1,6 @@
-import { startWorkerdEdge } from "../../scripts/lib/workerd-edge.ts";
+import { startWorkerdEdge, workerdPid } from "../../scripts/lib/workerd-edge.ts";
 
-export { startWorkerdEdge };
+export { startWorkerdEdge, workerdPid };
 
 import { uniqueName } from "./random.ts";
 import { startTestRelay } from "./relay.ts";

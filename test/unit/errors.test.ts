@@ -26,6 +26,7 @@ describe("error vocabulary", () => {
       .map(([code]) => code);
     expect(retryable.sort()).toEqual([
       "internal",
+      "overloaded",
       "rate_limited",
       "request_timeout",
       "sink_unavailable",

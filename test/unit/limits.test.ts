@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ApiError,
+  BodyBudget,
   EXAMPLE_EVENTS,
   encodeEvent,
   MAX_EVENT_BYTES,
@@ -121,5 +123,26 @@ describe("nesting limit", () => {
       fixedEnvironment(),
     );
     expect(member.errors[0]?.path).toBe("scenario_data.custom_data");
+  });
+});
+
+describe("body budget", () => {
+  it("lets requests hold bytes up to the budget together, refuses beyond it, and takes back what a closed request held", () => {
+    const budget = new BodyBudget(100);
+    const a = budget.open();
+    const b = budget.open();
+    a.take(60);
+    b.take(40);
+    const c = budget.open();
+    expect(() => c.take(1)).toThrow(ApiError);
+    try {
+      c.take(1);
+    } catch (error) {
+      expect((error as ApiError).code).toBe("overloaded");
+    }
+    a.close();
+    c.take(60);
+    a.close(); // closing twice gives nothing back twice
+    expect(() => budget.open().take(1)).toThrow(/retry/);
   });
 });

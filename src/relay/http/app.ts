@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
-import { ApiError, MAX_REQUEST_BYTES } from "../../core/index.ts";
+import { ApiError, BodyBudget, MAX_REQUEST_BYTES } from "../../core/index.ts";
 import type { IngestService } from "../ingest.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { type AdminDeps, createAdminApi } from "./admin.ts";
@@ -17,6 +17,8 @@ export const createHttpApp = (deps: {
   metrics: RelayMetrics;
   log: Logger;
   admin?: AdminDeps;
+  /** Request-body bytes the relay holds at once (RELAY_BODY_BUDGET_BYTES). */
+  bodyBudgetBytes: number;
 }) => {
   const app = new Hono<RelayEnv>({ strict: false });
   app.use(requestId());
@@ -32,6 +34,16 @@ export const createHttpApp = (deps: {
         ),
     }),
   );
+  const budget = new BodyBudget(deps.bodyBudgetBytes);
+  app.use("/api/v1/behaviors/*", async (c, next) => {
+    const tab = budget.open();
+    c.set("bodyTab", tab);
+    try {
+      await next();
+    } finally {
+      tab.close();
+    }
+  });
   registerBehaviors(app, deps.ingest);
   registerOperations(app, deps);
   if (deps.admin !== undefined) app.route("/", createAdminApi(deps.admin));
@@ -44,6 +56,11 @@ export const createHttpApp = (deps: {
     if (error.name.startsWith("Mongo")) {
       deps.log.warn({ err: error }, "the configuration store did not answer");
       return problemResponse(c, "store_unavailable", "the configuration store is not reachable; retry");
+    }
+    if ((error as { code?: string }).code === "ECONNRESET") {
+      // The client went away mid-body: nobody reads this answer, and it is not our failure.
+      deps.log.debug({ requestId: c.get("requestId") }, "the client aborted its request");
+      return problemResponse(c, "malformed_body", "the request was aborted before its body arrived");
     }
     deps.log.error({ err: error, requestId: c.get("requestId") }, "unhandled error");
     return problemResponse(c, "internal", "something went wrong on our side; retry");

@@ -35,7 +35,7 @@ const {
   ...specEvent
 } = { ...EXAMPLE_EVENTS.video_data, event_id: "", timestamp: 0 };
 
-const setup = () => {
+const setup = (bodyBudgetBytes?: number) => {
   const forwarded: BehaviorEvent[] = [];
   const queued: BehaviorEvent[] = [];
   const state = { relayDown: false, queueDown: false };
@@ -61,6 +61,7 @@ const setup = () => {
     },
     clientInfo: () => ({ ip: "203.0.113.7", location: "CN-SH" }),
     limiter: { take: () => 0 },
+    bodyBudgetBytes,
     env: fixedEnvironment(),
   };
   const app = createEdgeApp(ports);
@@ -120,6 +121,20 @@ describe("edge app", () => {
     });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: "payload_too_large" });
+  });
+
+  it("counts raw and inflated body bytes against the isolate's body budget: 503 beyond it, given back after each request", async () => {
+    const { json, send, forwarded } = setup(64 * 1024);
+    for (let i = 0; i < 5; i++) expect((await json("/api/v1/behaviors/track", specEvent)).status).toBe(200);
+    // 1 KB on the wire, 100 KB inflated: the budget counts what the isolate holds.
+    const inflates = gzipSync(JSON.stringify({ ...specEvent, extra_data: { pad: " ".repeat(100_000) } }));
+    const response = await send(`/api/v1/behaviors/collect?key=${PK}`, inflates, {
+      "content-type": "text/plain",
+    });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ code: "overloaded", retryable: true });
+    expect((await json("/api/v1/behaviors/track", specEvent)).status).toBe(200);
+    expect(forwarded).toHaveLength(6);
   });
 
   it("answers a batch of 100 with per-event results", async () => {

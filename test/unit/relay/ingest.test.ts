@@ -24,7 +24,7 @@ class MemorySink implements RecordSink {
   async close() {}
 }
 
-const setup = () => {
+const setup = (bodyBudgetBytes = 32 * 1024 * 1024) => {
   const sink = new MemorySink();
   const metrics = createMetrics();
   const log = pino({ level: "silent" });
@@ -36,7 +36,7 @@ const setup = () => {
     log,
     env: fixedEnvironment(),
   });
-  const app = createHttpApp({ ingest, metrics, log });
+  const app = createHttpApp({ ingest, metrics, log, bodyBudgetBytes });
   const post = (path: string, body: unknown, key = "sk_a") =>
     app.request(path, {
       method: "POST",
@@ -130,6 +130,20 @@ describe("relay ingest (in-memory sink)", () => {
     );
     expect(response.status).toBe(413);
     expect(((await response.json()) as { detail: string }).detail).toMatch(/at most 32768/);
+  });
+
+  it("refuses a body its body budget has no room for with a retryable 503, and gives the budget back after each request", async () => {
+    const { post, sink } = setup(4000);
+    for (let i = 0; i < 5; i++) expect((await post("/api/v1/behaviors/track", event())).status).toBe(200);
+    expect(sink.records).toHaveLength(5);
+    const big = await post(
+      "/api/v1/behaviors/track",
+      event("tenant_a", { extra_data: { pad: "x".repeat(5000) } }),
+    );
+    expect(big.status).toBe(503);
+    expect(await big.json()).toMatchObject({ code: "overloaded", retryable: true });
+    expect(sink.records).toHaveLength(5);
+    expect((await post("/api/v1/behaviors/track", event())).status).toBe(200);
   });
 
   it("answers unknown routes with a problem, not a stack trace", async () => {
