@@ -15,12 +15,14 @@ export async function createTopic(brokers: string[], topic: string) {
   await admin.disconnect();
 }
 
-export async function producerPerformance(
+/** Kafka's own producer (acks=all, gzip, linger.ms=5, the relay's settings) with `--throughput`; its summary line. */
+const runProducerPerformance = async (
   brokers: string[],
   topic: string,
   recordBytes: number,
-  records = 300_000,
-) {
+  records: number,
+  throughput: number,
+) => {
   await createTopic(brokers, topic);
   const { stdout } = await promisify(execFile)(
     "bash",
@@ -35,7 +37,7 @@ export async function producerPerformance(
       "--record-size",
       String(recordBytes),
       "--throughput",
-      "-1",
+      String(throughput),
       "--producer-props",
       `bootstrap.servers=${brokers.join(",")}`,
       "acks=all",
@@ -44,6 +46,38 @@ export async function producerPerformance(
     ],
     { timeout: 300_000 },
   );
-  const line = stdout.trim().split("\n").at(-1) ?? "";
+  return stdout.trim().split("\n").at(-1) ?? "";
+};
+
+/** The throughput ceiling: ProducerPerformance as fast as it goes. */
+export async function producerPerformance(
+  brokers: string[],
+  topic: string,
+  recordBytes: number,
+  records = 300_000,
+) {
+  const line = await runProducerPerformance(brokers, topic, recordBytes, records, -1);
   return { records_per_second: Number(/([\d.]+) records\/sec/.exec(line)?.[1] ?? 0), summary: line };
+}
+
+/**
+ * The latency floor: Kafka's own producer sending `rate` records/s for `seconds`, alone on the machine.
+ * What an acknowledged single event cannot beat here, however thin the relay in front of it.
+ */
+export async function producerLatencyAt(
+  brokers: string[],
+  topic: string,
+  recordBytes: number,
+  rate: number,
+  seconds = 20,
+) {
+  const line = await runProducerPerformance(
+    brokers,
+    topic,
+    recordBytes,
+    Math.round(rate * seconds),
+    Math.round(rate),
+  );
+  const ms = (label: string) => Number(new RegExp(`(\\d+) ms ${label}`).exec(line)?.[1] ?? Number.NaN);
+  return { rate, p50_ms: ms("50th"), p99_ms: ms("99th"), p999_ms: ms("99.9th"), summary: line };
 }

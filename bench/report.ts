@@ -138,6 +138,7 @@ const num = (v: unknown, key: string) => (v as Record<string, number> | undefine
 export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
   const sustained = (name: string) => r.paths[name]?.sustained?.achieved_events_per_second;
   const pp = num(r.ceilings.kafka_producer_performance, "records_per_second");
+  const floor = r.ceilings.kafka_latency_at_relay_half_load as { rate: number; p99_ms: number } | undefined;
   const lines: string[] = [
     `# Benchmark report, ${r.date}`,
     "",
@@ -171,6 +172,7 @@ export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
     "|---|---|---|",
     `| relay gRPC batched ${sustained("relay_grpc_batched") ?? "–"} ev/s | Kafka ProducerPerformance ${pp ?? "–"} rec/s (ceiling) | ${ratio(sustained("relay_grpc_batched"), pp)} |`,
     `| Kafka-direct tracker ${sustained("kafka_direct") ?? "–"} ev/s | Kafka ProducerPerformance (ceiling) | ${ratio(sustained("kafka_direct"), pp)} |`,
+    `| relay gRPC single p99 ${r.paths.relay_grpc_single?.at_half?.p99_ms ?? "–"} ms at half load | Kafka ProducerPerformance p99 ${floor?.p99_ms ?? "–"} ms at the same ${floor?.rate ?? "–"} records/s, alone (floor) | ${ratio(r.paths.relay_grpc_single?.at_half?.p99_ms, floor?.p99_ms)} |`,
     `| relay gRPC batched | kafkajs producer doing the relay's job ${num(r.peers.kafkajs_producer, "events_per_second") ?? "–"} ev/s (peer) | ${ratio(sustained("relay_grpc_batched"), num(r.peers.kafkajs_producer, "events_per_second"))} |`,
     `| relay REST single ${sustained("relay_rest_single") ?? "–"} ev/s | bare Node HTTP server ${sustained("bare_http") ?? "–"} req/s (ceiling) | ${ratio(sustained("relay_rest_single"), sustained("bare_http"))} |`,
     `| edge HTTP single ${sustained("edge_http_single") ?? "–"} ev/s | bare Node HTTP server (ceiling) | ${ratio(sustained("edge_http_single"), sustained("bare_http"))} |`,

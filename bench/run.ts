@@ -20,7 +20,7 @@ import { EXAMPLE_EVENTS, encodeEvent, eventToProto, validateEvent } from "../src
 import { BehaviorEventSchema, BehaviorService } from "../src/gen/recommender/v1/behavior_pb.js";
 import { KafkaTracker } from "../src/sdk/kafka-tracker.ts";
 import { measureValidation } from "./core.ts";
-import { createTopic, producerPerformance } from "./kafka-ceiling.ts";
+import { createTopic, producerLatencyAt, producerPerformance } from "./kafka-ceiling.ts";
 import { STEP_SECONDS, type SteppedResult, steppedLoad } from "./load.ts";
 import { writeReport } from "./report.ts";
 import { startBareHttp, startEdge, startRelay } from "./stack.ts";
@@ -292,6 +292,16 @@ if (wanted("kafka-direct")) {
 if (wanted("ceilings")) {
   say("ceiling: Kafka ProducerPerformance");
   ceilings.kafka_producer_performance = await producerPerformance(BROKERS, `${tenant}_ceiling`, RECORD_BYTES);
+  const half = paths.relay_grpc_single?.at_half?.offered_events_per_second;
+  if (half !== undefined) {
+    say(`floor: Kafka ProducerPerformance latency at ${half} records/s`);
+    ceilings.kafka_latency_at_relay_half_load = await producerLatencyAt(
+      BROKERS,
+      `${tenant}_floor`,
+      RECORD_BYTES,
+      half,
+    );
+  }
   say("peer: kafkajs producer");
   peers.kafkajs_producer = await kafkajsPeer();
   say("ceiling: bare Node HTTP server");
