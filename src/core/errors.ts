@@ -38,7 +38,13 @@ export const ERRORS = {
     retryable: true,
     title: "Configuration store unavailable",
   },
-  overloaded: { status: 503, rpc: "unavailable", retryable: true, title: "Too many large requests at once" },
+  // 429, not 503: a flood of large bodies is the callers' doing, and 5xx stays the sign of our faults.
+  overloaded: {
+    status: 429,
+    rpc: "resource_exhausted",
+    retryable: true,
+    title: "Too many large requests at once",
+  },
   internal: { status: 500, rpc: "internal", retryable: true, title: "Internal error" },
 } as const satisfies Record<string, { status: number; rpc: string; retryable: boolean; title: string }>;
 

@@ -19,7 +19,7 @@ export const MAX_JSON_DEPTH = 32;
 
 /** What one request holds of a `BodyBudget`. */
 export interface BodyTab {
-  /** Takes `bytes` more as they arrive; throws `overloaded` (503, retryable) when the budget has no room. */
+  /** Takes `bytes` more as they arrive; throws `overloaded` (429, Retry-After 1) when the budget has no room. */
   take(bytes: number): void;
   /** Gives everything back once the request is answered. */
   close(): void;
@@ -27,7 +27,7 @@ export interface BodyTab {
 
 /**
  * The request-body bytes a process holds at once. Each request takes its bytes as they arrive and gives
- * them back when answered; beyond the budget a request is refused with a retryable 503 before it is
+ * them back when answered; beyond the budget a request is refused (429, retry in a second) before it is
  * buffered further or parsed (parsing can take ten times the bytes). So a flood of large bodies costs
  * refusals, not memory: a process's memory for bodies is bounded by configuration, not by its callers.
  */
@@ -43,7 +43,12 @@ export class BodyBudget {
     return {
       take: (bytes) => {
         if (bytes > this.#free) {
-          throw new ApiError("overloaded", "the server holds too many large request bodies right now; retry");
+          throw new ApiError(
+            "overloaded",
+            "the server holds too many large request bodies right now; retry in a second",
+            [],
+            1,
+          );
         }
         this.#free -= bytes;
         held += bytes;

@@ -66,7 +66,7 @@ export interface EdgePorts {
   /** A request body must arrive within this time, else 408 (default 10 s; var BODY_TIMEOUT_MS). */
   bodyTimeoutMs?: number;
   /**
-   * Request-body bytes (raw and inflated) an isolate holds at once; beyond it 503 `overloaded`, so a
+   * Request-body bytes (raw and inflated) an isolate holds at once; beyond it 429 `overloaded`, so a
    * flood of large bodies cannot exhaust its 128 MB (default 8 MiB; var BODY_BUDGET_BYTES).
    */
   bodyBudgetBytes?: number;

@@ -24,7 +24,7 @@ export const RelaySettings = z
     /** A request (headers and body) must arrive within this time; a slower one gets 408. */
     RELAY_REQUEST_TIMEOUT_MS: int(30_000, 1000),
     /**
-     * REST request-body bytes held at once; beyond it 503 `overloaded` (retryable), so a flood of large
+     * REST request-body bytes held at once; beyond it 429 `overloaded` (Retry-After 1), so a flood of large
      * bodies costs refusals, not memory. At least one full request (1 MiB).
      */
     RELAY_BODY_BUDGET_BYTES: int(32 * 1024 * 1024, 1024 * 1024),

@@ -28,7 +28,7 @@ export const problemResponse = (
 
 /**
  * Reads a JSON body: 415 for another content type, 400 for bytes that are not UTF-8 or JSON that does
- * not parse, 503 `overloaded` when the relay's body budget has no room (taken from the declared length
+ * not parse, 429 `overloaded` when the relay's body budget has no room (taken from the declared length
  * before reading, and from the bytes read before parsing).
  */
 export const jsonBody = async (c: Context<RelayEnv>): Promise<unknown> => {

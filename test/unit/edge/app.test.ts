@@ -123,7 +123,7 @@ describe("edge app", () => {
     expect(await response.json()).toMatchObject({ code: "payload_too_large" });
   });
 
-  it("counts raw and inflated body bytes against the isolate's body budget: 503 beyond it, given back after each request", async () => {
+  it("counts raw and inflated body bytes against the isolate's body budget: 429 beyond it, given back after each request", async () => {
     const { json, send, forwarded } = setup(64 * 1024);
     for (let i = 0; i < 5; i++) expect((await json("/api/v1/behaviors/track", specEvent)).status).toBe(200);
     // 1 KB on the wire, 100 KB inflated: the budget counts what the isolate holds.
@@ -131,7 +131,8 @@ describe("edge app", () => {
     const response = await send(`/api/v1/behaviors/collect?key=${PK}`, inflates, {
       "content-type": "text/plain",
     });
-    expect(response.status).toBe(503);
+    expect(response.status).toBe(429);
+    expect(response.headers.get("retry-after")).toBe("1");
     expect(await response.json()).toMatchObject({ code: "overloaded", retryable: true });
     expect((await json("/api/v1/behaviors/track", specEvent)).status).toBe(200);
     expect(forwarded).toHaveLength(6);

@@ -132,7 +132,7 @@ describe("relay ingest (in-memory sink)", () => {
     expect(((await response.json()) as { detail: string }).detail).toMatch(/at most 32768/);
   });
 
-  it("refuses a body its body budget has no room for with a retryable 503, and gives the budget back after each request", async () => {
+  it("refuses a body its body budget has no room for with 429 and Retry-After, and gives the budget back after each request", async () => {
     const { post, sink } = setup(4000);
     for (let i = 0; i < 5; i++) expect((await post("/api/v1/behaviors/track", event())).status).toBe(200);
     expect(sink.records).toHaveLength(5);
@@ -140,7 +140,8 @@ describe("relay ingest (in-memory sink)", () => {
       "/api/v1/behaviors/track",
       event("tenant_a", { extra_data: { pad: "x".repeat(5000) } }),
     );
-    expect(big.status).toBe(503);
+    expect(big.status).toBe(429);
+    expect(big.headers.get("retry-after")).toBe("1");
     expect(await big.json()).toMatchObject({ code: "overloaded", retryable: true });
     expect(sink.records).toHaveLength(5);
     expect((await post("/api/v1/behaviors/track", event())).status).toBe(200);
