@@ -3,6 +3,8 @@
 // open loops that raises the offered load until the path breaks.
 
 export const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
+/** How long the half-load latency phase runs (`BENCH_HALF_SECONDS`). */
+export const HALF_SECONDS = Number(process.env.BENCH_HALF_SECONDS ?? 15);
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
@@ -83,13 +85,18 @@ export interface SteppedResult {
   steps: Step[];
   /** The last step that held: its offered load was carried within the limits. */
   sustained: Step | undefined;
-  /** The step nearest half the sustained load: the latency a path shows with headroom. */
+  /**
+   * A longer phase at half the sustained load, after the steps: the latency a path shows with headroom.
+   * Longer than a step because a p99 over one 3 s step of a few hundred calls is its handful of worst
+   * calls, which one GC or JVM pause decides.
+   */
   at_half: Step | undefined;
 }
 
 /**
- * Offers `startEventsPerSecond`, then 1.6× more each step, until a step breaks or `maxSteps` ran.
- * A short pause between steps lets queues drain, so each step starts from an idle path.
+ * Offers `startEventsPerSecond`, then 1.6× more each step, until a step breaks or `maxSteps` ran, then
+ * half the sustained load for `halfSeconds`. A short pause between phases lets queues drain, so each
+ * starts from an idle path.
  */
 export async function steppedLoad(
   call: () => Promise<unknown>,
@@ -98,6 +105,7 @@ export async function steppedLoad(
     eventsPerCall?: number;
     maxSteps?: number;
     stepSeconds?: number;
+    halfSeconds?: number;
     onSample?: () => void;
   },
 ): Promise<SteppedResult> {
@@ -105,28 +113,31 @@ export async function steppedLoad(
   const steps: Step[] = [];
   const sampler = setInterval(() => options.onSample?.(), 250);
   let rate = options.startEventsPerSecond;
+  let sustained: Step | undefined;
+  let at_half: Step | undefined;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 500));
   try {
     for (let i = 0; i < (options.maxSteps ?? 10); i++) {
       const step = await openLoop(call, rate / eventsPerCall, eventsPerCall, options.stepSeconds);
       steps.push(step);
       if (broken(step)) break;
+      sustained = step;
       rate = Math.round(rate * 1.6);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await pause();
+    }
+    if (sustained !== undefined) {
+      await pause();
+      const half = sustained.offered_events_per_second / 2;
+      at_half = await openLoop(
+        call,
+        half / eventsPerCall,
+        eventsPerCall,
+        options.halfSeconds ?? HALF_SECONDS,
+      );
     }
   } finally {
     clearInterval(sampler);
   }
-  const held = steps.filter((s) => !broken(s));
-  const sustained = held.at(-1);
-  const half = (sustained?.offered_events_per_second ?? 0) / 2;
-  const at_half = held.reduce<Step | undefined>(
-    (best, s) =>
-      best === undefined ||
-      Math.abs(s.offered_events_per_second - half) < Math.abs(best.offered_events_per_second - half)
-        ? s
-        : best,
-    undefined,
-  );
   return { steps, sustained, at_half };
 }
 

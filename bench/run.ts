@@ -21,7 +21,7 @@ import { BehaviorEventSchema, BehaviorService } from "../src/gen/recommender/v1/
 import { KafkaTracker } from "../src/sdk/kafka-tracker.ts";
 import { measureValidation } from "./core.ts";
 import { createTopic, producerLatencyAt, producerPerformance } from "./kafka-ceiling.ts";
-import { STEP_SECONDS, type SteppedResult, steppedLoad } from "./load.ts";
+import { HALF_SECONDS, STEP_SECONDS, type SteppedResult, steppedLoad } from "./load.ts";
 import { writeReport } from "./report.ts";
 import { startBareHttp, startEdge, startRelay } from "./stack.ts";
 
@@ -330,6 +330,7 @@ const result = {
   },
   method: {
     step_seconds: STEP_SECONDS,
+    half_seconds: HALF_SECONDS,
     record_bytes: RECORD_BYTES,
     note: "open loop, offered load ×1.6 per step until errors > 1 %, p99 > 2 s or < 85 % carried",
   },
