@@ -1,6 +1,7 @@
 // Load generation shared by the benchmarks: an open loop at a fixed offered rate (latency counts from
 // when each call was due, so a stall is not hidden by coordinated omission), and a stepped series of
 // open loops that raises the offered load until the path breaks.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 
 export const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
 /** How long the half-load latency phase runs (`BENCH_HALF_SECONDS`). */
@@ -25,6 +26,12 @@ export interface Step {
   p50_ms: number;
   p99_ms: number;
   p999_ms: number;
+  /**
+   * How late the generator's own event loop ran during the phase (p99 and max, ms): a stall here delays
+   * calls and their answers, so it shows in the path's latency without being the path's.
+   */
+  generator_delay_p99_ms: number;
+  generator_delay_max_ms: number;
 }
 
 /**
@@ -38,6 +45,8 @@ export async function openLoop(
   seconds = STEP_SECONDS,
 ): Promise<Step> {
   const latencies: number[] = [];
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   const started = performance.now();
   const total = Math.max(1, Math.round(callsPerSecond * seconds));
   const pending: Promise<void>[] = [];
@@ -66,12 +75,15 @@ export async function openLoop(
     );
   }
   await Promise.all(pending);
+  delay.disable();
   const elapsed = Math.max(seconds * 1000, lastAnswer - started) / 1000;
   return {
     offered_events_per_second: Math.round(callsPerSecond * eventsPerCall),
     achieved_events_per_second: Math.round((latencies.length * eventsPerCall) / elapsed),
     error_rate: +(errors / total).toFixed(4),
     ...latencySummary(latencies),
+    generator_delay_p99_ms: +(delay.percentile(99) / 1e6).toFixed(2),
+    generator_delay_max_ms: +(delay.max / 1e6).toFixed(2),
   };
 }
 

@@ -62,6 +62,8 @@ describe("the benchmark's load generator", () => {
       p50_ms: 1,
       p99_ms: 5,
       p999_ms: 9,
+      generator_delay_p99_ms: 11,
+      generator_delay_max_ms: 12,
     };
     const dir = mkdtempSync(join(tmpdir(), "report-"));
     writeReport(
@@ -79,7 +81,9 @@ describe("the benchmark's load generator", () => {
       "run",
     );
     const report = readFileSync(join(dir, "run.md"), "utf8");
-    expect(report).toContain("| relay_grpc_batched | gRPC | 10000 | 99 | 0.01 |");
+    expect(report).toContain(
+      "| relay_grpc_batched | gRPC | 10000 | 99 | 0.01 | 20 / 50 / 100 | 1 / 5 / 9 | 11 / 12 |",
+    );
     expect(report).toContain(
       "| relay gRPC batched 99 ev/s | Kafka ProducerPerformance 200 rec/s (ceiling) | 0.49 |",
     );
