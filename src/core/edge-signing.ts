@@ -1,3 +1,5 @@
+import * as z from "zod";
+
 /**
  * How the edge and the relay sign every call between them, written once for both sides. They share
  * one secret (`EDGE_SECRET`; during a rotation a comma-separated list: the first signs, any verifies).
@@ -22,12 +24,24 @@ export interface CallSignature {
   signature: string;
 }
 
-/** The secrets of an `EDGE_SECRET` setting: the first signs, each verifies. */
-export const edgeSecrets = (setting: string | undefined): string[] =>
-  (setting ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+/**
+ * An `EDGE_SECRET` setting: comma-separated secrets of at least 32 characters each; the first signs,
+ * each verifies. Empty when unset (edge calls are then refused). The relay's config and the edge's
+ * entry points both parse it with this.
+ */
+export const EdgeSecretSetting = z
+  .string()
+  .default("")
+  .transform((setting) =>
+    setting
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().min(32, "each EDGE_SECRET must be at least 32 characters")));
+
+/** The secrets of an `EDGE_SECRET` setting; throws, naming the rule, when one is too short. */
+export const edgeSecrets = (setting: string | undefined): string[] => EdgeSecretSetting.parse(setting);
 
 /**
  * HMAC-SHA256, as hex, over a text prefix followed by the body; and random nonces. Handed in by each

@@ -38,6 +38,16 @@ export class BodyBudget {
     this.#free = maxBytes;
   }
 
+  /** Runs one request with a tab of its own, closed however the request ends. */
+  async during<T>(request: (tab: BodyTab) => Promise<T>): Promise<T> {
+    const tab = this.open();
+    try {
+      return await request(tab);
+    } finally {
+      tab.close();
+    }
+  }
+
   open(): BodyTab {
     let held = 0;
     return {

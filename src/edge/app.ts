@@ -28,6 +28,9 @@ type Outcome =
   | { ok: false; code: ErrorCode; message: string; errors: FieldError[] };
 
 /** The key of a request: `Authorization: Bearer`, `X-Api-Key`, or `?key=` for beacons that cannot set headers. */
+/** Each request's share of the isolate's body budget, set by the middleware for the behaviour routes. */
+export type EdgeEnv = { Variables: { bodyTab: BodyTab } };
+
 const presentedKey = (c: Context): string | undefined =>
   bearerToken(c.req.header("authorization")) ?? c.req.header("x-api-key") ?? c.req.query("key");
 
@@ -43,25 +46,17 @@ const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: F
  * 202. The same module runs on Cloudflare Workers and Deno; ports are handed in.
  */
 export const createEdgeApp = (ports: EdgePorts) => {
-  const app = new Hono({ strict: false });
+  const app = new Hono<EdgeEnv>({ strict: false });
   const bodyTimeoutMs = ports.bodyTimeoutMs ?? 10_000;
   const budget = new BodyBudget(ports.bodyBudgetBytes ?? 8 * 1024 * 1024);
-  /** Each request's share of the body budget, given back when it is answered. */
-  const tabs = new WeakMap<Request, BodyTab>();
-  app.use("/api/v1/behaviors/*", async (c, next) => {
-    const tab = budget.open();
-    tabs.set(c.req.raw, tab);
-    try {
-      await next();
-    } finally {
-      tab.close();
-    }
-  });
-  const bodyOf = (c: Context) => {
-    const tab = tabs.get(c.req.raw);
-    if (tab === undefined) throw new Error("bodies are read only under /api/v1/behaviors/");
-    return readJsonBody(c.req.raw, { timeoutMs: bodyTimeoutMs, tab });
-  };
+  app.use("/api/v1/behaviors/*", (c, next) =>
+    budget.during((tab) => {
+      c.set("bodyTab", tab);
+      return next();
+    }),
+  );
+  const bodyOf = (c: Context<EdgeEnv>) =>
+    readJsonBody(c.req.raw, { timeoutMs: bodyTimeoutMs, tab: c.get("bodyTab") });
 
   /** The key behind the request; 401 when missing, unknown or revoked. */
   const authenticate = async (c: Context): Promise<EdgeKey> => {

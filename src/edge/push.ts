@@ -7,6 +7,7 @@ import {
   signatureProblem,
   TIMESTAMP_HEADER,
 } from "../core/index.ts";
+import type { EdgeEnv } from "./app.ts";
 import { webCallCrypto } from "./digest.ts";
 import type { CachedDirectory } from "./directory.ts";
 import type { TenantRecords } from "./ports.ts";
@@ -17,7 +18,7 @@ import type { TenantRecords } from "./ports.ts";
  * isolates), then writes KV. Unsigned, tampered, stale or replayed pushes are refused with 401.
  */
 export const registerPush = (
-  app: Hono,
+  app: Hono<EdgeEnv>,
   secrets: readonly string[],
   directory: CachedDirectory,
   now: () => number = Date.now,

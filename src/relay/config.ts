@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
-import { parseTenantLimits } from "../core/index.ts";
+import { EdgeSecretSetting, parseTenantLimits } from "../core/index.ts";
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 const list = (fallback: string) =>
@@ -71,9 +71,7 @@ export const RelaySettings = z
      * feed reads, pushes; src/core/edge-signing.ts). While rotating, `new,old`: the first signs, both
      * verify. At least 32 characters each. Without it the edge cannot forward or read the feed.
      */
-    EDGE_SECRET: list("").pipe(
-      z.array(z.string().min(32, "each EDGE_SECRET must be at least 32 characters")),
-    ),
+    EDGE_SECRET: EdgeSecretSetting,
     /** Where config and key changes are pushed (the edge's base URL). */
     EDGE_PUSH_URL: z.url().optional(),
     /**

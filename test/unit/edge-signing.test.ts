@@ -70,6 +70,7 @@ describe("signed calls between the edge and the relay", () => {
   it("rotates: the first secret signs, the old one still verifies until it is removed", async () => {
     const secrets = edgeSecrets(` ${SECRET} , ${OLD} `);
     expect(secrets).toEqual([SECRET, OLD]);
+    expect(() => edgeSecrets(`${SECRET},short`)).toThrow(/at least 32 characters/);
     const byOld = await signCall(nodeCallCrypto, [OLD], "push", "x", 5);
     expect(await signatureProblem(nodeCallCrypto, secrets, "push", byOld, "x", 5)).toBeUndefined();
     expect(await signatureProblem(nodeCallCrypto, [SECRET], "push", byOld, "x", 5)).toBe(

@@ -35,15 +35,12 @@ export const createHttpApp = (deps: {
     }),
   );
   const budget = new BodyBudget(deps.bodyBudgetBytes);
-  app.use("/api/v1/behaviors/*", async (c, next) => {
-    const tab = budget.open();
-    c.set("bodyTab", tab);
-    try {
-      await next();
-    } finally {
-      tab.close();
-    }
-  });
+  app.use("/api/v1/behaviors/*", (c, next) =>
+    budget.during((tab) => {
+      c.set("bodyTab", tab);
+      return next();
+    }),
+  );
   registerBehaviors(app, deps.ingest);
   registerOperations(app, deps);
   if (deps.admin !== undefined) app.route("/", createAdminApi(deps.admin));
