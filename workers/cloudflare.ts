@@ -1,45 +1,30 @@
-// Cloudflare Workers entry point (wrangler.toml `main`): wires the edge app to KV, the Queue, the relay.
-import { type BehaviorEvent, edgeSecrets, RateLimiter } from "../src/core/index.ts";
-import { createEdgeApp } from "../src/edge/app.ts";
-import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
-import { relayForwarder } from "../src/edge/forwarder.ts";
-import { rateLimitsFrom } from "../src/edge/ports.ts";
-import { registerPush } from "../src/edge/push.ts";
+// Cloudflare Workers entry point (wrangler.toml `main`): wires the edge to KV, the queues and the relay.
+import { buildEdge, type Edge } from "../src/edge/build.ts";
+import type { QueuedMessage, QueueStep } from "../src/edge/queue.ts";
 
 interface Env {
   /** Configs and key records by tenant and by key hash. */
   CONFIGS: KVNamespace;
-  /** Events the relay could not take, delivered later by `queue` below (dead letters after retries). */
-  EVENTS: Queue<BehaviorEvent[]>;
-  RELAY_URL: string;
-  /**
-   * Secret: the relay's EDGE_SECRET, which signs every call between them (forwarded batches, feed
-   * reads, pushes); `new,old` while rotating.
-   */
-  EDGE_SECRET: string;
-  /** Events/s per key and per tenant, counted per isolate (docs/security.md); tenant overrides `a=100,b=5000`. */
-  RATE_LIMIT_KEY_EVENTS_PER_SECOND?: string;
-  RATE_LIMIT_TENANT_EVENTS_PER_SECOND?: string;
-  RATE_LIMIT_TENANT_OVERRIDES?: string;
-  /** A request body must arrive within this many ms, else 408 (default 10000). */
-  BODY_TIMEOUT_MS?: string;
-  /** Request-body bytes an isolate holds at once, else 503 (default 8 MiB). */
-  BODY_BUDGET_BYTES?: string;
+  /** Work the relay could not take right now, delivered later by `queue` below. */
+  EVENTS: Queue<QueuedMessage>;
+  /** Work out of the retry schedule; `queue` below hands it to the relay's quarantine. */
+  DEAD_LETTERS: Queue<QueuedMessage>;
+  /** The name of the dead-letter queue (wrangler.toml), to tell its batches from the main queue's. */
+  DEAD_LETTER_QUEUE_NAME?: string;
+  /** Every other variable and the EDGE_SECRET secret: src/edge/settings.ts. */
+  [setting: string]: unknown;
 }
 
-/** One app per isolate: its directory's memory cache lives as long as the isolate. */
-let built: { env: Env; app: ReturnType<typeof createEdgeApp> } | undefined;
+/** One edge per isolate: its caches and counters live as long as the isolate. */
+let built: { env: Env; edge: Edge } | undefined;
 
-const appFor = (env: Env) => {
+const edgeFor = (env: Env): Edge => {
   if (built?.env !== env) {
-    const secrets = edgeSecrets(env.EDGE_SECRET);
-    const directory = new CachedDirectory(env.CONFIGS, relayFeed(env.RELAY_URL, secrets));
-    const app = createEdgeApp({
-      directory,
-      forwarder: relayForwarder(env.RELAY_URL, secrets),
+    const edge = buildEdge(env, {
+      kv: env.CONFIGS,
       queue: {
-        enqueue: async (events) => {
-          await env.EVENTS.send([...events]);
+        enqueue: async (work) => {
+          await env.EVENTS.send({ ...work, queued_at: Date.now() });
         },
       },
       clientInfo: (request) => {
@@ -48,27 +33,55 @@ const appFor = (env: Env) => {
         const ip = request.headers.get("cf-connecting-ip") ?? undefined;
         return { ...(ip ? { ip } : {}), ...(location ? { location } : {}) };
       },
-      limiter: new RateLimiter(rateLimitsFrom(env), () => Date.now()),
-      bodyTimeoutMs: Number(env.BODY_TIMEOUT_MS) || undefined,
-      bodyBudgetBytes: Number(env.BODY_BUDGET_BYTES) || undefined,
     });
-    registerPush(app, secrets, directory);
-    built = { env, app };
+    built = { env, edge };
   }
-  return built.app;
+  return built.edge;
+};
+
+/**
+ * Applies one step to its message: acknowledged; retried, whole or (when the relay stored part of it)
+ * what is left, re-sent to the same queue; or dead-lettered.
+ */
+const apply = async (
+  env: Env,
+  queue: Queue<QueuedMessage>,
+  message: Message<QueuedMessage>,
+  step: QueueStep,
+) => {
+  if (step.action === "retry") {
+    const whole =
+      "events" in step.message && "events" in message.body
+        ? step.message.events.length === message.body.events.length
+        : true;
+    if (whole) {
+      message.retry({ delaySeconds: step.delaySeconds });
+      return;
+    }
+    await queue.send(step.message, { delaySeconds: step.delaySeconds });
+  } else if (step.action === "dead-letter") {
+    await env.DEAD_LETTERS.send(step.message);
+  }
+  message.ack();
 };
 
 export default {
-  fetch: (request, env, ctx) => appFor(env).fetch(request, env, ctx),
+  fetch: (request, env, ctx) => edgeFor(env).app.fetch(request, env, ctx),
 
-  /** Delivers queued events to the relay; a failed batch is retried, and after the retries dead-lettered. */
+  /**
+   * Both queues, one message at a time (a message that fails never takes its batch down). The main
+   * queue delivers to the relay on a growing delay until the schedule gives up; the dead-letter queue
+   * (which also receives what Cloudflare moves there after max_retries) hands events to the relay's
+   * quarantine as `undeliverable`, retrying at a long steady delay.
+   */
   async queue(batch, env) {
-    const forwarder = relayForwarder(env.RELAY_URL, edgeSecrets(env.EDGE_SECRET));
-    try {
-      await forwarder.forward(batch.messages.flatMap((m) => m.body));
-      batch.ackAll();
-    } catch {
-      batch.retryAll({ delaySeconds: 10 });
+    const edge = edgeFor(env);
+    const deadLetters = batch.queue === (env.DEAD_LETTER_QUEUE_NAME ?? "behavior-edge-events-dlq");
+    for (const message of batch.messages) {
+      const step = deadLetters
+        ? await edge.deadLetter(message.body, message.attempts)
+        : await edge.deliverQueued(message.body, message.attempts);
+      await apply(env, deadLetters ? env.DEAD_LETTERS : env.EVENTS, message, step);
     }
   },
-} satisfies ExportedHandler<Env, BehaviorEvent[]>;
+} satisfies ExportedHandler<Env, QueuedMessage>;

@@ -1,42 +1,59 @@
-// Deno entry point: the same edge app on Deno.serve, with Deno KV as the cache and Deno KV queues as
-// the durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
-// Environment: RELAY_URL, EDGE_SECRET (the relay's, which signs every call between them), PORT (8787),
-// KV_PATH (optional, a file), RATE_LIMIT_KEY_EVENTS_PER_SECOND, RATE_LIMIT_TENANT_EVENTS_PER_SECOND,
-// RATE_LIMIT_TENANT_OVERRIDES, BODY_TIMEOUT_MS, BODY_BUDGET_BYTES (optional).
-import { type BehaviorEvent, edgeSecrets, RateLimiter } from "../src/core/index.ts";
-import { createEdgeApp } from "../src/edge/app.ts";
-import { CachedDirectory, relayFeed } from "../src/edge/directory.ts";
-import { relayForwarder } from "../src/edge/forwarder.ts";
-import { rateLimitsFrom } from "../src/edge/ports.ts";
-import { registerPush } from "../src/edge/push.ts";
+// Deno entry point: the same edge on Deno.serve, with Deno KV as the cache and a Deno KV queue as the
+// durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
+// Settings: src/edge/settings.ts (RELAY_URL, EDGE_SECRET, …), plus PORT (8787), HOST (127.0.0.1) and
+// KV_PATH (optional, a file).
+import { buildEdge } from "../src/edge/build.ts";
+import type { QueuedMessage } from "../src/edge/queue.ts";
 
 declare const Deno: {
-  env: { get(name: string): string | undefined };
+  env: { get(name: string): string | undefined; toObject(): Record<string, string> };
   openKv(path?: string): Promise<DenoKv>;
   serve(
     options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
     handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
   ): unknown;
 };
+type KvKey = (string | number)[];
 interface DenoKv {
-  get(key: string[]): Promise<{ value: unknown }>;
-  set(key: string[], value: unknown, options?: { expireIn?: number }): Promise<unknown>;
-  enqueue(value: unknown, options?: { backoffSchedule?: number[] }): Promise<unknown>;
+  get(key: KvKey): Promise<{ value: unknown }>;
+  set(key: KvKey, value: unknown, options?: { expireIn?: number }): Promise<unknown>;
+  delete(key: KvKey): Promise<void>;
+  list(selector: { prefix: KvKey }): AsyncIterable<{ key: KvKey; value: unknown }>;
+  enqueue(
+    value: unknown,
+    options?: { delay?: number; backoffSchedule?: number[]; keysIfUndelivered?: KvKey[] },
+  ): Promise<unknown>;
   listenQueue(handler: (value: unknown) => Promise<void>): Promise<void>;
 }
 
-const required = (name: string): string => {
-  const value = Deno.env.get(name);
-  if (value === undefined || value === "") throw new Error(`${name} must be set`);
-  return value;
-};
+/** A queued message and which retry of it this is (Deno KV does not count them for us). */
+interface Envelope {
+  message: QueuedMessage;
+  retry: number;
+  dead_letter: boolean;
+}
 
-const relayUrl = required("RELAY_URL");
-const secrets = edgeSecrets(required("EDGE_SECRET"));
-const forwarder = relayForwarder(relayUrl, secrets);
+/** Where Deno KV keeps a message whose handler failed through its whole backoff schedule. */
+const UNDELIVERED = "edge-undelivered";
+
 const kv = await Deno.openKv(Deno.env.get("KV_PATH"));
-const directory = new CachedDirectory(
-  {
+
+/**
+ * Puts work in the queue. The schedule lives in the handler (which re-enqueues with a delay), so
+ * Deno's own backoffSchedule (at most 5 entries) only covers a handler that throws, e.g. when KV itself
+ * fails; a message still undelivered after it is kept under `edge-undelivered` and re-driven below.
+ */
+const enqueue = (envelope: Envelope, delaySeconds = 0) =>
+  kv.enqueue(envelope, {
+    delay: delaySeconds * 1000,
+    backoffSchedule: [1_000, 5_000, 30_000, 120_000, 600_000],
+    keysIfUndelivered: [[UNDELIVERED, crypto.randomUUID()]],
+  });
+
+const remoteAddress = new WeakMap<Request, string>();
+
+const edge = buildEdge(Deno.env.toObject(), {
+  kv: {
     get: async (key) => ((await kv.get(["edge", key])).value as string | null) ?? null,
     put: async (key, value, options) => {
       await kv.set(
@@ -46,44 +63,41 @@ const directory = new CachedDirectory(
       );
     },
   },
-  relayFeed(relayUrl, secrets),
-);
-
-// Deno KV queues retry a failed delivery on this schedule; a throw here means "retry later".
-kv.listenQueue(async (value) => {
-  await forwarder.forward(value as BehaviorEvent[]);
-});
-
-/** The connecting address, passed from Deno.serve's handler to the app through a per-request map. */
-const remoteAddress = new WeakMap<Request, string>();
-
-const app = createEdgeApp({
-  directory,
-  forwarder,
   queue: {
-    enqueue: async (events) => {
-      await kv.enqueue([...events], {
-        backoffSchedule: [1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000],
-      });
+    enqueue: async (work) => {
+      await enqueue({ message: { ...work, queued_at: Date.now() }, retry: 0, dead_letter: false });
     },
   },
   clientInfo: (request) => {
     const ip = remoteAddress.get(request);
     return ip === undefined ? {} : { ip };
   },
-  limiter: new RateLimiter(
-    rateLimitsFrom({
-      RATE_LIMIT_KEY_EVENTS_PER_SECOND: Deno.env.get("RATE_LIMIT_KEY_EVENTS_PER_SECOND"),
-      RATE_LIMIT_TENANT_EVENTS_PER_SECOND: Deno.env.get("RATE_LIMIT_TENANT_EVENTS_PER_SECOND"),
-      RATE_LIMIT_TENANT_OVERRIDES: Deno.env.get("RATE_LIMIT_TENANT_OVERRIDES"),
-    }),
-    () => Date.now(),
-  ),
-  bodyTimeoutMs: Number(Deno.env.get("BODY_TIMEOUT_MS")) || undefined,
-  bodyBudgetBytes: Number(Deno.env.get("BODY_BUDGET_BYTES")) || undefined,
 });
 
-registerPush(app, secrets, directory);
+kv.listenQueue(async (value) => {
+  const { message, retry, dead_letter } = value as Envelope;
+  const step = dead_letter
+    ? await edge.deadLetter(message, retry + 1)
+    : await edge.deliverQueued(message, retry + 1);
+  if (step.action === "retry") {
+    await enqueue({ message: step.message, retry: retry + 1, dead_letter }, step.delaySeconds);
+  } else if (step.action === "dead-letter") {
+    await enqueue({ message: step.message, retry: 0, dead_letter: true });
+  }
+});
+
+/** Puts messages Deno KV gave up on back in the queue (at start and every minute). */
+const redrive = async () => {
+  for await (const entry of kv.list({ prefix: [UNDELIVERED] })) {
+    await enqueue(entry.value as Envelope);
+    await kv.delete(entry.key);
+  }
+};
+await redrive();
+setInterval(
+  () => void redrive().catch((error) => console.error("re-driving undelivered messages failed", error)),
+  60_000,
+);
 
 Deno.serve(
   {
@@ -93,6 +107,6 @@ Deno.serve(
   },
   (request, info) => {
     remoteAddress.set(request, info.remoteAddr.hostname);
-    return app.fetch(request);
+    return edge.app.fetch(request);
   },
 );

@@ -32,8 +32,19 @@ export const startWorkerdEdge = async (options: {
     compatibilityDate: "2026-07-01",
     compatibilityFlags: ["nodejs_compat"],
     kvNamespaces: ["CONFIGS"],
-    queueProducers: { EVENTS: { queueName: "behavior-edge-events" } },
-    queueConsumers: { "behavior-edge-events": { maxBatchTimeout: 1, maxRetries: 10 } },
+    // As wrangler.toml declares them.
+    queueProducers: {
+      EVENTS: { queueName: "behavior-edge-events" },
+      DEAD_LETTERS: { queueName: "behavior-edge-events-dlq" },
+    },
+    queueConsumers: {
+      "behavior-edge-events": {
+        maxBatchTimeout: 1,
+        maxRetries: 100,
+        deadLetterQueue: "behavior-edge-events-dlq",
+      },
+      "behavior-edge-events-dlq": { maxBatchTimeout: 1, maxRetries: 100 },
+    },
     bindings: {
       RELAY_URL: options.relayUrl,
       EDGE_SECRET: options.edgeSecret,

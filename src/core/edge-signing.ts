@@ -4,12 +4,12 @@ import * as z from "zod";
  * How the edge and the relay sign every call between them, written once for both sides. They share
  * one secret (`EDGE_SECRET`; during a rotation a comma-separated list: the first signs, any verifies).
  * A signature is HMAC-SHA256, hex, over `{purpose}.{timestamp}.{nonce}.` followed by the exact bytes
- * of the request (the pushed JSON, the forwarded protobuf batch, the feed path). The purpose keeps a
+ * of the request (the pushed JSON, the forwarded JSON batch, the quarantined refusals, the feed path). The purpose keeps a
  * signature for one kind of call from being valid for another; the epoch-ms timestamp must be within
  * `SIGNATURE_WINDOW_MS` of the receiver's clock, and the receiver takes each signature once, so a
  * captured call can be neither altered nor replayed.
  */
-export type SignedCall = "push" | "forward" | "feed";
+export type SignedCall = "push" | "forward" | "feed" | "quarantine";
 
 export const SIGNATURE_HEADER = "x-edge-signature";
 export const TIMESTAMP_HEADER = "x-edge-timestamp";

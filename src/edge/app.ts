@@ -5,6 +5,7 @@ import {
   BodyBudget,
   type BodyTab,
   bearerToken,
+  CONTENT_REFUSALS,
   claimedTenantId,
   ERRORS,
   type ErrorCode,
@@ -16,16 +17,18 @@ import {
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
+  type Refusal,
   validateEvent,
 } from "../core/index.ts";
 import { readJsonBody } from "./body.ts";
 import { sha256Hex } from "./digest.ts";
 import { enrich } from "./enrich.ts";
-import type { EdgeKey, EdgePorts } from "./ports.ts";
+import { EdgeMetrics } from "./metrics.ts";
+import { type Delivery, type EdgeKey, type EdgePorts, RelayUnavailableError } from "./ports.ts";
 
 type Outcome =
   | { ok: true; event: BehaviorEvent; warnings: Issue[] }
-  | { ok: false; code: ErrorCode; message: string; errors: FieldError[] };
+  | { ok: false; code: ErrorCode; message: string; errors: FieldError[]; input: unknown };
 
 /** The key of a request: `Authorization: Bearer`, `X-Api-Key`, or `?key=` for beacons that cannot set headers. */
 /** Each request's share of the isolate's body budget, set by the middleware for the behaviour routes. */
@@ -47,6 +50,7 @@ const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: F
  */
 export const createEdgeApp = (ports: EdgePorts) => {
   const app = new Hono<EdgeEnv>({ strict: false });
+  const metrics = ports.metrics ?? new EdgeMetrics();
   const bodyTimeoutMs = ports.bodyTimeoutMs ?? 10_000;
   const budget = new BodyBudget(ports.bodyBudgetBytes ?? 8 * 1024 * 1024);
   app.use("/api/v1/behaviors/*", (c, next) =>
@@ -87,6 +91,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
         code: "forbidden",
         message: "this key may not write events of that tenant",
         errors: [{ path: "tenant_id", message: "tenant_id is not the tenant of this key" }],
+        input,
       };
     }
     const omitIp = c.req.query("ip") === "omit" || c.req.header("x-ip") === "omit";
@@ -102,6 +107,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
         code: "invalid_event",
         message: `${result.errors.length} problem(s) with the event`,
         errors: result.errors.map(({ path, message }) => ({ path, message })),
+        input: enriched,
       };
     }
     // Checked here, not only at the relay: an event acknowledged here must be one the relay will take.
@@ -112,22 +118,62 @@ export const createEdgeApp = (ports: EdgePorts) => {
         code: encoded.code,
         message: encoded.error.message,
         errors: [encoded.error],
+        input: enriched,
       };
     }
     return { ok: true, event: result.event, warnings: result.warnings };
   };
 
-  /** Forwards accepted events; when the relay cannot take them, queues them. Returns whether they were queued. */
-  const deliver = async (events: BehaviorEvent[]): Promise<boolean> => {
-    if (events.length === 0) return false;
+  /**
+   * Hands accepted events to the relay. Only "could not reach" is queued: events the relay could not
+   * store right now, or all of them when it was unreachable, timed out, answered 5xx or "not now". Events
+   * it refused are refused to the client. Any other failure is ours: 500, nothing queued in silence.
+   */
+  const deliver = async (events: BehaviorEvent[]): Promise<{ deliveries: Delivery[]; queued: boolean }> => {
+    if (events.length === 0) return { deliveries: [], queued: false };
+    let deliveries: Delivery[];
     try {
-      await ports.forwarder.forward(events);
-      return false;
-    } catch {
-      await ports.queue.enqueue(events).catch(() => {
-        throw new ApiError("sink_unavailable", "the edge cannot store events right now; retry");
-      });
-      return true;
+      deliveries = await ports.forwarder.forward(events);
+    } catch (error) {
+      if (!(error instanceof RelayUnavailableError)) {
+        console.error("the relay refused a forwarded batch", error);
+        throw new ApiError("internal", "the edge could not hand the events to the relay; retry");
+      }
+      deliveries = events.map(() => ({ status: "retry" }));
+    }
+    const later = events.filter((_, i) => deliveries[i]?.status === "retry");
+    metrics.add("edge_events_forwarded_total", deliveries.filter((d) => d.status === "stored").length);
+    if (later.length === 0) return { deliveries, queued: false };
+    try {
+      await ports.queue.enqueue({ events: later });
+    } catch (error) {
+      console.error("the durable queue refused events", error);
+      throw new ApiError("sink_unavailable", "the edge cannot store events right now; retry");
+    }
+    metrics.add("edge_events_queued_total", later.length);
+    return { deliveries, queued: true };
+  };
+
+  /**
+   * Keeps events refused for their content in their tenant's -rejected topic, through the relay's
+   * quarantine, or the durable queue when the relay cannot be reached. Refusals are not acknowledged
+   * events, so a failure of both is counted and logged, not answered.
+   */
+  const keep = async (refusals: Refusal[]) => {
+    if (refusals.length === 0) return;
+    try {
+      await ports.forwarder.quarantine(refusals);
+      for (const r of refusals) metrics.add("edge_events_quarantined_total", 1, { reason: r.reason });
+      return;
+    } catch (error) {
+      console.warn("the relay's quarantine could not be reached; queueing refusals", error);
+    }
+    try {
+      await ports.queue.enqueue({ refusals });
+      metrics.add("edge_quarantine_queued_total", refusals.length);
+    } catch (error) {
+      console.error("refused events could be neither quarantined nor queued", error);
+      metrics.add("edge_events_lost_total", refusals.length, { reason: "refusal_not_kept" });
     }
   };
 
@@ -153,9 +199,24 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const track = async (c: Context, inputs: unknown[], single: boolean) => {
     const key = await authenticate(c);
     admit(key, inputs);
-    const outcomes = await Promise.all(inputs.map((input) => check(input, key, c)));
-    const accepted = outcomes.flatMap((o) => (o.ok ? [o.event] : []));
-    const queued = await deliver(accepted);
+    const checked = await Promise.all(inputs.map((input) => check(input, key, c)));
+    const accepted = checked.flatMap((o) => (o.ok ? [o.event] : []));
+    const refusals = checked.flatMap((o): Refusal[] =>
+      !o.ok && CONTENT_REFUSALS.has(o.code) ? [{ reason: o.code, errors: o.errors, event: o.input }] : [],
+    );
+    const [{ deliveries, queued }] = await Promise.all([deliver(accepted), keep(refusals)]);
+    // The relay's refusals replace the acceptances of the events it refused.
+    let next = 0;
+    const outcomes = checked.map((o): Outcome => {
+      if (!o.ok) return o;
+      const delivery = deliveries[next++];
+      return delivery?.status === "refused" ? { ok: false, ...delivery, input: o.event } : o;
+    });
+    for (const o of outcomes) {
+      if (o.ok) metrics.add("edge_events_accepted_total");
+      else metrics.add("edge_events_refused_total", 1, { reason: o.code });
+    }
+    const succeeded = outcomes.filter((o) => o.ok).length;
     const status = queued ? 202 : 200;
     if (single) {
       const [outcome] = outcomes as [Outcome];
@@ -172,10 +233,10 @@ export const createEdgeApp = (ports: EdgePorts) => {
     }
     return c.json(
       {
-        success: accepted.length === outcomes.length,
+        success: succeeded === outcomes.length,
         total: outcomes.length,
-        succeeded: accepted.length,
-        failed: outcomes.length - accepted.length,
+        succeeded,
+        failed: outcomes.length - succeeded,
         queued,
         results: outcomes.map((o, index) =>
           o.ok
@@ -216,6 +277,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
       : c.json({ success: false, errors: outcome.errors, validation_warnings: [] });
   });
   app.get("/api/v1/behaviors/health", (c) => c.json({ status: "healthy" }));
+  app.get("/metrics", (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
 
   /** CORS preflight: granted only to an origin the key in `?key=` allows. */
   app.options("/api/v1/behaviors/*", async (c) => {

@@ -1,52 +1,67 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import {
   type BehaviorEvent,
-  eventToProto,
+  ERRORS,
+  type ErrorCode,
   MAX_EVENTS_PER_BATCH,
   MAX_REQUEST_BYTES,
+  type Refusal,
+  type SignedCall,
   signCall,
 } from "../core/index.ts";
-import { TrackEventsRequestSchema } from "../gen/recommender/v1/behavior_pb.js";
 import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
 import { webCallCrypto } from "./digest.ts";
-import type { Forwarder } from "./ports.ts";
+import { type Delivery, type Forwarder, RelayUnavailableError } from "./ports.ts";
 
-/** Room left in a relay request for the signature fields around the batch. */
+/** Room left in a relay request for the signature fields around the JSON. */
 const MAX_BATCH_BYTES = MAX_REQUEST_BYTES - 4096;
 
-const encode = (messages: ReturnType<typeof eventToProto>[]) =>
-  toBinary(TrackEventsRequestSchema, create(TrackEventsRequestSchema, { events: messages }));
+const utf8 = new TextEncoder();
 
 /**
- * Cuts events into batches the relay takes: at most 100 events and, encoded, under its request limit
- * (protobuf can be larger than the JSON the client sent, e.g. numbers in custom data). A batch over the
- * limit, which real traffic hardly makes, is halved until each part fits, keeping the order.
+ * Cuts JSON values into `{"<field>": [...]}` bodies the relay takes: at most 100 entries and under its
+ * request limit, in order. Every entry fits on its own: an accepted event is at most 32 KiB as JSON.
  */
-const batchesOf = (events: readonly BehaviorEvent[]) => {
-  const batches: Uint8Array[] = [];
-  const add = (messages: ReturnType<typeof eventToProto>[]) => {
-    const bytes = encode(messages);
-    if (bytes.byteLength <= MAX_BATCH_BYTES || messages.length === 1) batches.push(bytes);
-    else {
-      const half = Math.ceil(messages.length / 2);
-      add(messages.slice(0, half));
-      add(messages.slice(half));
-    }
+const bodiesOf = (field: string, values: readonly unknown[]): { bytes: Uint8Array; count: number }[] => {
+  const bodies: { bytes: Uint8Array; count: number }[] = [];
+  let parts: string[] = [];
+  let size = 0;
+  const close = () => {
+    if (parts.length === 0) return;
+    bodies.push({ bytes: utf8.encode(`{"${field}":[${parts.join(",")}]}`), count: parts.length });
+    parts = [];
+    size = 0;
   };
-  const messages = events.map(eventToProto);
-  for (let i = 0; i < messages.length; i += MAX_EVENTS_PER_BATCH)
-    add(messages.slice(i, i + MAX_EVENTS_PER_BATCH));
-  return batches;
+  for (const value of values) {
+    const json = JSON.stringify(value);
+    const bytes = utf8.encode(json).byteLength + 1;
+    if (parts.length === MAX_EVENTS_PER_BATCH || size + bytes > MAX_BATCH_BYTES) close();
+    parts.push(json);
+    size += bytes;
+  }
+  close();
+  return bodies;
 };
 
+/** Connect codes that mean "not now": the same call may succeed later. */
+const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.DeadlineExceeded,
+  Code.ResourceExhausted,
+  Code.Aborted,
+  Code.Internal,
+  Code.Unknown,
+  Code.Canceled,
+]);
+
 /**
- * Sends events to the relay's ForwardEvents over the Connect protocol (binary protobuf over fetch,
- * which Workers and Deno both have), each batch signed with the secret the edge and the relay share
- * (src/core/edge-signing.ts), retrying a few times with backoff and a new signature. The events carry
- * their `event_id`, so a retry that the relay had already taken is a duplicate with the same id, not
- * a new event. Throws when the relay does not take them: the caller then queues them.
+ * The edge's calls to the relay's EdgeForwardingService over the Connect protocol (binary protobuf
+ * over fetch, which Workers and Deno both have), each signed with the secret the edge and the relay
+ * share (src/core/edge-signing.ts). Events travel as JSON so that whatever the edge accepted reaches
+ * the relay unchanged. A call that fails for a retryable reason is tried again a few times with backoff
+ * and a new signature; the events carry their `event_id`, so a retry the relay had already taken is a
+ * duplicate with the same id, not a new event.
  */
 export const relayForwarder = (
   relayUrl: string,
@@ -68,27 +83,60 @@ export const relayForwarder = (
   });
   const client = createClient(EdgeForwardingService, transport);
   const attempts = options.attempts ?? 3;
-  const send = async (batch: Uint8Array) => {
+  const callOptions = { timeoutMs: options.timeoutMs ?? 3_000 };
+
+  /** One signed call, retried while the failure is retryable; then RelayUnavailableError or the error. */
+  const call = async <T>(
+    purpose: SignedCall,
+    body: Uint8Array,
+    send: (signed: { timestampMs: bigint; nonce: string; signature: string }) => Promise<T>,
+  ): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const signed = await signCall(webCallCrypto, secrets, "forward", batch);
-        const answer = await client.forwardEvents(
-          { batch, timestampMs: BigInt(signed.timestamp), nonce: signed.nonce, signature: signed.signature },
-          { timeoutMs: options.timeoutMs ?? 3_000 },
-        );
-        if (answer.result === undefined) throw new Error("the relay gave no result");
-        const retry = answer.result.results.filter((r) => !r.success && r.retryable);
-        if (retry.length === 0) return;
-        throw new Error(`${retry.length} events were not stored by the relay`);
+        const signed = await signCall(webCallCrypto, secrets, purpose, body);
+        return await send({
+          timestampMs: BigInt(signed.timestamp),
+          nonce: signed.nonce,
+          signature: signed.signature,
+        });
       } catch (error) {
-        if (attempt >= attempts) throw error;
+        const failure = ConnectError.from(error);
+        if (!RETRYABLE_CODES.has(failure.code)) throw failure;
+        if (attempt >= attempts) throw new RelayUnavailableError(failure.message, { cause: failure });
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }
     }
   };
+
   return {
     forward: async (events) => {
-      for (const batch of batchesOf(events)) await send(batch);
+      const deliveries: Delivery[] = [];
+      for (const { bytes, count } of bodiesOf("events", events)) {
+        const answer = await call("forward", bytes, (signed) =>
+          client.forwardEvents({ eventsJson: bytes, ...signed }, callOptions),
+        );
+        const results = answer.result?.results ?? [];
+        if (results.length !== count)
+          throw new Error(`the relay answered ${results.length} of ${count} events`);
+        for (const r of results) {
+          if (r.success) deliveries.push({ status: "stored" });
+          else if (r.retryable) deliveries.push({ status: "retry" });
+          else {
+            const code = (r.errorCode in ERRORS ? r.errorCode : "invalid_event") as ErrorCode;
+            const errors = r.errors.map(({ path, message }) => ({ path, message }));
+            const message = errors.map((e) => e.message).join("; ") || ERRORS[code].title;
+            deliveries.push({ status: "refused", code, message, errors });
+          }
+        }
+      }
+      return deliveries;
+    },
+    quarantine: async (refusals: readonly Refusal[]) => {
+      for (const { bytes } of bodiesOf("refusals", refusals)) {
+        await call("quarantine", bytes, (signed) =>
+          client.quarantineEvents({ refusalsJson: bytes, ...signed }, callOptions),
+        );
+      }
     },
   };
 };

@@ -1,11 +1,13 @@
-import {
-  type ApiKeyKind,
-  type BehaviorEvent,
-  type Environment,
-  parseTenantLimits,
-  type RateLimits,
-  type TrackingConfig,
+import type {
+  ApiKeyKind,
+  BehaviorEvent,
+  Environment,
+  ErrorCode,
+  FieldError,
+  Refusal,
+  TrackingConfig,
 } from "../core/index.ts";
+import type { EdgeMetrics } from "./metrics.ts";
 
 /**
  * What the edge app needs from the world, handed in by an entry point (workers/cloudflare.ts,
@@ -36,14 +38,35 @@ export interface Directory {
   key(hash: string): Promise<EdgeKey | undefined>;
 }
 
-/** Sends accepted events to the relay; throws when the relay cannot take them. */
+/** What became of one forwarded event at the relay. */
+export type Delivery =
+  | { status: "stored" }
+  /** Refused for good (e.g. invalid against a config newer than the edge's copy): the client must hear it. */
+  | { status: "refused"; code: ErrorCode; message: string; errors: FieldError[] }
+  /** Not stored, and worth sending again later (the relay could not store it right now). */
+  | { status: "retry" };
+
+/**
+ * The relay could not be asked or answered "not now" for the whole call (unreachable, timeout, 5xx,
+ * rate limited): the events belong in the durable queue. Any other failure (a refused signature, a
+ * malformed call) is a fault of ours, answered 5xx and never queued silently.
+ */
+export class RelayUnavailableError extends Error {}
+
+/** The edge's calls to the relay. */
 export interface Forwarder {
-  forward(events: readonly BehaviorEvent[]): Promise<void>;
+  /** Sends accepted events; one delivery per event, in order. Throws {@link RelayUnavailableError} or another error. */
+  forward(events: readonly BehaviorEvent[]): Promise<Delivery[]>;
+  /** Hands refused or undeliverable events to the relay's quarantine; resolves once they are durable there. */
+  quarantine(refusals: readonly Refusal[]): Promise<void>;
 }
 
-/** The durable fallback (Cloudflare Queue, Deno KV queue): events here are delivered to the relay later. */
+/** What the durable queue holds: accepted events to deliver, or refusals to quarantine. */
+export type QueuedWork = { events: BehaviorEvent[] } | { refusals: Refusal[] };
+
+/** The durable fallback (Cloudflare Queue, Deno KV queue): work here is handed to the relay later. */
 export interface DurableQueue {
-  enqueue(events: readonly BehaviorEvent[]): Promise<void>;
+  enqueue(work: QueuedWork): Promise<void>;
 }
 
 /** What the runtime knows about the caller: the connecting address and its geo data. */
@@ -71,15 +94,6 @@ export interface EdgePorts {
    */
   bodyBudgetBytes?: number;
   env?: Environment;
+  /** The isolate's counters, shared with the queue consumer of the same isolate (a fresh set when absent). */
+  metrics?: EdgeMetrics;
 }
-
-/** The edge's rate limits from its variables (the relay's names and defaults); in-isolate counting. */
-export const rateLimitsFrom = (vars: {
-  RATE_LIMIT_KEY_EVENTS_PER_SECOND?: string;
-  RATE_LIMIT_TENANT_EVENTS_PER_SECOND?: string;
-  RATE_LIMIT_TENANT_OVERRIDES?: string;
-}): RateLimits => ({
-  perKey: Math.max(100, Number(vars.RATE_LIMIT_KEY_EVENTS_PER_SECOND ?? 5000) || 5000),
-  perTenant: Math.max(100, Number(vars.RATE_LIMIT_TENANT_EVENTS_PER_SECOND ?? 20_000) || 20_000),
-  tenantOverrides: parseTenantLimits(vars.RATE_LIMIT_TENANT_OVERRIDES ?? ""),
-});

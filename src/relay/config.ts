@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
-import { EdgeSecretSetting, parseTenantLimits } from "../core/index.ts";
+import { EdgeSecretSetting, intSetting as int, parseSettings, rateLimitSettings } from "../core/index.ts";
 
-const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 const list = (fallback: string) =>
   z
     .string()
@@ -74,24 +73,7 @@ export const RelaySettings = z
     EDGE_SECRET: EdgeSecretSetting,
     /** Where config and key changes are pushed (the edge's base URL). */
     EDGE_PUSH_URL: z.url().optional(),
-    /**
-     * Events per second per API key and per tenant (a batch counts its events; the burst is one second's
-     * worth, so at least 100, the largest batch). Beyond them: 429 with Retry-After.
-     */
-    RATE_LIMIT_KEY_EVENTS_PER_SECOND: int(5000, 100),
-    RATE_LIMIT_TENANT_EVENTS_PER_SECOND: int(20_000, 100),
-    /** Per-tenant overrides of the tenant limit: `mymx=50000,acme=200`. */
-    RATE_LIMIT_TENANT_OVERRIDES: z
-      .string()
-      .default("")
-      .transform((text, ctx) => {
-        try {
-          return parseTenantLimits(text);
-        } catch (error) {
-          ctx.addIssue({ code: "custom", message: (error as Error).message });
-          return z.NEVER;
-        }
-      }),
+    ...rateLimitSettings,
     /** How long a tracking config or key lookup is reused before it is read again. */
     CONFIG_CACHE_MS: int(1000),
     KEY_CACHE_MS: int(5000),
@@ -120,14 +102,8 @@ export const RelaySettings = z
 export type RelaySettings = z.infer<typeof RelaySettings>;
 
 /** Parses the environment; a bad value stops start-up with a message naming the variable. */
-export const loadSettings = (env: Record<string, string | undefined>): RelaySettings => {
-  const parsed = RelaySettings.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`invalid relay settings:\n${lines.join("\n")}`);
-  }
-  return parsed.data;
-};
+export const loadSettings = (env: Record<string, string | undefined>): RelaySettings =>
+  parseSettings(RelaySettings, env, "relay");
 
 /** TLS and SASL options of the Kafka clients, from the settings (certificate files are read here, once). */
 export const kafkaConnection = (s: RelaySettings): Pick<ConnectionOptions, "tls" | "sasl"> => {

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import {
   ApiError,
+  CONTENT_REFUSALS,
   claimedTenantId,
   type Environment,
   type ErrorCode,
@@ -8,8 +9,10 @@ import {
   type Issue,
   issue,
   isValidTenantId,
-  quarantineTopicFor,
+  quarantineRecord,
+  quarantineTenantOf,
   type RateLimiter,
+  type Refusal,
   topicFor,
   type ValidationResult,
   validateEvent,
@@ -50,6 +53,8 @@ interface IngestDeps {
 }
 
 const FORBIDDEN = "this key may not write events of that tenant";
+
+const fieldErrorsOf = (issues: readonly Issue[]) => issues.map(({ path, message }) => ({ path, message }));
 
 /**
  * The relay's ingest logic, shared by REST and gRPC: authorise, validate against the tenant's
@@ -97,6 +102,7 @@ export class IngestService {
     const outcomes: EventOutcome[] = [];
     const records: EventRecord[] = [];
     const recordIndex: number[] = [];
+    const refused: Refusal[] = [];
     for (const input of inputs) {
       const outcome = await this.#check(input, principal);
       if (outcome.ok) {
@@ -105,8 +111,12 @@ export class IngestService {
         outcomes.push({ ok: true, eventId: outcome.record.eventId, warnings: outcome.warnings });
       } else {
         outcomes.push(outcome);
+        if (CONTENT_REFUSALS.has(outcome.code))
+          refused.push({ reason: outcome.code, errors: fieldErrorsOf(outcome.errors), event: input });
       }
     }
+    // Not awaited: the caller's answer does not depend on it; a failure is counted and logged.
+    if (refused.length > 0) void this.quarantine(refused).catch(() => "counted and logged by quarantine");
     if (records.length > 0) {
       try {
         await this.deps.sink.write(records);
@@ -160,7 +170,6 @@ export class IngestService {
     if (forbidden !== undefined) return this.#refuse("forbidden", FORBIDDEN, [forbidden], []);
     const result = validateEvent(input, await this.#configFor(input), this.deps.env);
     if (!result.ok) {
-      this.#quarantine(input, "invalid_event", result.errors);
       const count = result.errors.length;
       return this.#refuse(
         "invalid_event",
@@ -211,28 +220,30 @@ export class IngestService {
   }
 
   /**
-   * Keeps a refused event, with the reason, in its tenant's -rejected topic. Only for events of a
-   * valid tenant the caller may write to: a forged tenant id must not reach anyone's topic. Not
-   * awaited: the caller's answer does not depend on it; a failure is counted and logged.
+   * Keeps refused events, with the reason, in their tenants' -rejected topics; resolves once they are
+   * durable (in Kafka or the spool) with how many were kept. Only events of a valid tenant are kept:
+   * callers refuse a forged tenant id (forbidden) before, and it must not reach anyone's topic.
    */
-  #quarantine(input: unknown, reason: ErrorCode, errors: Issue[]): void {
-    const tenant = claimedTenantId(input);
-    if (tenant === undefined || !isValidTenantId(tenant)) return;
-    const env = this.deps.env;
-    const userId = (input as { user_id?: unknown } | null)?.user_id;
-    const record: EventRecord = {
-      topic: quarantineTopicFor(tenant),
-      key: typeof userId === "string" ? userId : "",
-      value: JSON.stringify({ reason, errors, received_at: env ? env.now() : Date.now(), event: input }),
-      eventId: "",
-    };
-    this.deps.sink.write([record]).then(
-      () => this.deps.metrics.quarantined.inc(),
-      (error: unknown) => {
-        this.deps.metrics.quarantineFailures.inc();
-        this.deps.log.warn({ err: error, tenant }, "a refused event could not be quarantined");
-      },
-    );
+  async quarantine(refusals: readonly Refusal[]): Promise<number> {
+    const now = this.deps.env ? this.deps.env.now() : Date.now();
+    const records: EventRecord[] = [];
+    const reasons: string[] = [];
+    for (const refusal of refusals) {
+      const tenant = quarantineTenantOf(refusal.event);
+      if (tenant === undefined) continue;
+      records.push({ ...quarantineRecord(tenant, refusal, now), eventId: "" });
+      reasons.push(refusal.reason);
+    }
+    if (records.length === 0) return 0;
+    try {
+      await this.deps.sink.write(records);
+    } catch (error) {
+      this.deps.metrics.quarantineFailures.inc(records.length);
+      this.deps.log.warn({ err: error }, "refused events could not be quarantined");
+      throw new ApiError("sink_unavailable", "the relay cannot store events right now; retry");
+    }
+    for (const reason of reasons) this.deps.metrics.quarantined.inc({ reason });
+    return records.length;
   }
 
   async health(): Promise<HealthReport> {

@@ -26,7 +26,8 @@ export const createMetrics = () => {
     }),
     quarantined: new Counter({
       name: "relay_events_quarantined_total",
-      help: "Refused events written to the tenant's -rejected topic",
+      help: "Refused or undeliverable events written to the tenant's -rejected topic, by reason",
+      labelNames: ["reason"] as const,
       ...metric,
     }),
     quarantineFailures: new Counter({

@@ -1,10 +1,8 @@
 import { createHmac, randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EXAMPLE_EVENTS, eventToProto, topicFor } from "../../src/core/index.ts";
-import { TrackEventsRequestSchema } from "../../src/gen/recommender/v1/behavior_pb.js";
+import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { EdgeForwardingService } from "../../src/gen/recommender/v1/edge_pb.js";
 import { startRelayAndEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
@@ -31,15 +29,10 @@ describe("calls between the edge and the relay are signed, timely and used once"
     await stack?.close();
   });
 
-  /** A serialised TrackEventsRequest of one SPEC video event with a known id. */
+  /** The JSON batch of one SPEC video event with a known id. */
   const batchOf = (eventId: string) =>
-    toBinary(
-      TrackEventsRequestSchema,
-      create(TrackEventsRequestSchema, {
-        events: [
-          eventToProto({ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, event_id: eventId } as never),
-        ],
-      }),
+    new TextEncoder().encode(
+      JSON.stringify({ events: [{ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, event_id: eventId }] }),
     );
 
   const codeOf = (call: Promise<unknown>) =>
@@ -58,18 +51,28 @@ describe("calls between the edge and the relay are signed, timely and used once"
     };
     const signed = (batch: Uint8Array, at = Date.now(), secret = stack.edgeSecret) => {
       const nonce = randomUUID();
-      return { batch, timestampMs: BigInt(at), nonce, signature: sign(secret, "forward", at, nonce, batch) };
+      return {
+        eventsJson: batch,
+        timestampMs: BigInt(at),
+        nonce,
+        signature: sign(secret, "forward", at, nonce, batch),
+      };
     };
     const good = signed(batchOf(ids.good));
     expect(await codeOf(forward.forwardEvents(good))).toBe("ok");
     // A service key is no substitute for the signature.
     const unsigned = forward.forwardEvents(
-      { batch: batchOf(ids.unsigned), timestampMs: BigInt(Date.now()), nonce: randomUUID(), signature: "" },
+      {
+        eventsJson: batchOf(ids.unsigned),
+        timestampMs: BigInt(Date.now()),
+        nonce: randomUUID(),
+        signature: "",
+      },
       { headers: { authorization: `Bearer ${stack.service}` } },
     );
     expect(await codeOf(unsigned)).toBe("Unauthenticated");
     // The signature of one batch on another batch.
-    const tampered = { ...signed(batchOf(randomUUID())), batch: batchOf(ids.tampered) };
+    const tampered = { ...signed(batchOf(randomUUID())), eventsJson: batchOf(ids.tampered) };
     expect(await codeOf(forward.forwardEvents(tampered))).toBe("Unauthenticated");
     expect(await codeOf(forward.forwardEvents(signed(batchOf(ids.stale), Date.now() - 120_000)))).toBe(
       "Unauthenticated",
@@ -83,6 +86,47 @@ describe("calls between the edge and the relay are signed, timely and used once"
       Object.values(ids).some((id) => String(r.value).includes(id)),
     );
     expect(written.map((r) => JSON.parse(String(r.value)).event_id)).toEqual([ids.good]);
+  });
+
+  it("QuarantineEvents keeps signed refusals in the tenant's -rejected topic and refuses unsigned ones", async () => {
+    const [kept, unsigned] = [randomUUID(), randomUUID()];
+    const refusalsOf = (id: string) =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          refusals: [
+            {
+              reason: "invalid_event",
+              errors: [{ path: "action_type", message: "must be one of …" }],
+              event: { tenant_id: tenant, user_id: "u_1", action_type: "swipe", item_id: id },
+            },
+          ],
+        }),
+      );
+    const at = Date.now();
+    const nonce = randomUUID();
+    const body = refusalsOf(kept);
+    const answer = await forward.quarantineEvents({
+      refusalsJson: body,
+      timestampMs: BigInt(at),
+      nonce,
+      signature: sign(stack.edgeSecret, "quarantine", at, nonce, body),
+    });
+    expect(answer.quarantined).toBe(1);
+    // A forward signature does not open the quarantine.
+    const forged = refusalsOf(unsigned);
+    const wrongPurpose = forward.quarantineEvents({
+      refusalsJson: forged,
+      timestampMs: BigInt(at),
+      nonce: randomUUID(),
+      signature: sign(stack.edgeSecret, "forward", at, nonce, forged),
+    });
+    expect(await codeOf(wrongPurpose)).toBe("Unauthenticated");
+    const written = await readTopic(brokers, quarantineTopicFor(tenant), 10, 5_000, (r) =>
+      [kept, unsigned].some((id) => String(r.value).includes(id)),
+    );
+    expect(written.map((r) => JSON.parse(String(r.value)))).toEqual([
+      expect.objectContaining({ reason: "invalid_event", event: expect.objectContaining({ item_id: kept }) }),
+    ]);
   });
 
   it("the feed answers signed reads only, once each, for the path that was signed", async () => {

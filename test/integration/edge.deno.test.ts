@@ -1,16 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
-import { adminClient, edgeTenant, newEdgeSecret } from "../support/edge.ts";
+import { adminClient, edgeTenant, newEdgeSecret, startDenoEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
-const root = join(import.meta.dirname, "..", "..");
 const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE_SECRET = newEdgeSecret();
@@ -24,45 +19,18 @@ const {
 
 describe("the edge in real Deno, forwarding to a real relay and Kafka", () => {
   let relay: Awaited<ReturnType<typeof startTestRelay>>;
-  let deno: ChildProcess;
+  let deno: Awaited<ReturnType<typeof startDenoEdge>>;
   let key: string;
 
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN, EDGE_SECRET } });
     const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), tenant, []);
     key = keys.publishable;
-    deno = spawn(
-      join(root, "node_modules", ".bin", "deno"),
-      [
-        "run",
-        "--unstable-kv",
-        "--allow-net",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write",
-        join(root, "workers", "deno.ts"),
-      ],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          RELAY_URL: relay.httpUrl,
-          EDGE_SECRET,
-          PORT: String(PORT),
-          KV_PATH: join(await mkdtemp(join(tmpdir(), "deno-kv-")), "kv.sqlite"),
-          DENO_NO_UPDATE_CHECK: "1",
-        },
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    await new Promise<void>((resolve, reject) => {
-      deno.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve());
-      deno.once("exit", (code) => reject(new Error(`deno exited with ${code}`)));
-    });
+    deno = await startDenoEdge({ relayUrl: relay.httpUrl, edgeSecret: EDGE_SECRET, port: PORT });
   }, 180_000);
 
   afterAll(async () => {
-    deno?.kill("SIGTERM");
+    await deno?.close();
     await relay?.close();
   });
 

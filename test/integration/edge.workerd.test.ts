@@ -1,7 +1,7 @@
 import { gzipSync } from "node:zlib";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
+import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
@@ -181,4 +181,44 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
     }
     expect(ids.filter((id) => !delivered.has(id))).toEqual([]);
   }, 180_000);
+
+  it("stores a wrongly typed scenario value as sent (a warning, 200, not queued) and quarantines what it refuses", async () => {
+    const click = { ...specEvent, action_type: "click", item_id: "typed_click" };
+    const typed = { ...specEvent, item_id: "typed_abc", scenario_data: { video_data: { duration: "abc" } } };
+    const invalid = { ...specEvent, item_id: "typed_refused", action_type: "swipe" };
+    const response = await post(
+      "/api/v1/behaviors/track/batch",
+      JSON.stringify({ events: [click, typed, invalid] }),
+      {
+        "content-type": "application/json",
+        authorization: `Bearer ${publishable}`,
+      },
+    );
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      queued: boolean;
+      results: { success: boolean; event_id?: string; validation_warnings?: { path: string }[] }[];
+    };
+    expect(body.queued).toBe(false);
+    expect(body.results.map((r) => r.success)).toEqual([true, true, false]);
+    expect(body.results[1]?.validation_warnings?.map((w) => w.path)).toContain(
+      "scenario_data.video_data.duration",
+    );
+    const stored = await readTopic(brokers, topicFor(tenant), 2, 20_000, (r) => r.value.includes('"typed_'));
+    expect(stored.map((r) => JSON.parse(r.value).event_id).sort()).toEqual(
+      [body.results[0]?.event_id, body.results[1]?.event_id].sort(),
+    );
+    expect(stored.map((r) => JSON.parse(r.value).scenario_data)).toContainEqual({
+      video_data: { duration: "abc" },
+    });
+    const kept = await readTopic(brokers, quarantineTopicFor(tenant), 1, 20_000, (r) =>
+      r.value.includes("typed_refused"),
+    );
+    expect(JSON.parse(kept[0]?.value ?? "{}")).toMatchObject({
+      reason: "invalid_event",
+      errors: [{ path: "action_type" }],
+    });
+    const metrics = await (await mf.dispatchFetch("http://edge.test/metrics")).text();
+    expect(metrics).toMatch(/edge_events_refused_total\{reason="invalid_event"\} [1-9]/);
+  });
 });

@@ -1,3 +1,7 @@
+import { spawn } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startWorkerdEdge, workerdPid } from "../../scripts/lib/workerd-edge.ts";
 
 export { startWorkerdEdge, workerdPid };
@@ -77,6 +81,55 @@ export const startRelayAndEdge = async (options: {
     close: async () => {
       await edge.dispose();
       await relay.close();
+    },
+  };
+};
+
+const root = join(import.meta.dirname, "..", "..");
+
+/** workers/deno.ts in real Deno on a fixed port, with its own KV file; resolves once it listens. */
+export const startDenoEdge = async (options: {
+  relayUrl: string;
+  edgeSecret: string;
+  port: number;
+  vars?: Record<string, string>;
+}) => {
+  const deno = spawn(
+    join(root, "node_modules", ".bin", "deno"),
+    [
+      "run",
+      "--unstable-kv",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      join(root, "workers", "deno.ts"),
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        RELAY_URL: options.relayUrl,
+        EDGE_SECRET: options.edgeSecret,
+        PORT: String(options.port),
+        KV_PATH: join(await mkdtemp(join(tmpdir(), "deno-kv-")), "kv.sqlite"),
+        DENO_NO_UPDATE_CHECK: "1",
+        ...options.vars,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    deno.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve());
+    deno.once("exit", (code) => reject(new Error(`deno exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${options.port}`,
+    close: async () => {
+      if (deno.exitCode !== null) return;
+      const exited = new Promise((resolve) => deno.once("exit", resolve));
+      deno.kill("SIGTERM");
+      await exited;
     },
   };
 };

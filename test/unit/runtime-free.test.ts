@@ -29,12 +29,13 @@ describe("runtime-free modules", () => {
     }
   });
 
-  it("src/edge imports only hono, protobuf-es, Connect's fetch client, fflate, src/core and its own modules: entry points hand in the runtime", () => {
+  it("src/edge imports only hono, zod, protobuf-es, Connect's fetch client, fflate, src/core and its own modules: entry points hand in the runtime", () => {
     const modules = importsOf("edge");
     expect(modules.length).toBeGreaterThan(3);
     for (const [file, specifiers] of modules) {
       const allowed = [
         "hono",
+        "zod",
         "@bufbuild/protobuf",
         "@connectrpc/connect",
         "@connectrpc/connect-web",

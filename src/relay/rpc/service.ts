@@ -1,4 +1,3 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
   ApiError,
@@ -9,12 +8,11 @@ import {
   type FieldError,
   issueToProto,
   MAX_EVENTS_PER_BATCH,
+  parseBatch,
+  parseJsonBody,
+  RefusalBatch,
 } from "../../core/index.ts";
-import {
-  type BehaviorEvent,
-  BehaviorService,
-  TrackEventsRequestSchema,
-} from "../../gen/recommender/v1/behavior_pb.js";
+import { type BehaviorEvent, BehaviorService } from "../../gen/recommender/v1/behavior_pb.js";
 import { EdgeForwardingService } from "../../gen/recommender/v1/edge_pb.js";
 import type { Principal } from "../auth.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
@@ -60,14 +58,14 @@ const asRpcError = (error: unknown) => {
   return rpc;
 };
 
-/** TrackEvents' answer to a batch, for a caller already known. */
-const trackBatch = async (ingest: IngestService, events: BehaviorEvent[], principal: Principal) => {
+/** TrackEvents' answer to a batch of events (as JSON values), for a caller already known. */
+const trackBatch = async (ingest: IngestService, events: unknown[], principal: Principal) => {
   const count = events.length;
   if (count === 0) throw rpcError("invalid_request", "events must hold at least one event");
   if (count > MAX_EVENTS_PER_BATCH) {
     throw rpcError("payload_too_large", `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, got ${count}`);
   }
-  const outcomes = await ingest.trackBatch(events.map(eventOf), principal);
+  const outcomes = await ingest.trackBatch(events, principal);
   const succeeded = outcomes.filter((o) => o.ok).length;
   if (succeeded === 0 && outcomes.every((o) => !o.ok && o.code === "sink_unavailable")) {
     throw rpcError("sink_unavailable", "the relay cannot store events right now; retry");
@@ -98,15 +96,26 @@ export const behaviorRoutes =
     router.service(EdgeForwardingService, {
       forwardEvents: async (request) => {
         try {
-          const { batch, timestampMs, nonce, signature } = request;
-          await edgeCalls.verify("forward", { timestamp: Number(timestampMs), nonce, signature }, batch);
-          let events: BehaviorEvent[];
-          try {
-            events = fromBinary(TrackEventsRequestSchema, batch).events;
-          } catch {
-            throw new ApiError("invalid_request", "the batch is not a TrackEventsRequest");
-          }
-          return { result: await trackBatch(ingest, events, { kind: "edge" }) };
+          const { eventsJson, timestampMs, nonce, signature } = request;
+          await edgeCalls.verify("forward", { timestamp: Number(timestampMs), nonce, signature }, eventsJson);
+          const batch = parseBatch(parseJsonBody(eventsJson));
+          if (!batch.ok) throw new ApiError(batch.problem.code, batch.problem.detail, batch.problem.errors);
+          return { result: await trackBatch(ingest, batch.events, { kind: "edge" }) };
+        } catch (error) {
+          throw asRpcError(error);
+        }
+      },
+      quarantineEvents: async (request) => {
+        try {
+          const { refusalsJson, timestampMs, nonce, signature } = request;
+          await edgeCalls.verify(
+            "quarantine",
+            { timestamp: Number(timestampMs), nonce, signature },
+            refusalsJson,
+          );
+          const parsed = RefusalBatch.safeParse(parseJsonBody(refusalsJson));
+          if (!parsed.success) throw new ApiError("invalid_request", "the body is not a list of refusals");
+          return { quarantined: await ingest.quarantine(parsed.data.refusals) };
         } catch (error) {
           throw asRpcError(error);
         }
@@ -127,7 +136,7 @@ export const behaviorRoutes =
         }),
 
       trackEvents: (request, ctx) =>
-        guarded(ctx, (principal) => trackBatch(ingest, request.events, principal)),
+        guarded(ctx, (principal) => trackBatch(ingest, request.events.map(eventOf), principal)),
 
       validateEvent: (request, ctx) =>
         guarded(ctx, async (principal) => {

@@ -1,9 +1,20 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { type BehaviorEvent, EXAMPLE_EVENTS, MAX_REQUEST_BYTES } from "../../../src/core/index.ts";
+import {
+  type BehaviorEvent,
+  EXAMPLE_EVENTS,
+  MAX_REQUEST_BYTES,
+  type Refusal,
+} from "../../../src/core/index.ts";
 import { createEdgeApp } from "../../../src/edge/app.ts";
-import type { EdgeKey, EdgePorts } from "../../../src/edge/ports.ts";
+import {
+  type Delivery,
+  type EdgeKey,
+  type EdgePorts,
+  type QueuedWork,
+  RelayUnavailableError,
+} from "../../../src/edge/ports.ts";
 import { configFor, fixedEnvironment } from "../../support/core.ts";
 
 const PK = "pk_demo_browser_key";
@@ -38,7 +49,15 @@ const {
 const setup = (bodyBudgetBytes?: number) => {
   const forwarded: BehaviorEvent[] = [];
   const queued: BehaviorEvent[] = [];
-  const state = { relayDown: false, queueDown: false };
+  const queuedWork: QueuedWork[] = [];
+  const quarantined: Refusal[] = [];
+  const state: {
+    relayDown: boolean;
+    queueDown: boolean;
+    relayBroken: boolean;
+    /** What the relay answers for an event, when not "stored". */
+    answer?: (event: BehaviorEvent) => Delivery | undefined;
+  } = { relayDown: false, queueDown: false, relayBroken: false };
   const ports: EdgePorts = {
     directory: {
       tenant: async (tenant) =>
@@ -49,14 +68,24 @@ const setup = (bodyBudgetBytes?: number) => {
     },
     forwarder: {
       forward: async (events) => {
-        if (state.relayDown) throw new Error("relay unreachable");
-        forwarded.push(...events);
+        if (state.relayDown) throw new RelayUnavailableError("relay unreachable");
+        if (state.relayBroken) throw new Error("the relay refused the signature");
+        return events.map((event): Delivery => {
+          const answer = state.answer?.(event) ?? { status: "stored" };
+          if (answer.status === "stored") forwarded.push(event);
+          return answer;
+        });
+      },
+      quarantine: async (refusals) => {
+        if (state.relayDown) throw new RelayUnavailableError("relay unreachable");
+        quarantined.push(...refusals);
       },
     },
     queue: {
-      enqueue: async (events) => {
+      enqueue: async (work) => {
         if (state.queueDown) throw new Error("queue unavailable");
-        queued.push(...events);
+        queuedWork.push(work);
+        if ("events" in work) queued.push(...work.events);
       },
     },
     clientInfo: () => ({ ip: "203.0.113.7", location: "CN-SH" }),
@@ -73,7 +102,7 @@ const setup = (bodyBudgetBytes?: number) => {
       authorization: `Bearer ${PK}`,
       ...headers,
     });
-  return { app, send, json, forwarded, queued, state };
+  return { app, send, json, forwarded, queued, queuedWork, quarantined, state };
 };
 
 describe("edge app", () => {
@@ -231,5 +260,78 @@ describe("edge app", () => {
     expect(forwarded[0]?.context).toMatchObject({ device_type: "mobile", os: "iOS 17.2" });
     // The client said mobile / iOS 17.2 itself: the Android tablet user agent changes nothing.
     expect(forwarded[1]?.context).toMatchObject({ device_type: "mobile", os: "iOS 17.2" });
+  });
+
+  it("accepts a wrongly typed scenario value with a warning and forwards it unchanged", async () => {
+    const { json, forwarded } = setup();
+    const response = await json("/api/v1/behaviors/track/batch", {
+      events: [
+        { ...specEvent, action_type: "click" },
+        { ...specEvent, scenario_data: { video_data: { duration: "abc" } } },
+      ],
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { results: { validation_warnings: { path: string }[] }[] };
+    expect(body.results[1]?.validation_warnings.map((w) => w.path)).toContain(
+      "scenario_data.video_data.duration",
+    );
+    expect(forwarded[1]?.scenario_data).toEqual({ video_data: { duration: "abc" } });
+  });
+
+  it("answers the relay's refusals as refusals, never as queued, and queues only what it could not store", async () => {
+    const { json, queued, state } = setup();
+    state.answer = (event) =>
+      event.item_id === "refused"
+        ? {
+            status: "refused",
+            code: "invalid_event",
+            message: "strict config",
+            errors: [{ path: "x", message: "bad" }],
+          }
+        : event.item_id === "later"
+          ? { status: "retry" }
+          : undefined;
+    const single = await json("/api/v1/behaviors/track", { ...specEvent, item_id: "refused" });
+    expect(single.status).toBe(400);
+    expect(await single.json()).toMatchObject({ code: "invalid_event", errors: [{ path: "x" }] });
+    const batch = await json("/api/v1/behaviors/track/batch", {
+      events: [specEvent, { ...specEvent, item_id: "refused" }, { ...specEvent, item_id: "later" }],
+    });
+    expect(batch.status).toBe(202);
+    const body = (await batch.json()) as {
+      succeeded: number;
+      results: { success: boolean; error_code?: string }[];
+    };
+    expect(body.succeeded).toBe(2);
+    expect(body.results.map((r) => r.error_code ?? "ok")).toEqual(["ok", "invalid_event", "ok"]);
+    expect(queued.map((e) => e.item_id)).toEqual(["later"]);
+  });
+
+  it("answers 500 and queues nothing when the relay fails for a reason that is not 'unreachable'", async () => {
+    const { json, queued, state } = setup();
+    state.relayBroken = true;
+    const response = await json("/api/v1/behaviors/track", specEvent);
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ code: "internal", retryable: true });
+    expect(queued).toEqual([]);
+  });
+
+  it("keeps the events it refuses in quarantine (or the queue), counted by reason at /metrics", async () => {
+    const { json, app, quarantined, queuedWork, state } = setup();
+    await json("/api/v1/behaviors/track/batch", {
+      events: [specEvent, { ...specEvent, action_type: "swipe" }, { ...specEvent, tenant_id: "other" }],
+    });
+    // The forged tenant is not kept: it must not reach anyone's topic.
+    expect(quarantined.map((r) => [r.reason, (r.event as BehaviorEvent).action_type])).toEqual([
+      ["invalid_event", "swipe"],
+    ]);
+    state.relayDown = true;
+    await json("/api/v1/behaviors/track", { ...specEvent, user_id: "" });
+    expect(queuedWork).toEqual([{ refusals: [expect.objectContaining({ reason: "invalid_event" })] }]);
+    const metrics = await (await app.request("/metrics")).text();
+    expect(metrics).toContain('edge_events_refused_total{reason="invalid_event"} 2');
+    expect(metrics).toContain('edge_events_refused_total{reason="forbidden"} 1');
+    expect(metrics).toContain('edge_events_quarantined_total{reason="invalid_event"} 1');
+    expect(metrics).toContain("edge_quarantine_queued_total 1");
   });
 });

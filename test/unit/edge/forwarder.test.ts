@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { type BehaviorEvent, EXAMPLE_EVENTS, MAX_REQUEST_BYTES } from "../../../src/core/index.ts";
 import { relayForwarder } from "../../../src/edge/forwarder.ts";
-import { TrackEventsRequestSchema } from "../../../src/gen/recommender/v1/behavior_pb.js";
+import { RelayUnavailableError } from "../../../src/edge/ports.ts";
 import {
   ForwardEventsRequestSchema,
   ForwardEventsResponseSchema,
@@ -11,52 +11,108 @@ import {
 
 const SECRET = "f".repeat(40);
 
+/** A relay that answers each forwarded event with `answer(event)`. */
+const relay = (
+  seen: { bytes: number; events: BehaviorEvent[]; signatureOk: boolean }[],
+  answer: (event: BehaviorEvent) => { success: boolean; errorCode?: string; retryable?: boolean } = () => ({
+    success: true,
+  }),
+) =>
+  (async (_url: string, init: RequestInit) => {
+    const body = new Uint8Array(init.body as ArrayBuffer);
+    const request = fromBinary(ForwardEventsRequestSchema, body);
+    const expected = createHmac("sha256", SECRET)
+      .update(`forward.${request.timestampMs}.${request.nonce}.`)
+      .update(request.eventsJson)
+      .digest("hex");
+    const { events } = JSON.parse(new TextDecoder().decode(request.eventsJson)) as {
+      events: BehaviorEvent[];
+    };
+    seen.push({ bytes: body.byteLength, events, signatureOk: expected === request.signature });
+    const results = events.map((event, index) => ({ index, ...answer(event) }));
+    const reply = create(ForwardEventsResponseSchema, { result: { total: events.length, results } });
+    return new Response(toBinary(ForwardEventsResponseSchema, reply), {
+      headers: { "content-type": "application/proto" },
+    });
+  }) as typeof fetch;
+
 describe("edge forwarder", () => {
   it("signs each batch and cuts large ones under the relay's request limit, keeping every event in order", async () => {
-    const seen: { bytes: number; userIds: string[]; signatureOk: boolean }[] = [];
-    const fetcher = (async (_url: string, init: RequestInit) => {
-      const body = new Uint8Array(init.body as ArrayBuffer);
-      const request = fromBinary(ForwardEventsRequestSchema, body);
-      const expected = createHmac("sha256", SECRET)
-        .update(`forward.${request.timestampMs}.${request.nonce}.`)
-        .update(request.batch)
-        .digest("hex");
-      const events = fromBinary(TrackEventsRequestSchema, request.batch).events;
-      seen.push({
-        bytes: body.byteLength,
-        userIds: events.map((e) => e.userId),
-        signatureOk: expected === request.signature,
-      });
-      const answer = create(ForwardEventsResponseSchema, {
-        result: {
-          success: true,
-          total: events.length,
-          succeeded: events.length,
-          results: events.map((_, index) => ({ index, success: true })),
-        },
-      });
-      return new Response(toBinary(ForwardEventsResponseSchema, answer), {
-        headers: { "content-type": "application/proto" },
-      });
-    }) as typeof fetch;
-    // ~16 KB of protobuf each (numbers in free JSON cost 11 bytes there, 2 in JSON): 250 of them are ~4 MB.
+    const seen: Parameters<typeof relay>[0] = [];
+    // ~30 KB of JSON each: 250 of them are ~7.5 MB.
     const events = Array.from(
       { length: 250 },
       (_, i) =>
         ({
           ...EXAMPLE_EVENTS.video_data,
           user_id: `u_${i}`,
-          extra_data: { scores: Array.from({ length: 1500 }, (_, j) => j % 10) },
+          extra_data: { pad: "x".repeat(30_000) },
         }) as BehaviorEvent,
     );
-    await relayForwarder("http://relay.test", [SECRET], { fetcher }).forward(events);
+    const deliveries = await relayForwarder("http://relay.test", [SECRET], { fetcher: relay(seen) }).forward(
+      events,
+    );
 
-    expect(seen.length).toBeGreaterThan(3);
+    expect(deliveries).toHaveLength(250);
+    expect(seen.length).toBeGreaterThan(7);
     for (const call of seen) {
       expect(call.signatureOk).toBe(true);
       expect(call.bytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
-      expect(call.userIds.length).toBeLessThanOrEqual(100);
+      expect(call.events.length).toBeLessThanOrEqual(100);
     }
-    expect(seen.flatMap((c) => c.userIds)).toEqual(events.map((e) => e.user_id));
+    expect(seen.flatMap((c) => c.events.map((e) => e.user_id))).toEqual(events.map((e) => e.user_id));
+  });
+
+  it("carries what protobuf's typed fields could not: a string where the proto has an integer", async () => {
+    const seen: Parameters<typeof relay>[0] = [];
+    const event = {
+      ...EXAMPLE_EVENTS.video_data,
+      scenario_data: { video_data: { duration: "abc" } },
+    } as never;
+    await relayForwarder("http://relay.test", [SECRET], { fetcher: relay(seen) }).forward([event]);
+    expect(seen[0]?.events[0]?.scenario_data).toEqual({ video_data: { duration: "abc" } });
+  });
+
+  it("reports per event: stored, refused for good, or to retry later", async () => {
+    const seen: Parameters<typeof relay>[0] = [];
+    const answers = [
+      { success: true },
+      { success: false, errorCode: "invalid_event", retryable: false },
+      { success: false, errorCode: "sink_unavailable", retryable: true },
+    ];
+    const events = answers.map((_, i) => ({ ...EXAMPLE_EVENTS.video_data, position: i }) as BehaviorEvent);
+    const deliveries = await relayForwarder("http://relay.test", [SECRET], {
+      fetcher: relay(seen, (e) => answers[e.position as number] as (typeof answers)[0]),
+    }).forward(events);
+    expect(deliveries.map((d) => d.status)).toEqual(["stored", "refused", "retry"]);
+    expect(deliveries[1]).toMatchObject({ code: "invalid_event" });
+  });
+
+  it("says 'unavailable' for unreachable, 5xx and 429, and fails plainly for a refused signature", async () => {
+    /** An HTTP status, with a Connect error body when the relay names a code. */
+    const answering = (status: number, code?: string) =>
+      (async () =>
+        new Response(JSON.stringify(code ? { code, message: "refused" } : {}), {
+          status,
+          headers: { "content-type": "application/json" },
+        })) as unknown as typeof fetch;
+    const unreachable = (async () => {
+      throw new TypeError("fetch failed: connection refused");
+    }) as unknown as typeof fetch;
+    const forward = (fetcher: typeof fetch) =>
+      relayForwarder("http://relay.test", [SECRET], { fetcher, attempts: 2 }).forward([
+        EXAMPLE_EVENTS.video_data as BehaviorEvent,
+      ]);
+    for (const fetcher of [unreachable, answering(503), answering(502), answering(429), answering(500)])
+      await expect(forward(fetcher)).rejects.toBeInstanceOf(RelayUnavailableError);
+    for (const fetcher of [
+      answering(401, "unauthenticated"),
+      answering(400, "invalid_argument"),
+      answering(404),
+    ]) {
+      const error = await forward(fetcher).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(RelayUnavailableError);
+    }
   });
 });

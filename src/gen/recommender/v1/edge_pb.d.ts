@@ -2,8 +2,8 @@
 // @generated from file recommender/v1/edge.proto (package recommender.v1, syntax proto3)
 /* eslint-disable */
 
-// Internal: how the edge hands the events it accepted to the relay. Not for other clients, which use
-// BehaviorService with a key.
+// Internal: how the edge hands the events it accepted, and those it refused, to the relay. Not for
+// other clients, which use BehaviorService with a key.
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
@@ -21,13 +21,6 @@ export declare const file_recommender_v1_edge: GenFile;
  */
 export declare type ForwardEventsRequest = Message<"recommender.v1.ForwardEventsRequest"> & {
   /**
-   * A serialised TrackEventsRequest of at most 100 events.
-   *
-   * @generated from field: bytes batch = 1;
-   */
-  batch: Uint8Array;
-
-  /**
    * Epoch milliseconds when the edge signed; refused when more than 60 s from the relay's clock.
    *
    * @generated from field: int64 timestamp_ms = 2;
@@ -42,11 +35,18 @@ export declare type ForwardEventsRequest = Message<"recommender.v1.ForwardEvents
   nonce: string;
 
   /**
-   * HMAC-SHA256, hex, over "forward.{timestamp_ms}.{nonce}." followed by the batch bytes.
+   * HMAC-SHA256, hex, over "forward.{timestamp_ms}.{nonce}." followed by events_json.
    *
    * @generated from field: string signature = 4;
    */
   signature: string;
+
+  /**
+   * UTF-8 JSON `{"events": [...]}`: at most 100 events, as the edge accepted them.
+   *
+   * @generated from field: bytes events_json = 5;
+   */
+  eventsJson: Uint8Array;
 };
 
 /**
@@ -76,7 +76,70 @@ export declare type ForwardEventsResponse = Message<"recommender.v1.ForwardEvent
 export declare const ForwardEventsResponseSchema: GenMessage<ForwardEventsResponse>;
 
 /**
- * Takes batches from the edge. There is no key: each call is signed with the secret the edge and the
+ * A signed list of refused events.
+ *
+ * @generated from message recommender.v1.QuarantineEventsRequest
+ */
+export declare type QuarantineEventsRequest = Message<"recommender.v1.QuarantineEventsRequest"> & {
+  /**
+   * UTF-8 JSON `{"refusals": [{"reason": code, "errors": [{path, message}], "event": any JSON}]}`, at
+   * most 100 entries.
+   *
+   * @generated from field: bytes refusals_json = 1;
+   */
+  refusalsJson: Uint8Array;
+
+  /**
+   * As in ForwardEventsRequest; the signature is over "quarantine.{timestamp_ms}.{nonce}." followed by
+   * refusals_json.
+   *
+   * @generated from field: int64 timestamp_ms = 2;
+   */
+  timestampMs: bigint;
+
+  /**
+   * Random, new for every call.
+   *
+   * @generated from field: string nonce = 3;
+   */
+  nonce: string;
+
+  /**
+   * HMAC-SHA256, hex.
+   *
+   * @generated from field: string signature = 4;
+   */
+  signature: string;
+};
+
+/**
+ * Describes the message recommender.v1.QuarantineEventsRequest.
+ * Use `create(QuarantineEventsRequestSchema)` to create a new message.
+ */
+export declare const QuarantineEventsRequestSchema: GenMessage<QuarantineEventsRequest>;
+
+/**
+ * The relay's answer to a quarantine call.
+ *
+ * @generated from message recommender.v1.QuarantineEventsResponse
+ */
+export declare type QuarantineEventsResponse = Message<"recommender.v1.QuarantineEventsResponse"> & {
+  /**
+   * Refusals written (or spooled) to a -rejected topic; those of no valid tenant are not kept.
+   *
+   * @generated from field: uint32 quarantined = 1;
+   */
+  quarantined: number;
+};
+
+/**
+ * Describes the message recommender.v1.QuarantineEventsResponse.
+ * Use `create(QuarantineEventsResponseSchema)` to create a new message.
+ */
+export declare const QuarantineEventsResponseSchema: GenMessage<QuarantineEventsResponse>;
+
+/**
+ * Takes calls from the edge. There is no key: each call is signed with the secret the edge and the
  * relay share (EDGE_SECRET), and the relay refuses unsigned, tampered, stale and replayed calls.
  *
  * @generated from service recommender.v1.EdgeForwardingService
@@ -91,6 +154,16 @@ export declare const EdgeForwardingService: GenService<{
     methodKind: "unary";
     input: typeof ForwardEventsRequestSchema;
     output: typeof ForwardEventsResponseSchema;
+  },
+  /**
+   * Keeps events the edge refused, or could not deliver, in their tenants' -rejected topics with the reason.
+   *
+   * @generated from rpc recommender.v1.EdgeForwardingService.QuarantineEvents
+   */
+  quarantineEvents: {
+    methodKind: "unary";
+    input: typeof QuarantineEventsRequestSchema;
+    output: typeof QuarantineEventsResponseSchema;
   },
 }>;
 

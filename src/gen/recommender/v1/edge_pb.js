@@ -2,8 +2,8 @@
 // @generated from file recommender/v1/edge.proto (package recommender.v1, syntax proto3)
 /* eslint-disable */
 
-// Internal: how the edge hands the events it accepted to the relay. Not for other clients, which use
-// BehaviorService with a key.
+// Internal: how the edge hands the events it accepted, and those it refused, to the relay. Not for
+// other clients, which use BehaviorService with a key.
 
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_recommender_v1_behavior } from "./behavior_pb.js";
@@ -12,7 +12,7 @@ import { file_recommender_v1_behavior } from "./behavior_pb.js";
  * Describes the file recommender/v1/edge.proto.
  */
 export const file_recommender_v1_edge = /*@__PURE__*/
-  fileDesc("ChlyZWNvbW1lbmRlci92MS9lZGdlLnByb3RvEg5yZWNvbW1lbmRlci52MSJdChRGb3J3YXJkRXZlbnRzUmVxdWVzdBINCgViYXRjaBgBIAEoDBIUCgx0aW1lc3RhbXBfbXMYAiABKAMSDQoFbm9uY2UYAyABKAkSEQoJc2lnbmF0dXJlGAQgASgJIkwKFUZvcndhcmRFdmVudHNSZXNwb25zZRIzCgZyZXN1bHQYASABKAsyIy5yZWNvbW1lbmRlci52MS5UcmFja0V2ZW50c1Jlc3BvbnNlMnUKFUVkZ2VGb3J3YXJkaW5nU2VydmljZRJcCg1Gb3J3YXJkRXZlbnRzEiQucmVjb21tZW5kZXIudjEuRm9yd2FyZEV2ZW50c1JlcXVlc3QaJS5yZWNvbW1lbmRlci52MS5Gb3J3YXJkRXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_recommender_v1_behavior]);
+  fileDesc("ChlyZWNvbW1lbmRlci92MS9lZGdlLnByb3RvEg5yZWNvbW1lbmRlci52MSJwChRGb3J3YXJkRXZlbnRzUmVxdWVzdBIUCgx0aW1lc3RhbXBfbXMYAiABKAMSDQoFbm9uY2UYAyABKAkSEQoJc2lnbmF0dXJlGAQgASgJEhMKC2V2ZW50c19qc29uGAUgASgMSgQIARACUgViYXRjaCJMChVGb3J3YXJkRXZlbnRzUmVzcG9uc2USMwoGcmVzdWx0GAEgASgLMiMucmVjb21tZW5kZXIudjEuVHJhY2tFdmVudHNSZXNwb25zZSJoChdRdWFyYW50aW5lRXZlbnRzUmVxdWVzdBIVCg1yZWZ1c2Fsc19qc29uGAEgASgMEhQKDHRpbWVzdGFtcF9tcxgCIAEoAxINCgVub25jZRgDIAEoCRIRCglzaWduYXR1cmUYBCABKAkiLwoYUXVhcmFudGluZUV2ZW50c1Jlc3BvbnNlEhMKC3F1YXJhbnRpbmVkGAEgASgNMtwBChVFZGdlRm9yd2FyZGluZ1NlcnZpY2USXAoNRm9yd2FyZEV2ZW50cxIkLnJlY29tbWVuZGVyLnYxLkZvcndhcmRFdmVudHNSZXF1ZXN0GiUucmVjb21tZW5kZXIudjEuRm9yd2FyZEV2ZW50c1Jlc3BvbnNlEmUKEFF1YXJhbnRpbmVFdmVudHMSJy5yZWNvbW1lbmRlci52MS5RdWFyYW50aW5lRXZlbnRzUmVxdWVzdBooLnJlY29tbWVuZGVyLnYxLlF1YXJhbnRpbmVFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_recommender_v1_behavior]);
 
 /**
  * Describes the message recommender.v1.ForwardEventsRequest.
@@ -29,7 +29,21 @@ export const ForwardEventsResponseSchema = /*@__PURE__*/
   messageDesc(file_recommender_v1_edge, 1);
 
 /**
- * Takes batches from the edge. There is no key: each call is signed with the secret the edge and the
+ * Describes the message recommender.v1.QuarantineEventsRequest.
+ * Use `create(QuarantineEventsRequestSchema)` to create a new message.
+ */
+export const QuarantineEventsRequestSchema = /*@__PURE__*/
+  messageDesc(file_recommender_v1_edge, 2);
+
+/**
+ * Describes the message recommender.v1.QuarantineEventsResponse.
+ * Use `create(QuarantineEventsResponseSchema)` to create a new message.
+ */
+export const QuarantineEventsResponseSchema = /*@__PURE__*/
+  messageDesc(file_recommender_v1_edge, 3);
+
+/**
+ * Takes calls from the edge. There is no key: each call is signed with the secret the edge and the
  * relay share (EDGE_SECRET), and the relay refuses unsigned, tampered, stale and replayed calls.
  *
  * @generated from service recommender.v1.EdgeForwardingService

@@ -1,0 +1,43 @@
+/**
+ * The edge's counters, in Prometheus text at `/metrics`. Per isolate (Workers) or process (Deno):
+ * a scraper sums what it sees; nothing here is shared across isolates. Every event the edge refuses,
+ * queues or gives up on is counted by what happened to it, so nothing disappears silently.
+ */
+const HELP = {
+  edge_events_accepted_total: "Events acknowledged (stored by the relay or queued)",
+  edge_events_refused_total: "Events refused to the client, by error code",
+  edge_events_forwarded_total: "Events the relay stored (from a request or from the queue)",
+  edge_events_queued_total: "Events put in the durable queue because the relay could not take them",
+  edge_events_quarantined_total:
+    "Refused or undeliverable events handed to the relay's quarantine, by reason",
+  edge_quarantine_queued_total:
+    "Refusals put in the durable queue because the relay's quarantine was unreachable",
+  edge_queue_retries_total: "Queue messages retried later because the relay could not take them",
+  edge_events_dead_lettered_total:
+    "Events out of the queue's retry schedule, handed on to the dead-letter path",
+  edge_events_lost_total: "Events neither delivered nor kept anywhere (should stay 0), by cause",
+} as const;
+
+export type EdgeCounter = keyof typeof HELP;
+
+export class EdgeMetrics {
+  readonly #counters = new Map<string, number>();
+
+  add(name: EdgeCounter, count = 1, label?: { reason: string }): void {
+    if (count === 0) return;
+    const key = label === undefined ? name : `${name}{reason="${label.reason}"}`;
+    this.#counters.set(key, (this.#counters.get(key) ?? 0) + count);
+  }
+
+  /** Prometheus text exposition format. */
+  render(): string {
+    const lines: string[] = [];
+    for (const [name, help] of Object.entries(HELP)) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+      const own = [...this.#counters].filter(([key]) => key === name || key.startsWith(`${name}{`));
+      if (own.length === 0) lines.push(`${name} 0`);
+      for (const [key, value] of own) lines.push(`${key} ${value}`);
+    }
+    return `${lines.join("\n")}\n`;
+  }
+}
