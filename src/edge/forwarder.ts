@@ -1,7 +1,6 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import {
-  type BehaviorEvent,
   ERRORS,
   type ErrorCode,
   MAX_EVENTS_PER_BATCH,
