@@ -5,11 +5,12 @@ import { MAX_EVENTS_PER_BATCH } from "./limits.ts";
 import { isValidTenantId, quarantineTopicFor } from "./tenant.ts";
 
 /**
- * Why an event is kept in its tenant's `-rejected` topic: the error code it was refused with, or
+ * Why an event is kept in its tenant's `-rejected` topic: the error code it was refused with;
  * `undeliverable` for an event the edge acknowledged but could not hand to the relay within its queue's
- * whole retry schedule.
+ * whole retry schedule; `kafka_refused` for an acknowledged event Kafka itself refuses (too large for
+ * the topic, a broker policy), with Kafka's error in `errors`.
  */
-export type QuarantineReason = ErrorCode | "undeliverable";
+export type QuarantineReason = ErrorCode | "undeliverable" | "kafka_refused";
 
 /** An event kept aside with the reason, so that nothing refused or undeliverable vanishes unseen. */
 export interface Refusal {

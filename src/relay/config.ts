@@ -43,10 +43,21 @@ export const RelaySettings = z
     KAFKA_LINGER_MS: int(5),
     /** Events per produce request at most. */
     KAFKA_BATCH_MAX_EVENTS: int(1000, 1),
+    /**
+     * Bytes per produce request at most, under the broker's `message.max.bytes` (1 MiB by default), so
+     * legal events never form a batch Kafka refuses. At least one largest event (32 KiB) and its
+     * quarantine record (64 KiB).
+     */
+    KAFKA_BATCH_MAX_BYTES: int(900_000, 128 * 1024),
     /** Events waiting for Kafka at most; beyond it new events go to the spool (bounded memory). */
     KAFKA_BUFFER_MAX_EVENTS: int(20_000, 1),
-    /** A batch not acknowledged within this time is spooled instead (it may still land: at-least-once). */
+    /**
+     * A batch not acknowledged within this time is backed up to the spool so its callers can be answered;
+     * the request goes on, and if it lands, the backup is not sent again.
+     */
     KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
+    /** How long one produce request waits for the broker (a paused broker's answer still counts). */
+    KAFKA_REQUEST_TIMEOUT_MS: int(60_000, 1000),
     TOPIC_PARTITIONS: int(12, 1),
     TOPIC_REPLICATION_FACTOR: int(1, 1),
     TOPIC_RETENTION_MS: int(7 * 24 * 60 * 60 * 1000, 1),

@@ -17,9 +17,9 @@ import {
   type ValidationResult,
   validateEvent,
 } from "../core/index.ts";
+import type { EventRecord, RecordSink } from "../kafka/records.ts";
 import { hashKey, type KeyStore, mayWrite, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
-import type { EventRecord, RecordSink } from "./kafka/records.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
 export type EventOutcome =

@@ -1,5 +1,5 @@
 import { Counter, Registry } from "prom-client";
-import { kafkaWriterMetrics } from "./kafka/writer.ts";
+import { kafkaWriterMetrics } from "../kafka/writer.ts";
 
 /** The relay's Prometheus metrics; every dropped or refused event is counted by reason. */
 export const createMetrics = () => {

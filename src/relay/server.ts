@@ -10,13 +10,13 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES, RateLimiter } from "../core/index.ts";
+import { openKafkaWriter } from "../kafka/writer.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import { kafkaConnection, type RelaySettings } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
 import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
-import { openKafkaWriter } from "./kafka/writer.ts";
 import { createMetrics } from "./metrics.ts";
 import { behaviorRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
@@ -62,7 +62,9 @@ export const startRelay = async (
       lingerMs: settings.KAFKA_LINGER_MS,
       flushAtEvents: settings.KAFKA_BATCH_MAX_EVENTS,
       maxBatchEvents: settings.KAFKA_BATCH_MAX_EVENTS,
+      maxBatchBytes: settings.KAFKA_BATCH_MAX_BYTES,
       ackTimeoutMs: settings.KAFKA_ACK_TIMEOUT_MS,
+      requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
       bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,

@@ -10,13 +10,13 @@ import {
   topicFor,
   validateEvent,
 } from "../core/index.ts";
-import type { EventRecord } from "../relay/kafka/records.ts";
+import type { EventRecord } from "../kafka/records.ts";
 import {
   type KafkaWriter,
   type KafkaWriterSettings,
   kafkaWriterMetrics,
   openKafkaWriter,
-} from "../relay/kafka/writer.ts";
+} from "../kafka/writer.ts";
 
 export interface KafkaTrackerOptions {
   brokers: string[];
@@ -101,7 +101,9 @@ export class KafkaTracker {
         lingerMs: options.lingerMs ?? 1000,
         // More accumulate while a request is in flight; they go together in the next one.
         maxBatchEvents: 5000,
+        maxBatchBytes: 900_000,
         ackTimeoutMs: 5000,
+        requestTimeoutMs: 60_000,
         bufferMaxEvents: 50_000,
         spoolDir: options.spoolDir,
         spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,

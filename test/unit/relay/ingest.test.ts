@@ -1,11 +1,11 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../../src/core/index.ts";
+import { type EventRecord, type RecordSink, SinkUnavailableError } from "../../../src/kafka/records.ts";
 import { EnvKeyStore } from "../../../src/relay/auth.ts";
 import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
-import { type EventRecord, type RecordSink, SinkUnavailableError } from "../../../src/relay/kafka/records.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
 import { fixedEnvironment } from "../../support/core.ts";
 

@@ -1,20 +1,59 @@
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type EventRecord, SinkUnavailableError } from "./records.ts";
+import { byTopic, type EventRecord, SinkUnavailableError } from "./records.ts";
+
+/** What the write path needs of a spool: the file spool below, or an in-memory one in unit tests. */
+export interface RecordSpool {
+  readonly isEmpty: boolean;
+  /** Events held, including those being written. */
+  readonly events: number;
+  readonly bytes: number;
+  /** Appends durably; resolves once the records would survive a crash. */
+  append(records: readonly EventRecord[]): Promise<void>;
+  /** The oldest segment; appends after this call go to a newer one. */
+  oldest(): Promise<{ seq: number; records: EventRecord[] } | undefined>;
+  /** Drops a segment once every record in it is in Kafka. */
+  remove(seq: number, events: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The spools of a process, one per topic, sharing one budget. */
+export interface SpoolStore {
+  readonly budget: SpoolBudget;
+  /** Topics whose spools a previous run left records in. */
+  leftovers(): Promise<string[]>;
+  open(topic: string): Promise<RecordSpool>;
+}
 
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 const segmentName = (seq: number) => `${String(seq).padStart(12, "0")}.ndjson`;
 
+/** The bytes all the spools of a process may hold together (one spool per topic share it). */
+export class SpoolBudget {
+  used = 0;
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Whether another segment's worth of records still fits. */
+  get hasRoom(): boolean {
+    return this.used + SEGMENT_BYTES <= this.maxBytes;
+  }
+}
+
 /**
- * The relay's local spool: records Kafka could not take, appended to files and fsync'd before the
- * caller is answered, replayed oldest first. Concurrent appends are written and synced together
- * (group commit). Bounded by `maxBytes`: beyond it appends are refused, never dropped.
+ * A local spool: records Kafka could not take, appended to files and fsync'd before the caller is
+ * answered, replayed oldest first. Concurrent appends are written and synced together (group commit).
+ * Bounded by a budget shared with the other spools of the process: beyond it appends are refused, never
+ * dropped.
  *
  * Format: one JSON object per line, `{"t":topic,"k":key,"v":value,"id":event_id}`, in segment files
  * named by a sequence number. A torn last line (a crash mid-write) was never acknowledged and is skipped.
  */
-export class Spool {
+export class Spool implements RecordSpool {
   #segments: number[] = [];
   #handle: FileHandle | undefined;
   #writeSeq = 0;
@@ -25,16 +64,16 @@ export class Spool {
   #writing: Promise<void> | undefined;
 
   private readonly dir: string;
-  private readonly maxBytes: number;
+  private readonly budget: SpoolBudget;
 
-  private constructor(dir: string, maxBytes: number) {
+  private constructor(dir: string, budget: SpoolBudget) {
     this.dir = dir;
-    this.maxBytes = maxBytes;
+    this.budget = budget;
   }
 
   /** Opens the spool directory and takes stock of what a previous run left in it. */
-  static async open(dir: string, maxBytes: number): Promise<Spool> {
-    const spool = new Spool(dir, maxBytes);
+  static async open(dir: string, budget: SpoolBudget): Promise<Spool> {
+    const spool = new Spool(dir, budget);
     await mkdir(dir, { recursive: true });
     for (const name of (await readdir(dir)).filter((n) => /^\d{12}\.ndjson$/.test(n)).sort()) {
       const seq = Number(name.slice(0, 12));
@@ -45,6 +84,7 @@ export class Spool {
       }
       spool.#segments.push(seq);
       spool.#bytes += size;
+      budget.used += size;
       spool.#events += (await spool.read(seq)).length;
     }
     spool.#writeSeq = (spool.#segments.at(-1) ?? 0) + 1;
@@ -60,11 +100,6 @@ export class Spool {
     return this.#events;
   }
 
-  /** Whether another segment's worth of records still fits. */
-  get hasRoom(): boolean {
-    return this.#bytes + SEGMENT_BYTES <= this.maxBytes;
-  }
-
   get isEmpty(): boolean {
     return this.#events === 0;
   }
@@ -75,12 +110,13 @@ export class Spool {
     for (const r of records)
       lines += `${JSON.stringify({ t: r.topic, k: r.key, v: r.value, id: r.eventId })}\n`;
     const size = Buffer.byteLength(lines);
-    if (this.#bytes + size > this.maxBytes) {
+    if (this.budget.used + size > this.budget.maxBytes) {
       return Promise.reject(
-        new SinkUnavailableError(`the spool is full (${this.#bytes} of ${this.maxBytes} bytes)`),
+        new SinkUnavailableError(`the spool is full (${this.budget.used} of ${this.budget.maxBytes} bytes)`),
       );
     }
     this.#bytes += size;
+    this.budget.used += size;
     this.#events += records.length;
     return new Promise((done, fail) => {
       this.#batch.push({ lines, count: records.length, done, fail });
@@ -103,6 +139,7 @@ export class Spool {
       } catch (error) {
         for (const b of batch) {
           this.#bytes -= Buffer.byteLength(b.lines);
+          this.budget.used -= Buffer.byteLength(b.lines);
           this.#events -= b.count;
           b.fail(error);
         }
@@ -155,6 +192,7 @@ export class Spool {
     await rm(path);
     this.#segments = this.#segments.filter((s) => s !== seq);
     this.#bytes -= size;
+    this.budget.used -= size;
     this.#events -= events;
   }
 
@@ -164,3 +202,33 @@ export class Spool {
     this.#handle = undefined;
   }
 }
+
+/**
+ * One spool directory per topic under `dir`, so a topic that cannot be written holds back only its own
+ * records. A spool of the earlier single-directory layout (segments directly in `dir`) is split into
+ * the per-topic spools when the store is first asked for leftovers.
+ */
+export const fileSpoolStore = (dir: string, budget: SpoolBudget): SpoolStore => ({
+  budget,
+  leftovers: async () => {
+    await mkdir(dir, { recursive: true });
+    const legacy = await Spool.open(dir, budget);
+    for (let segment = await legacy.oldest(); segment !== undefined; segment = await legacy.oldest()) {
+      for (const [topic, records] of byTopic(segment.records)) {
+        const spool = await Spool.open(join(dir, topic), budget);
+        await spool.append(records);
+        await spool.close();
+      }
+      await legacy.remove(segment.seq, segment.records.length);
+    }
+    await legacy.close();
+    const topics: string[] = [];
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const names = await readdir(join(dir, entry.name));
+      if (names.some((n) => /^\d{12}\.ndjson$/.test(n))) topics.push(entry.name);
+    }
+    return topics;
+  },
+  open: (topic) => Spool.open(join(dir, topic), budget),
+});

@@ -1,16 +1,11 @@
-import {
-  Admin,
-  type ConnectionOptions,
-  compatibilityPartitioner,
-  ProduceAcks,
-  Producer,
-  stringSerializers,
-} from "@platformatic/kafka";
+import { join } from "node:path";
+import { Admin } from "@platformatic/kafka";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { DurableSink } from "./durable-sink.ts";
-import { BatchingProducer } from "./producer.ts";
-import { Spool } from "./spool.ts";
+import { fileDeadLetters } from "./dead-letters.ts";
+import { DurableSink, type WritePathSettings } from "./durable-sink.ts";
+import { type ProducerSettings, platformaticProducer } from "./producer.ts";
+import { fileSpoolStore, SpoolBudget } from "./spool.ts";
 import { TopicProvisioner, type TopicSettings } from "./topics.ts";
 
 /** Metrics of the Kafka write path, named `{prefix}_…`: the relay's and the Kafka-direct tracker's. */
@@ -24,7 +19,7 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
     }),
     kafkaFailures: new Counter({
       name: `${prefix}_kafka_failed_events_total`,
-      help: "Events whose Kafka write failed (spooled instead)",
+      help: "Events whose Kafka write failed or was late (spooled instead)",
       ...metric,
     }),
     kafkaProduceSeconds: new Histogram({
@@ -55,25 +50,27 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
       ...metric,
     }),
     spoolBytes: new Gauge({ name: `${prefix}_spool_bytes`, help: "Bytes in the spool", ...metric }),
+    duplicateRiskEvents: new Counter({
+      name: `${prefix}_duplicate_risk_events_total`,
+      help: "Events sent again from the spool after a send that failed once it may have reached the broker (possible duplicates, same event_id)",
+      ...metric,
+    }),
+    kafkaRefusedRecords: new Counter({
+      name: `${prefix}_kafka_refused_records_total`,
+      help: "Records Kafka refused for good (quarantined as kafka_refused), by Kafka error",
+      labelNames: ["reason"] as const,
+      ...metric,
+    }),
+    deadLetterRecords: new Counter({
+      name: `${prefix}_dead_letter_records_total`,
+      help: "Records refused even by their quarantine topic, kept in the spool directory's dead-letter file",
+      ...metric,
+    }),
   };
 };
 export type KafkaWriterMetrics = ReturnType<typeof kafkaWriterMetrics>;
 
-export interface KafkaWriterSettings {
-  clientId: string;
-  brokers: string[];
-  /** TLS and SASL, when the cluster asks for them. */
-  connection?: Pick<ConnectionOptions, "tls" | "sasl">;
-  compression: "none" | "gzip" | "snappy" | "lz4" | "zstd";
-  /** A produce request goes when this many events wait… */
-  flushAtEvents: number;
-  /** …or when the oldest has waited this long. */
-  lingerMs: number;
-  /** At most this many events per produce request. */
-  maxBatchEvents: number;
-  ackTimeoutMs: number;
-  /** Events waiting for Kafka beyond which new ones go to the spool. */
-  bufferMaxEvents: number;
+export interface KafkaWriterSettings extends ProducerSettings, WritePathSettings {
   spoolDir: string;
   spoolMaxBytes: number;
   topics: TopicSettings;
@@ -85,40 +82,29 @@ export interface KafkaWriter {
 }
 
 /**
- * The write path shared by the relay and the Kafka-direct tracker: an idempotent acks=all producer
- * with the Java-compatible partitioner, batching, topic provisioning, and the fsync'd spool behind it.
+ * The write path shared by the relay and the Kafka-direct tracker: the real producer and topic
+ * provisioning, a spool per topic under `spoolDir`, the dead-letter file beside them, and the durable
+ * sink over them.
  */
 export const openKafkaWriter = async (
   settings: KafkaWriterSettings,
   metrics: KafkaWriterMetrics,
   log: Logger,
 ): Promise<KafkaWriter> => {
-  const kafka = { clientId: settings.clientId, bootstrapBrokers: settings.brokers, ...settings.connection };
-  const admin = new Admin(kafka);
-  const producer = new Producer({
-    ...kafka,
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-    compression: settings.compression,
-    partitioner: compatibilityPartitioner,
-    // Fail fast: an unanswered write is spooled (DurableSink), not retried for minutes.
-    retries: 2,
-    retryDelay: 200,
+  const admin = new Admin({
+    clientId: settings.clientId,
+    bootstrapBrokers: settings.brokers,
+    ...settings.connection,
   });
-  const batcher = new BatchingProducer(
+  const producer = platformaticProducer(settings, new TopicProvisioner(admin, settings.topics));
+  const sink = await DurableSink.open(
     producer,
-    new TopicProvisioner(admin, settings.topics),
-    {
-      lingerMs: settings.lingerMs,
-      flushAtEvents: settings.flushAtEvents,
-      maxBatchEvents: settings.maxBatchEvents,
-      ackTimeoutMs: settings.ackTimeoutMs,
-    },
+    fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes)),
+    settings,
     metrics,
+    log,
+    fileDeadLetters(join(settings.spoolDir, DEAD_LETTER_FILE)),
   );
-  const spool = await Spool.open(settings.spoolDir, settings.spoolMaxBytes);
-  const sink = new DurableSink(batcher, spool, settings.bufferMaxEvents, metrics, log);
   return {
     sink,
     close: async () => {
@@ -128,3 +114,6 @@ export const openKafkaWriter = async (
     },
   };
 };
+
+/** The dead-letter file's name in the spool directory. */
+export const DEAD_LETTER_FILE = "dead-letter.ndjson";

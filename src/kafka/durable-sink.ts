@@ -1,0 +1,502 @@
+import type { Logger } from "pino";
+import { quarantineRecord, TOPIC_PREFIX } from "../core/index.ts";
+import { classifyKafkaError } from "./errors.ts";
+import {
+  byTopic,
+  type EventRecord,
+  type KafkaWriteError,
+  type RecordProducer,
+  type RecordSink,
+  recordBytes,
+} from "./records.ts";
+import type { RecordSpool, SpoolStore } from "./spool.ts";
+import type { KafkaWriterMetrics } from "./writer.ts";
+
+export interface WritePathSettings {
+  /** A produce request goes when this many events of a topic wait… */
+  flushAtEvents: number;
+  /** …or when the oldest has waited this long. */
+  lingerMs: number;
+  /** At most this many events… */
+  maxBatchEvents: number;
+  /** …and this many bytes per produce request, safely under the broker's message.max.bytes. */
+  maxBatchBytes: number;
+  /** A request not acknowledged in this time is backed up to the spool so its callers can be answered. */
+  ackTimeoutMs: number;
+  /** Events waiting for Kafka, all topics together, beyond which new ones go to the spool. */
+  bufferMaxEvents: number;
+}
+
+/** Where records Kafka refuses for good go when even their quarantine topic refuses them. */
+export interface DeadLetters {
+  append(entries: readonly { record: EventRecord; reason: string }[]): Promise<void>;
+}
+
+/** How a direct send went: in time, late (still running), or failed. */
+type SendOutcome = "delivered" | "failed" | { late: Promise<void> };
+
+interface Pending {
+  records: readonly EventRecord[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Cuts records into produce requests bounded in events and bytes, in order. */
+export const requestsOf = (
+  records: readonly EventRecord[],
+  settings: Pick<WritePathSettings, "maxBatchEvents" | "maxBatchBytes">,
+): EventRecord[][] => {
+  const requests: EventRecord[][] = [];
+  let current: EventRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = recordBytes(record);
+    if (
+      current.length > 0 &&
+      (current.length >= settings.maxBatchEvents || bytes + size > settings.maxBatchBytes)
+    ) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(record);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+};
+
+/** Everything the lanes of one sink share. */
+interface Shared {
+  producer: RecordProducer;
+  spools: SpoolStore;
+  settings: WritePathSettings;
+  metrics: KafkaWriterMetrics;
+  log: Logger;
+  deadLetters: DeadLetters;
+  /** Events in all lanes' buffers. */
+  buffered: number;
+  /** Writes a quarantine record through the sink (its topic has a lane of its own). */
+  quarantine(records: EventRecord[]): Promise<void>;
+}
+
+/**
+ * The write path of one topic. Records are batched (flushAtEvents or lingerMs), one produce request in
+ * flight at a time, so a topic's records — and one user's — reach Kafka in the order they were accepted.
+ * While the topic's spool holds anything, new records are spooled behind it and a replay loop moves
+ * the spool to Kafka oldest first, backing off while Kafka refuses; other topics are not involved.
+ */
+class TopicLane {
+  readonly topic: string;
+  #pending: Pending[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #draining: Promise<void> | undefined;
+  #spool: RecordSpool | undefined;
+  #replaying: Promise<void> | undefined;
+  /**
+   * Set (synchronously) when the lane turns to its spool, cleared by the replay loop once the spool is
+   * empty: while set, every write goes to the spool, behind what is there.
+   */
+  #spooling = false;
+  /** Appends under way while spooling: the replay loop does not end before they are in the spool. */
+  #appends = 0;
+  /** More is buffered than the shared bound allows: the drain spools instead of sending. */
+  #overflow = false;
+  /** The send of a batch that was backed up to the spool when its acknowledgement was late. */
+  #late: Promise<void> | undefined;
+  /** Records at the head of the spool known to be in Kafka already (a late send that landed; replay progress). */
+  #headDelivered = 0;
+  /** Records at the head of the spool whose earlier send failed after it may have reached the broker. */
+  #headAtRisk = 0;
+  #failing = false;
+  #closed = false;
+  readonly #shared: Shared;
+
+  constructor(topic: string, shared: Shared) {
+    this.topic = topic;
+    this.#shared = shared;
+  }
+
+  /** Whether the last attempt to write this topic failed (its records are waiting in the spool). */
+  get failing(): boolean {
+    return this.#failing;
+  }
+
+  get spooled(): number {
+    return this.#spool?.events ?? 0;
+  }
+
+  /**
+   * Buffers records for a direct write, or spools them behind what the spool holds. Only the drain
+   * turns a lane to its spool, after the request in flight has its outcome, so what was sent or
+   * buffered first is always spooled first: the head of the spool is known, and order is kept.
+   */
+  async write(records: readonly EventRecord[]): Promise<void> {
+    const shared = this.#shared;
+    if (!this.#spooling) {
+      return new Promise((resolve, reject) => {
+        this.#pending.push({ records, resolve, reject });
+        shared.buffered += records.length;
+        if (shared.buffered > shared.settings.bufferMaxEvents) this.#overflow = true;
+        const waiting = this.#pending.reduce((n, p) => n + p.records.length, 0);
+        this.#flushSoon(
+          this.#overflow || waiting >= shared.settings.flushAtEvents ? 0 : shared.settings.lingerMs,
+        );
+      });
+    }
+    this.#appends++;
+    try {
+      await this.#spoolAppend(records);
+    } finally {
+      this.#appends--;
+    }
+    this.replay();
+  }
+
+  /** Opens the spool a previous run left for this topic, and replays it. */
+  async resume(): Promise<void> {
+    await this.#spoolOf();
+    this.#spooling = true;
+    this.#failing = true;
+    this.replay();
+  }
+
+  async #spoolOf(): Promise<RecordSpool> {
+    this.#spool ??= await this.#shared.spools.open(this.topic);
+    return this.#spool;
+  }
+
+  async #spoolAppend(records: readonly EventRecord[]): Promise<void> {
+    const spool = await this.#spoolOf();
+    await spool.append(records);
+    this.#shared.metrics.spooledEvents.inc(records.length);
+  }
+
+  #flushSoon(delay: number): void {
+    if (delay === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      queueMicrotask(() => void this.#drain());
+    } else {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        void this.#drain();
+      }, delay);
+    }
+  }
+
+  /** Sends what is buffered, request after request; waits for a drain already under way. */
+  #drain(): Promise<void> {
+    this.#draining ??= this.#drainLoop().finally(() => {
+      this.#draining = undefined;
+    });
+    return this.#draining;
+  }
+
+  async #drainLoop(): Promise<void> {
+    const { settings } = this.#shared;
+    while (this.#pending.length > 0) {
+      let batch: Pending[] = [];
+      let sent: Exclude<SendOutcome, "delivered"> | undefined;
+      if (!this.#overflow) {
+        batch = this.#take(settings);
+        const records = batch.flatMap((p) => p.records);
+        const outcome = await this.#sendInTime(records);
+        this.#shared.buffered -= records.length;
+        if (outcome === "delivered") {
+          for (const p of batch) p.resolve();
+          continue;
+        }
+        sent = outcome;
+      }
+      // Spool this batch (late, failed, or none when the buffer overflowed) and everything behind it,
+      // oldest first, then answer their callers.
+      this.#spooling = true;
+      this.#overflow = false;
+      const behind = this.#pending;
+      this.#pending = [];
+      const spooled = [...batch, ...behind];
+      this.#shared.buffered -= behind.reduce((n, p) => n + p.records.length, 0);
+      try {
+        await this.#spoolAppend(spooled.flatMap((p) => p.records));
+      } catch (error) {
+        for (const p of spooled) p.reject(error);
+        this.replay();
+        return;
+      }
+      // The spool was empty (this lane was not spooling), so the sent batch is its head.
+      const sentEvents = batch.reduce((n, p) => n + p.records.length, 0);
+      if (sent === "failed") this.#headAtRisk += sentEvents;
+      else if (sent !== undefined) {
+        this.#late = sent.late.then(
+          () => {
+            this.#headDelivered += sentEvents;
+          },
+          () => {
+            this.#headAtRisk += sentEvents;
+          },
+        );
+      }
+      for (const p of spooled) p.resolve();
+      this.replay();
+      return;
+    }
+  }
+
+  #take(settings: WritePathSettings): Pending[] {
+    const batch: Pending[] = [];
+    let events = 0;
+    let bytes = 0;
+    while (this.#pending.length > 0) {
+      const next = this.#pending[0] as Pending;
+      const size = next.records.reduce((n, r) => n + recordBytes(r), 0);
+      if (
+        batch.length > 0 &&
+        (events + next.records.length > settings.maxBatchEvents || bytes + size > settings.maxBatchBytes)
+      )
+        break;
+      batch.push(next);
+      events += next.records.length;
+      bytes += size;
+      this.#pending.shift();
+    }
+    return batch;
+  }
+
+  /**
+   * Sends records and waits for Kafka, but no longer than the ack timeout. A late request is not
+   * abandoned: its records are backed up to the spool (so its callers can be answered) and, if it lands
+   * after all, the backup is skipped instead of being sent again, so a slow broker makes no duplicates.
+   */
+  async #sendInTime(records: EventRecord[]): Promise<SendOutcome> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const attempt = this.#deliverAll(records);
+    const deadline = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), this.#shared.settings.ackTimeoutMs);
+    });
+    const outcome = await Promise.race([
+      attempt.then(
+        () => "delivered" as const,
+        (error: KafkaWriteError) => error,
+      ),
+      deadline,
+    ]);
+    clearTimeout(timer);
+    if (outcome === "delivered") {
+      this.#failing = false;
+      return "delivered";
+    }
+    this.#noteFailure(outcome === "late" ? undefined : outcome, records.length);
+    return outcome === "late" ? { late: attempt } : "failed";
+  }
+
+  #noteFailure(error: KafkaWriteError | undefined, events: number): void {
+    const { metrics, log } = this.#shared;
+    metrics.kafkaFailures.inc(events);
+    if (!this.#failing) {
+      log.warn(
+        { topic: this.topic, reason: error?.reason ?? "ACK_TIMEOUT", err: error },
+        "kafka did not take the records of a topic; spooling them",
+      );
+    }
+    this.#failing = true;
+  }
+
+  /** Sends records in requests bounded in events and bytes. */
+  async #deliverAll(records: readonly EventRecord[]): Promise<void> {
+    for (const request of requestsOf(records, this.#shared.settings)) await this.#deliver(request);
+  }
+
+  /**
+   * One produce request. When Kafka refuses what is in it (too large, invalid, policy), the request is
+   * halved until the offending records are alone, and those are quarantined; the rest are delivered.
+   * Retriable and topic-level failures are thrown.
+   */
+  async #deliver(records: readonly EventRecord[]): Promise<void> {
+    const { producer, metrics } = this.#shared;
+    const started = performance.now();
+    try {
+      await producer.send(records);
+    } catch (cause) {
+      const error = classifyKafkaError(cause);
+      if (error.kind !== "record") throw error;
+      if (records.length > 1) {
+        const half = Math.ceil(records.length / 2);
+        await this.#deliver(records.slice(0, half));
+        await this.#deliver(records.slice(half));
+      } else await this.#setAside(records[0] as EventRecord, error);
+      return;
+    }
+    metrics.kafkaProduceSeconds.observe((performance.now() - started) / 1000);
+    metrics.kafkaBatchEvents.observe(records.length);
+    metrics.kafkaSuccess.inc(records.length);
+  }
+
+  /** A record Kafka refuses for good: into its tenant's quarantine topic, or the local dead-letter file. */
+  async #setAside(record: EventRecord, error: KafkaWriteError): Promise<void> {
+    const { metrics, log } = this.#shared;
+    metrics.kafkaRefusedRecords.inc({ reason: error.reason });
+    log.error({ topic: this.topic, eventId: record.eventId, reason: error.reason }, "kafka refused a record");
+    const tenant = this.topic.slice(TOPIC_PREFIX.length);
+    if (this.topic.endsWith("-rejected") || !this.topic.startsWith(TOPIC_PREFIX)) {
+      await this.#shared.deadLetters.append([{ record, reason: error.reason }]);
+      metrics.deadLetterRecords.inc();
+      return;
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(record.value);
+    } catch (parseError) {
+      if (!(parseError instanceof SyntaxError)) throw parseError;
+      event = record.value;
+    }
+    const refusal = {
+      reason: "kafka_refused" as const,
+      errors: [{ path: "", message: `Kafka refused the record: ${error.reason}` }],
+      event,
+    };
+    await this.#shared.quarantine([
+      { ...quarantineRecord(tenant, refusal, Date.now()), eventId: record.eventId },
+    ]);
+  }
+
+  replay(): void {
+    this.#replaying ??= this.#replayLoop().finally(() => {
+      this.#replaying = undefined;
+    });
+  }
+
+  async #replayLoop(): Promise<void> {
+    const { settings, metrics, log } = this.#shared;
+    let backoffMs = 200;
+    while (!this.#closed) {
+      // Records buffered for a direct write are older than what was spooled after them: let them go
+      // first (they may be spooled themselves). A late send decides whether its backup is delivered.
+      await this.#draining;
+      await this.#late;
+      this.#late = undefined;
+      const spool = await this.#spoolOf();
+      const segment = await spool.oldest();
+      if (segment === undefined) {
+        if (this.#appends > 0) {
+          await sleep(1);
+          continue;
+        }
+        this.#spooling = false;
+        this.#failing = false;
+        return;
+      }
+      try {
+        const skip = Math.min(this.#headDelivered, segment.records.length);
+        for (const request of requestsOf(segment.records.slice(skip), settings)) {
+          await this.#deliver(request);
+          this.#headDelivered += request.length;
+          const atRisk = Math.min(this.#headAtRisk, request.length);
+          this.#headAtRisk -= atRisk;
+          metrics.duplicateRiskEvents.inc(atRisk);
+          metrics.replayedEvents.inc(request.length);
+        }
+        await spool.remove(segment.seq, segment.records.length);
+        this.#headDelivered -= segment.records.length;
+        if (this.#failing)
+          log.info({ topic: this.topic }, "kafka takes the topic's records again; replaying its spool");
+        this.#failing = false;
+        backoffMs = 200;
+      } catch (error) {
+        this.#failing = true;
+        log.debug({ err: error, topic: this.topic }, "spool replay failed; retrying");
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5000);
+      }
+    }
+  }
+
+  /** Sends what is buffered; waits up to `deadline` for the spool to empty; then stops replaying. */
+  async close(deadline: number): Promise<void> {
+    this.#flushSoon(0);
+    await this.#drain();
+    while (this.spooled > 0 && Date.now() < deadline) await sleep(50);
+    this.#closed = true;
+    await this.#replaying;
+    await this.#spool?.close();
+  }
+}
+
+/**
+ * Acknowledgement means durable: `write` resolves only once Kafka acknowledged the records (acks=all),
+ * or they were fsync'd to their topic's spool, or (refused by Kafka for good) to the quarantine. Each
+ * topic has a lane of its own, so one tenant's trouble — a refused topic, a poison record, a backlog —
+ * never holds back another's records.
+ */
+export class DurableSink implements RecordSink {
+  readonly #lanes = new Map<string, TopicLane>();
+  readonly #shared: Shared;
+
+  private constructor(shared: Omit<Shared, "buffered" | "quarantine">) {
+    this.#shared = { ...shared, buffered: 0, quarantine: (records) => this.write(records) };
+  }
+
+  /** A sink whose spools are replayed first where a previous run left records in them. */
+  static async open(
+    producer: RecordProducer,
+    spools: SpoolStore,
+    settings: WritePathSettings,
+    metrics: KafkaWriterMetrics,
+    log: Logger,
+    deadLetters: DeadLetters,
+  ): Promise<DurableSink> {
+    const sink = new DurableSink({ producer, spools, settings, metrics, log, deadLetters });
+    for (const topic of await spools.leftovers()) await sink.#lane(topic).resume();
+    sink.#updateGauges();
+    return sink;
+  }
+
+  #lane(topic: string): TopicLane {
+    let lane = this.#lanes.get(topic);
+    if (lane === undefined) {
+      lane = new TopicLane(topic, this.#shared);
+      this.#lanes.set(topic, lane);
+    }
+    return lane;
+  }
+
+  /** False while some topic's records cannot be written (they wait in its spool). */
+  get kafkaAvailable(): boolean {
+    for (const lane of this.#lanes.values()) if (lane.failing) return false;
+    return true;
+  }
+
+  get accepting(): boolean {
+    return this.kafkaAvailable || this.#shared.spools.budget.hasRoom;
+  }
+
+  /** Events accepted but not yet acknowledged by Kafka nor spooled. */
+  get buffered(): number {
+    return this.#shared.buffered;
+  }
+
+  async write(records: readonly EventRecord[]): Promise<void> {
+    const groups = byTopic(records);
+    try {
+      await Promise.all([...groups].map(([topic, group]) => this.#lane(topic).write(group)));
+    } finally {
+      this.#updateGauges();
+    }
+  }
+
+  #updateGauges(): void {
+    let events = 0;
+    for (const lane of this.#lanes.values()) events += lane.spooled;
+    this.#shared.metrics.spoolEvents.set(events);
+    this.#shared.metrics.spoolBytes.set(this.#shared.spools.budget.used);
+  }
+
+  /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next start. */
+  async close(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    await Promise.all([...this.#lanes.values()].map((lane) => lane.close(deadline)));
+    this.#updateGauges();
+  }
+}

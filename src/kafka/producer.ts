@@ -1,0 +1,67 @@
+import {
+  type ConnectionOptions,
+  compatibilityPartitioner,
+  ProduceAcks,
+  Producer,
+  stringSerializers,
+} from "@platformatic/kafka";
+import { classifyKafkaError } from "./errors.ts";
+import type { EventRecord, RecordProducer } from "./records.ts";
+import type { TopicProvisioner } from "./topics.ts";
+
+export interface ProducerSettings {
+  clientId: string;
+  brokers: string[];
+  connection?: Pick<ConnectionOptions, "tls" | "sasl">;
+  compression: "none" | "gzip" | "snappy" | "lz4" | "zstd";
+  /**
+   * How long one produce request may wait for the broker. Longer than the ack timeout on purpose: a
+   * request to a paused broker is still answered when it resumes, and its records are then not sent
+   * a second time from the spool.
+   */
+  requestTimeoutMs: number;
+}
+
+/**
+ * The real producer: `@platformatic/kafka`, idempotent with acks=all and the Java-compatible
+ * partitioner (key → partition as Java, Go and Python writers of the same topic), creating each topic
+ * on first use; its errors are classified (src/kafka/errors.ts) for the write path.
+ */
+export const platformaticProducer = (
+  settings: ProducerSettings,
+  topics: TopicProvisioner,
+): RecordProducer => {
+  const producer = new Producer({
+    clientId: settings.clientId,
+    bootstrapBrokers: settings.brokers,
+    ...settings.connection,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    compression: settings.compression,
+    partitioner: compatibilityPartitioner,
+    timeout: settings.requestTimeoutMs,
+    // A few quick retries inside one send (same sequence numbers, so the broker drops repeats); past
+    // them the write path spools and replays with its own backoff.
+    retries: 2,
+    retryDelay: 200,
+  });
+  return {
+    send: async (records: readonly EventRecord[]) => {
+      try {
+        await Promise.all([...new Set(records.map((r) => r.topic))].map((t) => topics.ensure(t)));
+        await producer.send({
+          messages: records.map((r) => ({
+            topic: r.topic,
+            key: r.key,
+            value: r.value,
+            headers: { event_id: r.eventId },
+          })),
+        });
+      } catch (error) {
+        throw classifyKafkaError(error);
+      }
+    },
+    close: () => producer.close(),
+  };
+};

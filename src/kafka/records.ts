@@ -1,0 +1,62 @@
+/** One Kafka record of the write path: the event JSON keyed by user, with its id as a header. */
+export interface EventRecord {
+  topic: string;
+  key: string;
+  value: string;
+  eventId: string;
+}
+
+/** Where accepted records go. Resolves once the records are durable (in Kafka or in the spool). */
+export interface RecordSink {
+  write(records: readonly EventRecord[]): Promise<void>;
+  readonly kafkaAvailable: boolean;
+  /** False when neither Kafka nor the spool can take more: the relay is not ready. */
+  readonly accepting: boolean;
+  close(): Promise<void>;
+}
+
+/** The sink is full (buffer and spool): the caller answers with a retryable 503. */
+export class SinkUnavailableError extends Error {}
+
+/**
+ * How a failed produce request failed, which decides what the write path does next:
+ * - `retriable`: the cluster could not take it now (network, leadership, timeouts, throttling): retry
+ *   later, from the spool;
+ * - `record`: Kafka refused what was in the request (too large, invalid, policy): find the offending
+ *   records by splitting the request, quarantine them, deliver the rest;
+ * - `topic`: the topic cannot be written (not authorised, unknown): only that topic's records wait.
+ */
+export type KafkaFailureKind = "retriable" | "record" | "topic";
+
+export class KafkaWriteError extends Error {
+  readonly kind: KafkaFailureKind;
+  /** Kafka's name for it (MESSAGE_TOO_LARGE, NOT_LEADER_OR_FOLLOWER…), or the client's. */
+  readonly reason: string;
+
+  constructor(kind: KafkaFailureKind, reason: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.reason = reason;
+  }
+}
+
+/** The port to Kafka: one produce request (acks=all) for records of one topic; throws {@link KafkaWriteError}. */
+export interface RecordProducer {
+  send(records: readonly EventRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Bytes a record takes in a produce request, near enough to keep requests under the broker's limit. */
+export const recordBytes = (record: EventRecord): number =>
+  Buffer.byteLength(record.value) + Buffer.byteLength(record.key) + record.eventId.length + 80;
+
+/** Records grouped by topic, each group in the order given. */
+export const byTopic = (records: readonly EventRecord[]): Map<string, EventRecord[]> => {
+  const groups = new Map<string, EventRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.topic);
+    if (group === undefined) groups.set(record.topic, [record]);
+    else group.push(record);
+  }
+  return groups;
+};

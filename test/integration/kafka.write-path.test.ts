@@ -1,0 +1,106 @@
+// The write path against a real broker, through the relay: the bursts and refusals that used to stall
+// every tenant (one oversized produce request refused with MESSAGE_TOO_LARGE, replayed for ever).
+import { randomBytes } from "node:crypto";
+import { Admin } from "@platformatic/kafka";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
+import { readTopic } from "../support/kafka.ts";
+import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
+
+const brokers = inject("kafkaBrokers");
+const KEY = `svc_${uniqueName("write")}`;
+
+const event = (tenant: string, user: string, extra?: Record<string, unknown>) => ({
+  ...EXAMPLE_EVENTS.video_data,
+  event_id: undefined,
+  tenant_id: tenant,
+  user_id: user,
+  ...(extra ? { extra_data: extra } : {}),
+});
+
+describe("the Kafka write path under legal but hostile traffic (real broker)", () => {
+  let relay: Awaited<ReturnType<typeof startTestRelay>>;
+
+  beforeAll(async () => {
+    relay = await startTestRelay(brokers, [`${KEY}=*`]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await relay?.close();
+  });
+
+  const batch = async (events: unknown[]) => {
+    const response = await fetch(`${relay.httpUrl}/api/v1/behaviors/track/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ events }),
+    });
+    const body = (await response.json()) as { results: { success: boolean; event_id: string }[] };
+    return { status: response.status, ids: body.results.filter((r) => r.success).map((r) => r.event_id) };
+  };
+
+  it("takes a burst of 600 near-limit incompressible events in concurrent batches, and other tenants keep flowing", async () => {
+    const [big, other] = [uniqueName("burst"), uniqueName("bystander")];
+    // ~22 KB of random text per event: 30 per request stay under 1 MiB, 600 together are ~13 MB.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        batch(
+          Array.from({ length: 30 }, (_, j) =>
+            event(big, `u_${(i * 30 + j) % 7}`, { blob: randomBytes(16_000).toString("base64") }),
+          ),
+        ),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    const acknowledged = answers.flatMap((a) => a.ids);
+    expect(acknowledged).toHaveLength(600);
+
+    const started = performance.now();
+    const bystander = await batch([event(other, "u_1"), event(other, "u_2")]);
+    expect(bystander.ids).toHaveLength(2);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(await readTopic(brokers, topicFor(other), 2, 20_000)).toHaveLength(2);
+
+    const landed = await readTopic(brokers, topicFor(big), 600, 60_000);
+    expect(new Set(landed.map((r) => r.headers.get("event_id")))).toEqual(new Set(acknowledged));
+    const health = (await (await fetch(`${relay.httpUrl}/api/v1/behaviors/health`)).json()) as {
+      status: string;
+    };
+    expect(health.status).toBe("healthy");
+  }, 120_000);
+
+  it("quarantines an event its topic refuses as too large (kafka_refused), delivers its neighbours, and does not stall", async () => {
+    const tenant = uniqueName("small_topic");
+    // A topic whose records may be at most 8 KB: a 20 KB event is legal for the API, not for this topic.
+    const admin = new Admin({ clientId: "write-path-test", bootstrapBrokers: brokers });
+    await admin.createTopics({
+      topics: [topicFor(tenant)],
+      partitions: 1,
+      replicas: 1,
+      configs: [{ name: "max.message.bytes", value: "8192" }],
+    });
+    await admin.close();
+
+    const large = event(tenant, "u_big", { blob: randomBytes(15_000).toString("base64") });
+    const answer = await batch([event(tenant, "u_1"), large, event(tenant, "u_2")]);
+    expect([answer.status, answer.ids.length]).toEqual([200, 3]);
+    const [first, refused, last] = answer.ids;
+
+    const landed = await readTopic(brokers, topicFor(tenant), 2, 20_000);
+    expect(landed.map((r) => r.headers.get("event_id"))).toEqual([first, last]);
+    const kept = await readTopic(brokers, quarantineTopicFor(tenant), 1, 20_000);
+    expect(JSON.parse(kept[0]?.value ?? "{}")).toMatchObject({
+      reason: "kafka_refused",
+      errors: [{ message: expect.stringMatching(/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/) }],
+      event: { event_id: refused },
+    });
+    const after = await batch([event(tenant, "u_3")]);
+    expect(await readTopic(brokers, topicFor(tenant), 3, 20_000)).toHaveLength(3);
+    expect(after.ids).toHaveLength(1);
+    const metrics = await (await fetch(`${relay.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /relay_kafka_refused_records_total\{reason="(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)"\} 1/,
+    );
+  }, 60_000);
+});

@@ -1,0 +1,211 @@
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { type DeadLetters, DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
+import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
+import { type EventRecord, KafkaWriteError, recordBytes } from "../../../src/kafka/records.ts";
+import { kafkaWriterMetrics } from "../../../src/kafka/writer.ts";
+
+const SETTINGS: WritePathSettings = {
+  flushAtEvents: 100,
+  lingerMs: 5,
+  maxBatchEvents: 1000,
+  maxBatchBytes: 900_000,
+  ackTimeoutMs: 50,
+  bufferMaxEvents: 10_000,
+};
+
+const A = "user-behaviors-a";
+const B = "user-behaviors-b";
+
+const record = (topic: string, id: string, bytes = 40): EventRecord => ({
+  topic,
+  key: "u1",
+  value: JSON.stringify({
+    event_id: id,
+    tenant_id: topic.slice(15),
+    pad: "x".repeat(Math.max(0, bytes - 40)),
+  }),
+  eventId: id,
+});
+const records = (topic: string, from: number, n: number, bytes?: number) =>
+  Array.from({ length: n }, (_, i) => record(topic, `${topic.slice(15)}_${from + i}`, bytes));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const waitFor = async (check: () => boolean, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await sleep(5);
+  }
+};
+
+const setup = async (
+  settings: Partial<WritePathSettings> = {},
+  shared?: { producer: MemoryProducer; spools: ReturnType<typeof memorySpoolStore> },
+) => {
+  const producer = shared?.producer ?? new MemoryProducer();
+  const spools = shared?.spools ?? memorySpoolStore();
+  const registry = new Registry();
+  const metrics = kafkaWriterMetrics(registry, "test");
+  const deadLetters: { record: EventRecord; reason: string }[] = [];
+  const deadLetterFile: DeadLetters = { append: async (entries) => void deadLetters.push(...entries) };
+  const sink = await DurableSink.open(
+    producer,
+    spools,
+    { ...SETTINGS, ...settings },
+    metrics,
+    pino({ level: "silent" }),
+    deadLetterFile,
+  );
+  const count = async (name: string) =>
+    (await registry.getSingleMetric(`test_${name}`)?.get())?.values.reduce((n, v) => n + v.value, 0) ?? 0;
+  return { sink, producer, spools, deadLetters, count };
+};
+
+describe("the durable sink (Kafka and spool in memory)", () => {
+  it("flushes when flushAtEvents wait, without waiting for the linger time", async () => {
+    const { sink, producer } = await setup({ lingerMs: 60_000, flushAtEvents: 10 });
+    await Promise.all(records(A, 0, 10).map((r) => sink.write([r])));
+    expect(producer.requests.map((r) => r.length)).toEqual([10]);
+  });
+
+  it("flushes on the linger timer when fewer wait", async () => {
+    const { sink, producer } = await setup({ lingerMs: 20 });
+    const started = performance.now();
+    await Promise.all(records(A, 0, 3).map((r) => sink.write([r])));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(15);
+    expect(producer.requests.map((r) => r.length)).toEqual([3]);
+  });
+
+  it("bounds produce requests in bytes, so legal events never make a request Kafka refuses", async () => {
+    const { sink, producer } = await setup({ lingerMs: 50, flushAtEvents: 1000 });
+    // The burst that stalled every tenant: 20 × 30 events of ~22 KB arriving together.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => sink.write(records(A, i * 30, 30, 22_000))));
+    expect(producer.ids(A)).toHaveLength(600);
+    for (const request of producer.requests) {
+      expect(request.reduce((n, r) => n + recordBytes(r), 0)).toBeLessThanOrEqual(SETTINGS.maxBatchBytes);
+    }
+  });
+
+  it("quarantines a record Kafka refuses for good, with Kafka's reason, and delivers the rest in order", async () => {
+    const { sink, producer, count } = await setup();
+    producer.behaviour = (sent) =>
+      sent.some((r) => r.eventId === "a_3") && sent[0]?.topic === A
+        ? new KafkaWriteError("record", "POLICY_VIOLATION", "refused by policy")
+        : undefined;
+    await sink.write(records(A, 0, 8));
+    expect(producer.ids(A)).toEqual(["a_0", "a_1", "a_2", "a_4", "a_5", "a_6", "a_7"]);
+    const kept = producer.delivered.get(`${A}-rejected`) ?? [];
+    expect(kept.map((r) => JSON.parse(r.value))).toEqual([
+      expect.objectContaining({
+        reason: "kafka_refused",
+        errors: [{ path: "", message: "Kafka refused the record: POLICY_VIOLATION" }],
+        event: expect.objectContaining({ event_id: "a_3" }),
+      }),
+    ]);
+    expect(await count("kafka_refused_records_total")).toBe(1);
+  });
+
+  it("keeps a record refused by its quarantine topic too in the dead-letter file", async () => {
+    const { sink, producer, deadLetters } = await setup();
+    producer.behaviour = (sent) =>
+      sent.some((r) => r.value.includes("a_1"))
+        ? new KafkaWriteError("record", "MESSAGE_TOO_LARGE", "too large")
+        : undefined;
+    await sink.write(records(A, 0, 3));
+    expect(producer.ids(A)).toEqual(["a_0", "a_2"]);
+    expect(deadLetters.map((d) => [d.record.topic, d.reason])).toEqual([
+      [`${A}-rejected`, "MESSAGE_TOO_LARGE"],
+    ]);
+  });
+
+  it("lets other topics flow while one topic cannot be written, and replays that one in order when it can", async () => {
+    const { sink, producer, count } = await setup();
+    let refuseA = true;
+    producer.behaviour = (sent) =>
+      refuseA && sent[0]?.topic === A
+        ? new KafkaWriteError("topic", "TOPIC_AUTHORIZATION_FAILED", "not authorised")
+        : undefined;
+    for (let i = 0; i < 5; i++)
+      await Promise.all([sink.write(records(A, i * 2, 2)), sink.write(records(B, i, 1))]);
+    expect(producer.ids(B)).toEqual(["b_0", "b_1", "b_2", "b_3", "b_4"]);
+    expect(producer.ids(A)).toEqual([]);
+    expect(sink.kafkaAvailable).toBe(false);
+    refuseA = false;
+    await waitFor(() => producer.ids(A).length === 10);
+    expect(producer.ids(A)).toEqual(records(A, 0, 10).map((r) => r.eventId));
+    await waitFor(() => sink.kafkaAvailable);
+    // The first batch failed with a topic error: the broker answered, so it was not written.
+    expect(await count("spooled_events_total")).toBe(10);
+  });
+
+  it("answers a late batch from the spool and, when the late request lands after all, does not send it again", async () => {
+    const { sink, producer, count } = await setup();
+    let resume: () => void = () => {};
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    producer.behaviour = () => paused;
+    const started = performance.now();
+    await sink.write(records(A, 0, 3));
+    expect(performance.now() - started).toBeLessThan(1000);
+    producer.behaviour = () => undefined;
+    // Written while the first request is still unanswered: spooled behind it.
+    await sink.write(records(A, 3, 2));
+    expect(producer.ids(A)).toEqual([]);
+    resume();
+    await waitFor(() => producer.ids(A).length === 5);
+    await sleep(50);
+    expect(producer.ids(A)).toEqual(["a_0", "a_1", "a_2", "a_3", "a_4"]);
+    expect(await count("duplicate_risk_events_total")).toBe(0);
+  });
+
+  it("replays a late batch whose request failed in the end, and counts it as a duplicate risk", async () => {
+    const { sink, producer, count } = await setup();
+    let fail: (error: Error) => void = () => {};
+    producer.behaviour = () =>
+      new Promise<void>((_, reject) => {
+        fail = reject;
+      });
+    await sink.write(records(A, 0, 2));
+    producer.behaviour = () => undefined;
+    fail(new Error("the connection was reset"));
+    await waitFor(() => producer.ids(A).length === 2);
+    expect(producer.ids(A)).toEqual(["a_0", "a_1"]);
+    expect(await count("duplicate_risk_events_total")).toBe(2);
+  });
+
+  it("spools instead of buffering beyond its bound, and keeps the order", async () => {
+    const { sink, producer, count } = await setup({ bufferMaxEvents: 5, lingerMs: 20, flushAtEvents: 1000 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => sink.write(records(A, i, 1))));
+    await waitFor(() => producer.ids(A).length === 10);
+    expect(producer.ids(A)).toEqual(records(A, 0, 10).map((r) => r.eventId));
+    expect(await count("spooled_events_total")).toBeGreaterThan(0);
+  });
+
+  it("resumes what an earlier sink left in its spools, before new records of the topic", async () => {
+    const producer = new MemoryProducer();
+    const spools = memorySpoolStore();
+    producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
+    const first = await setup({}, { producer, spools });
+    await first.sink.write(records(A, 0, 3));
+    await sleep(20);
+    producer.behaviour = () => undefined;
+    // A new process on the same spools (the first one crashed: it is not closed).
+    const second = await setup({}, { producer, spools });
+    await second.sink.write(records(A, 3, 1));
+    await waitFor(() => producer.ids(A).length >= 4);
+    expect(producer.ids(A).slice(0, 4)).toEqual(["a_0", "a_1", "a_2", "a_3"]);
+  });
+
+  it("refuses writes when the spool is full rather than acknowledging what it cannot keep", async () => {
+    const { sink, producer } = await setup(
+      {},
+      { producer: new MemoryProducer(), spools: memorySpoolStore(200) },
+    );
+    producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
+    await expect(sink.write(records(A, 0, 10, 100))).rejects.toThrow(/spool is full/);
+  });
+});
