@@ -80,6 +80,8 @@ interface Shared {
   buffered: number;
   /** Writes a quarantine record through the sink (its topic has a lane of its own). */
   quarantine(records: EventRecord[]): Promise<void>;
+  /** A spool grew or shrank: the gauges follow. */
+  spoolChanged(): void;
 }
 
 /**
@@ -172,6 +174,7 @@ class TopicLane {
     const spool = await this.#spoolOf();
     await spool.append(records);
     this.#shared.metrics.spooledEvents.inc(records.length);
+    this.#shared.spoolChanged();
   }
 
   #flushSoon(delay: number): void {
@@ -400,6 +403,7 @@ class TopicLane {
         }
         await spool.remove(segment.seq, segment.records.length);
         this.#headDelivered -= segment.records.length;
+        this.#shared.spoolChanged();
         if (this.#failing)
           log.info({ topic: this.topic }, "kafka takes the topic's records again; replaying its spool");
         this.#failing = false;
@@ -419,7 +423,8 @@ class TopicLane {
     await this.#drain();
     while (this.spooled > 0 && Date.now() < deadline) await sleep(50);
     this.#closed = true;
-    await this.#replaying;
+    // A replay request may wait for a paused broker; what it carries is in the spool either way.
+    await Promise.race([this.#replaying, sleep(Math.max(0, deadline - Date.now()))]);
     await this.#spool?.close();
   }
 }
@@ -434,8 +439,13 @@ export class DurableSink implements RecordSink {
   readonly #lanes = new Map<string, TopicLane>();
   readonly #shared: Shared;
 
-  private constructor(shared: Omit<Shared, "buffered" | "quarantine">) {
-    this.#shared = { ...shared, buffered: 0, quarantine: (records) => this.write(records) };
+  private constructor(shared: Omit<Shared, "buffered" | "quarantine" | "spoolChanged">) {
+    this.#shared = {
+      ...shared,
+      buffered: 0,
+      quarantine: (records) => this.write(records),
+      spoolChanged: () => this.#updateGauges(),
+    };
   }
 
   /** A sink whose spools are replayed first where a previous run left records in them. */
@@ -479,11 +489,7 @@ export class DurableSink implements RecordSink {
 
   async write(records: readonly EventRecord[]): Promise<void> {
     const groups = byTopic(records);
-    try {
-      await Promise.all([...groups].map(([topic, group]) => this.#lane(topic).write(group)));
-    } finally {
-      this.#updateGauges();
-    }
+    await Promise.all([...groups].map(([topic, group]) => this.#lane(topic).write(group)));
   }
 
   #updateGauges(): void {

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
-import { MAX_REQUEST_BYTES, RateLimiter } from "../core/index.ts";
+import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import { kafkaConnection, type RelaySettings } from "./config.ts";
@@ -45,6 +45,39 @@ const closeServer = (server: Server | Http2Server, sessions: Set<Http2Session>) 
     if ("closeAllConnections" in server) server.closeAllConnections();
     for (const session of sessions) session.destroy();
   });
+
+/** How much of an over-limit body the relay reads and discards so that its client can read the 413. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
+/**
+ * Answers a request whose declared body is over the limit with the 413 problem+json at once, then
+ * reads and discards the body (up to a bound in bytes and time); only past the bound is the connection
+ * cut. Clients that write the whole body before reading (Python's http.client and requests) would
+ * otherwise get a reset instead of the answer (`Connection: close` too makes Node drop the unread body).
+ */
+const refuseOversized = (req: IncomingMessage, res: ServerResponse) => {
+  const body = JSON.stringify(
+    problem("payload_too_large", `the body may be at most ${MAX_REQUEST_BYTES} bytes`),
+  );
+  res.writeHead(413, {
+    "content-type": PROBLEM_CONTENT_TYPE,
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+  let drained = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.socket.destroySoon();
+  };
+  const timer = setTimeout(stop, DRAIN_MAX_MS);
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_MAX_BYTES) stop();
+  });
+  req.once("end", () => clearTimeout(timer));
+  req.resume();
+};
 
 /** Wires the relay's parts to real Kafka and a spool directory and starts both listeners. */
 export const startRelay = async (
@@ -157,7 +190,11 @@ export const startRelay = async (
     connectNodeAdapter({
       routes,
       ...limits,
-      fallback: (req, res) => void rest(req as IncomingMessage, res as ServerResponse),
+      fallback: (req, res) => {
+        if (Number(req.headers["content-length"]) > MAX_REQUEST_BYTES)
+          refuseOversized(req as IncomingMessage, res as ServerResponse);
+        else void rest(req as IncomingMessage, res as ServerResponse);
+      },
     }),
   );
   // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.

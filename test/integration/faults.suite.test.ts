@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Admin } from "@platformatic/kafka";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
@@ -35,6 +36,8 @@ const rows: Row[] = [];
 const steadyLoad = (url: string, tenant: string, headers: Record<string, string>) => {
   const acknowledged: string[] = [];
   const statuses = new Map<string, number>();
+  /** Milliseconds from sending a call to its answer. */
+  const latencies: number[] = [];
   let notAcknowledged = 0;
   let seq = 0;
   const inflight = new Set<Promise<void>>();
@@ -47,6 +50,7 @@ const steadyLoad = (url: string, tenant: string, headers: Record<string, string>
       position: seq++,
     }));
     let status = "network error";
+    const started = performance.now();
     try {
       const response = await fetch(url, {
         method: "POST",
@@ -69,6 +73,7 @@ const steadyLoad = (url: string, tenant: string, headers: Record<string, string>
       notAcknowledged += events.length;
     }
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    latencies.push(performance.now() - started);
   };
   const timer = setInterval(() => {
     const call = tick();
@@ -78,6 +83,7 @@ const steadyLoad = (url: string, tenant: string, headers: Record<string, string>
   return {
     acknowledged,
     statuses,
+    latencies,
     notAcknowledged: () => notAcknowledged,
     stop: async () => {
       clearInterval(timer);
@@ -156,10 +162,69 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
     if (process.env.FAULT_REPORT) {
       writeFileSync(
         process.env.FAULT_REPORT,
-        `# Fault-injection report\n\nLast run of \`npm run faults\` (test/integration/faults.suite.test.ts), ${new Date().toISOString()}, on the 2-core build machine. Load: 40 events/s in batches of 4, each call bounded by 5 s. *Recovery* is from the moment the failed part is back until every acknowledged event is found in Kafka (it includes the audit's own reads, about 1–3 s). Events *not acknowledged* got a retryable answer or none, so a client sends them again; they are not owed. *Duplicates* are at-least-once delivery at work: a produce request the broker took but did not acknowledge within \`KAFKA_ACK_TIMEOUT_MS\` is spooled and written again; the \`event_id\` header identifies them for consumers that deduplicate.\n\n${table}\n`,
+        `# Fault-injection report\n\nLast run of \`npm run faults\` (test/integration/faults.suite.test.ts), ${new Date().toISOString()}, on the 2-core build machine. Load: 40 events/s in batches of 4, each call bounded by 5 s. *Recovery* is from the moment the failed part is back until every acknowledged event is found in Kafka (it includes the audit's own reads, about 1–3 s). Events *not acknowledged* got a retryable answer or none, so a client sends them again; they are not owed. *Duplicates* are records found twice: a request not acknowledged within \`KAFKA_ACK_TIMEOUT_MS\` is backed up to the spool but not abandoned, and when it lands after all the backup is skipped, so only a send that failed after it may have reached the broker is written again (counted by \`relay_duplicate_risk_events_total\`); the \`event_id\` header identifies them for consumers that deduplicate.\n\n${table}\n`,
       );
     }
   });
+
+  it("one tenant's topic cannot be written: its events wait in its spool, other tenants keep flowing", async () => {
+    const [poisoned, bystander] = [uniqueName("poisoned"), uniqueName("bystander")];
+    // Two in-sync replicas required on a one-broker cluster: every write to this topic is refused
+    // (NOT_ENOUGH_REPLICAS) until an operator fixes the topic.
+    const admin = new Admin({ clientId: "fault-suite", bootstrapBrokers: broker.brokers });
+    await admin.createTopics({
+      topics: [topicFor(poisoned)],
+      partitions: 3,
+      replicas: 1,
+      configs: [{ name: "min.insync.replicas", value: "2" }],
+    });
+    const relay = await startTestRelay(broker.brokers, [`${KEY}=*`], {
+      env: { KAFKA_ACK_TIMEOUT_MS: "2000" },
+    });
+    try {
+      const url = `${relay.httpUrl}/api/v1/behaviors/track/batch`;
+      const bad = steadyLoad(url, poisoned, auth);
+      const good = steadyLoad(url, bystander, auth);
+      await sleep(10_000);
+      await good.stop();
+      const p99 = [...good.latencies].sort((a, b) => a - b)[Math.floor(good.latencies.length * 0.99)] ?? 0;
+      console.log(`poisoned tenant: bystander p99 ${p99.toFixed(0)} ms over ${good.latencies.length} calls`);
+      expect(p99).toBeLessThan(1000);
+      expect(
+        await audit(
+          "one tenant's topic unwritable 10 s (bystander tenant)",
+          broker.brokers,
+          bystander,
+          good,
+          Date.now(),
+        ),
+      ).toMatchObject({ lost: 0, not_acknowledged: 0, duplicates: 0 });
+      await admin.alterConfigs({
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: topicFor(poisoned),
+            configs: [{ name: "min.insync.replicas", value: "1" }],
+          },
+        ],
+      });
+      const restored = Date.now();
+      await sleep(2000);
+      await bad.stop();
+      expect(
+        await audit(
+          "one tenant's topic unwritable 10 s (that tenant)",
+          broker.brokers,
+          poisoned,
+          bad,
+          restored,
+        ),
+      ).toMatchObject({ lost: 0, not_acknowledged: 0 });
+    } finally {
+      await admin.close();
+      await relay.close();
+    }
+  }, 300_000);
 
   it("broker killed with SIGKILL and restarted", async () => {
     const tenant = uniqueName("kill9");

@@ -1,6 +1,11 @@
 // The write path against a real broker, through the relay: the bursts and refusals that used to stall
 // every tenant (one oversized produce request refused with MESSAGE_TOO_LARGE, replayed for ever).
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { Admin } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
@@ -102,5 +107,29 @@ describe("the Kafka write path under legal but hostile traffic (real broker)", (
     expect(metrics).toMatch(
       /relay_kafka_refused_records_total\{reason="(MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)"\} 1/,
     );
+  }, 60_000);
+
+  it("npm run redrive-dead-letters sends the dead-letter file to Kafka again and empties it", async () => {
+    const spoolDir = await mkdtemp(join(tmpdir(), "redrive-"));
+    const topic = topicFor(uniqueName("redrive"));
+    const line = JSON.stringify({
+      t: topic,
+      k: "u_1",
+      v: '{"event_id":"evt_redriven"}',
+      id: "evt_redriven",
+      reason: "MESSAGE_TOO_LARGE",
+    });
+    await writeFile(join(spoolDir, "dead-letter.ndjson"), `${line}\n`);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(import.meta.dirname, "..", "..", "scripts", "redrive-dead-letters.ts")],
+      {
+        env: { ...process.env, KAFKA_BROKERS: brokers.join(","), SPOOL_DIR: spoolDir, TOPIC_PARTITIONS: "1" },
+      },
+    );
+    expect(stdout).toContain("re-drove 1 of 1 dead letters; 0 refused again");
+    const landed = await readTopic(brokers, topic, 1, 20_000);
+    expect(landed.map((r) => r.headers.get("event_id"))).toEqual(["evt_redriven"]);
+    expect(await readdir(spoolDir)).toEqual([]);
   }, 60_000);
 });

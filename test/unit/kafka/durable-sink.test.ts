@@ -133,10 +133,12 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     expect(producer.ids(B)).toEqual(["b_0", "b_1", "b_2", "b_3", "b_4"]);
     expect(producer.ids(A)).toEqual([]);
     expect(sink.kafkaAvailable).toBe(false);
+    expect(await count("spool_events")).toBeGreaterThan(0);
     refuseA = false;
     await waitFor(() => producer.ids(A).length === 10);
     expect(producer.ids(A)).toEqual(records(A, 0, 10).map((r) => r.eventId));
     await waitFor(() => sink.kafkaAvailable);
+    expect(await count("spool_events")).toBe(0);
     // The first batch failed with a topic error: the broker answered, so it was not written.
     expect(await count("spooled_events_total")).toBe(10);
   });
