@@ -69,10 +69,29 @@ const rewrite = (json: JsonObject, direction: "to-core" | "to-proto"): JsonObjec
 };
 
 /**
+ * JSON has no NaN or Infinity, and protobuf's JSON mapping refuses them in a `google.protobuf.Struct`
+ * (it throws) while it writes them as the strings "NaN", "Infinity", "-Infinity" for double fields.
+ * Free JSON (extra_data, custom_data) gets the same strings, so a legal gRPC message always maps to an
+ * event. In place: the message is the decoded request, which nothing else reads.
+ */
+const finiteJson = (value: JsonValue): JsonValue => {
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = finiteJson(value[i] as JsonValue);
+  } else if (isObject(value)) {
+    for (const [key, item] of Object.entries(value)) value[key] = finiteJson(item);
+  }
+  return value;
+};
+
+/**
  * A protobuf event as the JSON object `validateEvent` takes. Unset fields are left out, so missing
- * required fields are reported by validation like on every other path.
+ * required fields are reported by validation like on every other path. Never throws.
  */
 export const eventFromProto = (message: BehaviorEventMessage): JsonObject => {
+  if (message.extraData !== undefined) finiteJson(message.extraData);
+  const data = message.scenarioData?.data;
+  if (data?.case === "customData") finiteJson(data.value);
   const json = toJson(BehaviorEventSchema, message, { useProtoFieldName: true });
   return rewrite(json as JsonObject, "to-core");
 };
