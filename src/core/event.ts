@@ -71,7 +71,13 @@ const envelopeShape = {
   context: BehaviorContext,
   experiment_id: z.string().min(1).max(128).optional().describe("A/B test id"),
   experiment_group: z.string().min(1).max(128).optional().describe("A/B test group, e.g. treatment"),
-  position: z.int().min(0).optional().describe("Slot of the item in the list shown, from 0"),
+  // int32 in the gRPC contract: the same range on every path, so no path accepts what another cannot carry.
+  position: z
+    .int()
+    .min(0)
+    .max(2_147_483_647)
+    .optional()
+    .describe("Slot of the item in the list shown, from 0"),
   scenario_data: ScenarioDataEnvelope.optional().describe("Exactly one *_data member"),
   extra_data: z.record(z.string(), z.unknown()).optional().describe("Free JSON"),
   received_at: z

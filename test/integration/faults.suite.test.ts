@@ -4,11 +4,21 @@ import { writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Admin } from "@platformatic/kafka";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
-import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge } from "../support/edge.ts";
+import {
+  EXAMPLE_EVENTS,
+  eventToProto,
+  quarantineTopicFor,
+  type TrackingConfig,
+  topicFor,
+} from "../../src/core/index.ts";
+import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
+import { KafkaTracker } from "../../src/sdk/kafka-tracker.ts";
+import { adminClient, edgeTenant, newEdgeSecret, startDenoEdge, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { privateFerretDb } from "../support/private-ferretdb.ts";
 import { privateKafka } from "../support/private-kafka.ts";
@@ -31,6 +41,41 @@ interface Row {
   recovery_seconds: number;
 }
 const rows: Row[] = [];
+
+/** One path's figures in the loss audit. */
+interface AuditRow {
+  path: string;
+  sent: number;
+  acknowledged: number;
+  in_topic: number;
+  quarantined: number;
+  refused: number;
+  refused_kept: number;
+  not_acknowledged: number;
+  lost: number;
+  duplicates: number;
+}
+const auditRows: AuditRow[] = [];
+
+/**
+ * The hostile but legal mix of the loss audit, for one tenant, each event with its own id: valid,
+ * a wrongly typed scenario value, a strict violation (an error for a strict tenant, a warning for the
+ * others), an invalid envelope, near-limit events (~30 KB of CJK and emoji), and a cross-tenant
+ * spread of users.
+ */
+const hostileMix = (tenant: string, prefix: string) => {
+  const base = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant };
+  const cjk = "上海市浦东新区😀🎬".repeat(1500);
+  return [
+    { ...base, user_id: "u_1" },
+    { ...base, user_id: "u_2", scenario_data: { video_data: { duration: "abc", watch_duration: 1.5 } } },
+    { ...base, user_id: "u_3", scenario_data: { video_data: { completion_rate: 7 } } },
+    { ...base, user_id: "u_4", action_type: "swipe" },
+    { ...base, user_id: "用户_5", extra_data: { note: cjk.slice(0, 9000) } },
+    { ...base, user_id: "u_6", extra_data: { note: cjk.slice(0, 9500), list: [cjk.slice(0, 100)] } },
+    { ...base, user_id: "u_7", context: { device_type: "tablet", location: "北京" }, position: 2 ** 31 - 1 },
+  ].map((event, i) => ({ ...event, event_id: `${prefix}_${i}` }));
+};
 
 /** 40 events/s: a batch of one event per user every 100 ms, each call bounded by 5 s. */
 const steadyLoad = (url: string, tenant: string, headers: Record<string, string>) => {
@@ -158,11 +203,20 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
           `| ${r.scenario} | ${r.acknowledged} | ${r.delivered} | ${r.duplicates} | ${r.lost} | ${r.not_acknowledged} | ${r.recovery_seconds} |`,
       ),
     ].join("\n");
+    const auditTable = [
+      "| path | sent | acknowledged | in topic | in -rejected (acknowledged) | refused | refused and kept in -rejected | not acknowledged | lost | duplicates |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+      ...auditRows.map(
+        (r) =>
+          `| ${r.path} | ${r.sent} | ${r.acknowledged} | ${r.in_topic} | ${r.quarantined} | ${r.refused} | ${r.refused_kept} | ${r.not_acknowledged} | ${r.lost} | ${r.duplicates} |`,
+      ),
+    ].join("\n");
     console.log(table);
+    console.log(auditTable);
     if (process.env.FAULT_REPORT) {
       writeFileSync(
         process.env.FAULT_REPORT,
-        `# Fault-injection report\n\nLast run of \`npm run faults\` (test/integration/faults.suite.test.ts), ${new Date().toISOString()}, on the 2-core build machine. Load: 40 events/s in batches of 4, each call bounded by 5 s. *Recovery* is from the moment the failed part is back until every acknowledged event is found in Kafka (it includes the audit's own reads, about 1–3 s). Events *not acknowledged* got a retryable answer or none, so a client sends them again; they are not owed. *Duplicates* are records found twice: a request not acknowledged within \`KAFKA_ACK_TIMEOUT_MS\` is backed up to the spool but not abandoned, and when it lands after all the backup is skipped, so only a send that failed after it may have reached the broker is written again (counted by \`relay_duplicate_risk_events_total\`); the \`event_id\` header identifies them for consumers that deduplicate.\n\n${table}\n`,
+        `# Fault-injection report\n\nLast run of \`npm run faults\` (test/integration/faults.suite.test.ts), ${new Date().toISOString()}, on the 2-core build machine. Load: 40 events/s in batches of 4, each call bounded by 5 s. *Recovery* is from the moment the failed part is back until every acknowledged event is found in Kafka (it includes the audit's own reads, about 1–3 s). Events *not acknowledged* got a retryable answer or none, so a client sends them again; they are not owed. *Duplicates* are records found twice: a request not acknowledged within \`KAFKA_ACK_TIMEOUT_MS\` is backed up to the spool but not abandoned, and when it lands after all the backup is skipped, so only a send that failed after it may have reached the broker is written again (counted by \`relay_duplicate_risk_events_total\`); the \`event_id\` header identifies them for consumers that deduplicate.\n\n${table}\n\n## Loss audit\n\nA hostile but legal mix (valid events, a wrongly typed scenario value, a strict violation, an invalid envelope, ~30 KB events of CJK and emoji, the largest position) for three tenants — one of them strict — through every path, in three phases: everything up, the relay stopped, the relay back. Audited by \`event_id\`: an acknowledged event must be in its tenant's topic (or, if Kafka refused it for good, in \`-rejected\`); a refused event must have been refused to the client with its code and, when refused for its content, be kept in \`-rejected\`. *Not acknowledged* are calls that failed while the relay was down (the client retries them). The Kafka-direct tracker answers refusals to its caller and does not quarantine them.\n\n${auditTable}\n`,
       );
     }
   });
@@ -340,6 +394,273 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
       ).toMatchObject({ lost: 0 });
     } finally {
       await edge?.dispose();
+      await relay.close();
+    }
+  }, 400_000);
+
+  it("loss audit: a hostile mix through every path, with the relay down for a while", async () => {
+    const tenants = [uniqueName("audit_a"), uniqueName("audit_strict"), uniqueName("audit_c")];
+    const strictTenant = tenants[1] as string;
+    const relay = relayProcess({
+      RELAY_HTTP_PORT: "18087",
+      RELAY_GRPC_PORT: "15057",
+      KAFKA_BROKERS: broker.brokers.join(","),
+      SPOOL_DIR: await mkdtemp(join(tmpdir(), "audit-spool-")),
+      MONGODB_URI: inject("mongodbUri"),
+      MONGODB_DB: uniqueName("audit"),
+      ADMIN_TOKEN: ADMIN,
+      EDGE_SECRET,
+      // The audit sends fast; rate limits are tested elsewhere.
+      RATE_LIMIT_KEY_EVENTS_PER_SECOND: "100000",
+      RATE_LIMIT_TENANT_EVENTS_PER_SECOND: "100000",
+    });
+    const queueSchedule = {
+      QUEUE_RETRY_BASE_SECONDS: "1",
+      QUEUE_RETRY_MAX_SECONDS: "2",
+      QUEUE_GIVE_UP_SECONDS: "120",
+      FORWARD_TIMEOUT_MS: "1000",
+    };
+    let workerd: Miniflare | undefined;
+    let deno: Awaited<ReturnType<typeof startDenoEdge>> | undefined;
+    let tracker: KafkaTracker | undefined;
+    try {
+      await relay.ready();
+      const admin = adminClient(relay.url, ADMIN);
+      const keys = new Map<string, string>();
+      for (const tenant of tenants) keys.set(tenant, (await edgeTenant(admin, tenant, [])).publishable);
+      const strict = await fetch(`${relay.url}/api/v1/tracking-configs/${strictTenant}/vlog_feed`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+        body: JSON.stringify({ strict: true, version: 1 }),
+      });
+      expect(strict.status).toBe(200);
+      const configs = (await Promise.all(
+        tenants.map(async (t) =>
+          (
+            await fetch(`${relay.url}/api/v1/tracking-configs/${t}/vlog_feed`, {
+              headers: { authorization: `Bearer ${ADMIN}` },
+            })
+          ).json(),
+        ),
+      )) as TrackingConfig[];
+      workerd = await startWorkerdEdge({
+        relayUrl: relay.url,
+        edgeSecret: EDGE_SECRET,
+        port: 18797,
+        vars: queueSchedule,
+      });
+      deno = await startDenoEdge({
+        relayUrl: relay.url,
+        edgeSecret: EDGE_SECRET,
+        port: 18798,
+        vars: queueSchedule,
+      });
+      tracker = await KafkaTracker.open({
+        brokers: broker.brokers,
+        tenantId: tenants[0] as string,
+        spoolDir: await mkdtemp(join(tmpdir(), "audit-tracker-")),
+        configs,
+        partitions: 3,
+        flushAtEvents: 20,
+        lingerMs: 20,
+      });
+      const grpc = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
+
+      type Outcome = {
+        id: string;
+        tenant: string;
+        path: string;
+        result: "acknowledged" | "not_acknowledged" | string;
+      };
+      const outcomes: Outcome[] = [];
+      const note = (path: string, events: { event_id: string; tenant_id: string }[], results: string[]) => {
+        for (const [i, e] of events.entries())
+          outcomes.push({ id: e.event_id, tenant: e.tenant_id, path, result: results[i] as string });
+      };
+      const overHttp = async (
+        path: string,
+        url: string,
+        auth: (tenant: string) => string,
+        events: ReturnType<typeof hostileMix>,
+      ) => {
+        try {
+          const response = await fetch(url, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              authorization: `Bearer ${auth(events[0]?.tenant_id as string)}`,
+            },
+            body: JSON.stringify({ events }),
+            signal: AbortSignal.timeout(10_000),
+          });
+          const body = (await response.json()) as { results?: { success: boolean; error_code?: string }[] };
+          const results = body.results ?? [];
+          note(
+            path,
+            events,
+            events.map((_, i) =>
+              results[i]?.success
+                ? "acknowledged"
+                : results[i]
+                  ? `refused:${results[i]?.error_code}`
+                  : "not_acknowledged",
+            ),
+          );
+        } catch {
+          note(
+            path,
+            events,
+            events.map(() => "not_acknowledged"),
+          );
+        }
+      };
+      const paths: Record<string, (events: ReturnType<typeof hostileMix>) => Promise<void>> = {
+        "edge (workerd)": (events) =>
+          overHttp(
+            "edge (workerd)",
+            "http://127.0.0.1:18797/api/v1/behaviors/track/batch",
+            (t) => keys.get(t) as string,
+            events,
+          ),
+        "edge (Deno)": (events) =>
+          overHttp(
+            "edge (Deno)",
+            "http://127.0.0.1:18798/api/v1/behaviors/track/batch",
+            (t) => keys.get(t) as string,
+            events,
+          ),
+        "relay REST": (events) =>
+          overHttp("relay REST", `${relay.url}/api/v1/behaviors/track/batch`, () => KEY, events),
+        "relay gRPC": async (events) => {
+          // gRPC's typed fields cannot carry a wrongly typed value: such an event cannot be sent there.
+          const sendable = events.flatMap((e) => {
+            try {
+              return [{ event: e, message: eventToProto(e as never) }];
+            } catch {
+              return [];
+            }
+          });
+          try {
+            const answer = await grpc.trackEvents(
+              { events: sendable.map((s) => s.message) },
+              { headers: { authorization: `Bearer ${KEY}` }, timeoutMs: 10_000 },
+            );
+            note(
+              "relay gRPC",
+              sendable.map((s) => s.event),
+              answer.results.map((r) => (r.success ? "acknowledged" : `refused:${r.errorCode}`)),
+            );
+          } catch {
+            note(
+              "relay gRPC",
+              sendable.map((s) => s.event),
+              sendable.map(() => "not_acknowledged"),
+            );
+          }
+        },
+        "Kafka-direct tracker": async (events) => {
+          const results = await (tracker as KafkaTracker).trackMany(events as never);
+          note(
+            "Kafka-direct tracker",
+            events,
+            // The tracker answers validation refusals with their fields; it has no error codes.
+            results.map((r) => (r.ok ? "acknowledged" : "refused:invalid_event")),
+          );
+        },
+      };
+      let round = 0;
+      const sendRound = async () => {
+        round++;
+        await Promise.all(
+          Object.entries(paths).flatMap(([path, send]) =>
+            tenants.map((tenant) =>
+              send(hostileMix(tenant, `${path.replace(/\W+/g, "")}_${round}_${tenant}`)),
+            ),
+          ),
+        );
+      };
+      await sendRound();
+      await sendRound();
+      await relay.close();
+      await sendRound();
+      await sendRound();
+      await relay.restart();
+      await sendRound();
+
+      // Everything in Kafka, by id: main topics (header) and -rejected topics (the kept event's id).
+      const acknowledged = outcomes.filter((o) => o.result === "acknowledged");
+      const inTopic = new Map<string, number>();
+      const inRejected = new Set<string>();
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline) {
+        inTopic.clear();
+        inRejected.clear();
+        for (const tenant of tenants) {
+          for (const r of await readTopic(broker.brokers, topicFor(tenant), 100_000, 4_000)) {
+            const id = r.headers.get("event_id") as string;
+            inTopic.set(id, (inTopic.get(id) ?? 0) + 1);
+          }
+          for (const r of await readTopic(broker.brokers, quarantineTopicFor(tenant), 100_000, 4_000)) {
+            inRejected.add(
+              (JSON.parse(r.value) as { event?: { event_id?: string } }).event?.event_id as string,
+            );
+          }
+        }
+        const keptRefusals = outcomes.filter(
+          (o) =>
+            o.path !== "Kafka-direct tracker" && /^refused:(invalid_event|payload_too_large)/.test(o.result),
+        );
+        if (
+          acknowledged.every((o) => inTopic.has(o.id) || inRejected.has(o.id)) &&
+          keptRefusals.every((o) => inRejected.has(o.id))
+        )
+          break;
+        await sleep(2000);
+      }
+      for (const path of Object.keys(paths)) {
+        const mine = outcomes.filter((o) => o.path === path);
+        const acked = mine.filter((o) => o.result === "acknowledged");
+        const refused = mine.filter((o) => o.result.startsWith("refused:"));
+        const row: AuditRow = {
+          path,
+          sent: mine.length,
+          acknowledged: acked.length,
+          in_topic: acked.filter((o) => inTopic.has(o.id)).length,
+          quarantined: acked.filter((o) => !inTopic.has(o.id) && inRejected.has(o.id)).length,
+          refused: refused.length,
+          refused_kept: refused.filter((o) => inRejected.has(o.id)).length,
+          not_acknowledged: mine.filter((o) => o.result === "not_acknowledged").length,
+          lost: acked.filter((o) => !inTopic.has(o.id) && !inRejected.has(o.id)).length,
+          duplicates: acked.reduce((n, o) => n + Math.max(0, (inTopic.get(o.id) ?? 0) - 1), 0),
+        };
+        auditRows.push(row);
+        console.log(`loss audit ${path}: ${JSON.stringify(row)}`);
+        expect(row.lost, path).toBe(0);
+        // Every refusal named its reason, and the content refusals of the API paths are kept.
+        expect(
+          refused.every((o) => o.result !== "refused:undefined"),
+          path,
+        ).toBe(true);
+        if (path !== "Kafka-direct tracker") {
+          const content = refused.filter((o) => /^refused:(invalid_event|payload_too_large)/.test(o.result));
+          expect(
+            content.filter((o) => !inRejected.has(o.id)),
+            path,
+          ).toEqual([]);
+        }
+      }
+      // The strict tenant's strict violation was refused everywhere; the lenient tenants' was accepted.
+      const strictViolations = outcomes.filter((o) => o.id.endsWith(`_${strictTenant}_2`));
+      expect(strictViolations.length).toBeGreaterThan(0);
+      expect(
+        strictViolations.filter(
+          (o) => o.result !== "refused:invalid_event" && o.result !== "not_acknowledged",
+        ),
+      ).toEqual([]);
+    } finally {
+      await tracker?.close();
+      await deno?.close();
+      await workerd?.dispose();
       await relay.close();
     }
   }, 400_000);

@@ -39,6 +39,7 @@ const cases: [string, unknown, string][] = [
   ["context.ip not an address", withContext({ device_type: "pc", ip: "999.1.1.1" }), "context.ip"],
   ["position negative", withField("position", -1), "position"],
   ["position fractional", withField("position", 1.5), "position"],
+  ["position beyond int32, which gRPC cannot carry", withField("position", 2 ** 31), "position"],
   ["experiment_id empty", withField("experiment_id", ""), "experiment_id"],
   ["scenario_data not an object", withField("scenario_data", "video"), "scenario_data"],
   [
