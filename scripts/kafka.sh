@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# A local single-node Apache Kafka broker (KRaft, broker + controller in one process), run from the
-# Maven Central jars on the installed Java. Usage: scripts/kafka.sh start|stop|status|wipe|tool CLASS ARGS…
-#   KAFKA_PORT (9092) and KAFKA_CONTROLLER_PORT (9093) choose the ports.
+# A local Apache Kafka cluster of one or three KRaft nodes (each a broker and a controller in one
+# process), run from the Maven Central jars on the installed Java.
+# Usage: scripts/kafka.sh start|stop|status|brokers|wipe|tool CLASS ARGS…
+#        scripts/kafka.sh start-node|stop-node|kill-node|pause-node|resume-node N
+#   KAFKA_NODES (1 or 3), KAFKA_PORT (9092: the first node; the others at +100 and +200; each node's
+#   controller listens one above its port, or on KAFKA_CONTROLLER_PORT for a single node) and
+#   KAFKA_DATA_DIR (.dev/kafka) let two clusters run side by side. Three nodes get replication factor 3
+#   and min.insync.replicas 2 for Kafka's own topics. kill-node sends SIGKILL, pause-node and
+#   resume-node SIGSTOP and SIGCONT, for fault tests.
+#   KAFKA_SASL_USERS=admin:secret,relay:secret turns the client listener into SASL_PLAINTEXT (PLAIN) with
+#   those users and Kafka's StandardAuthorizer: the first user is the super user, the others may do
+#   only what ACLs allow them.
 #   `tool` runs one of Kafka's own tools on the same classpath, e.g.
 #   scripts/kafka.sh tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server 127.0.0.1:9092 …
 set -euo pipefail
@@ -9,13 +18,27 @@ set -euo pipefail
 
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml")
 HOST=127.0.0.1
+NODES=${KAFKA_NODES:-1}
 PORT=${KAFKA_PORT:-9092}
-CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
 # Keyed by the pom's checksum, so a changed dependency list fetches afresh.
 LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION-$(cksum <"$ROOT/scripts/kafka/pom.xml" | cut -d' ' -f1)/libs"
-DATA="$DEV_DIR/kafka"
-PID_FILE="$DATA/kafka.pid"
-LOG_FILE="$LOG_DIR/kafka.log"
+DATA=${KAFKA_DATA_DIR:-$DEV_DIR/kafka}
+case "$NODES" in 1 | 3) ;; *) die "KAFKA_NODES must be 1 or 3, not $NODES" ;; esac
+
+# Node n (1…NODES): its ports and files. A single node keeps the layout of earlier versions.
+node_port() { echo $((PORT + ($1 - 1) * 100)); }
+node_controller_port() {
+  if [ "$NODES" = 1 ]; then echo "${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"; else echo $(($(node_port "$1") + 1)); fi
+}
+node_dir() { if [ "$NODES" = 1 ]; then echo "$DATA"; else echo "$DATA/node-$1"; fi; }
+node_log() { if [ "$NODES" = 1 ]; then echo "$LOG_DIR/kafka.log"; else echo "$LOG_DIR/kafka-$1.log"; fi; }
+node_pid_file() { echo "$(node_dir "$1")/kafka.pid"; }
+nodes() { seq 1 "$NODES"; }
+brokers() {
+  list=""
+  for n in $(nodes); do list="$list${list:+,}$HOST:$(node_port "$n")"; done
+  echo "$list"
+}
 
 # Resolves the broker, its tools and a Log4j 2 binding once; later runs reuse the cache.
 fetch() {
@@ -36,34 +59,70 @@ fetch() {
   mv "$staging" "$LIBS"
 }
 
-java_opts() { # log4j2 config: the broker's, or the tools'
-  echo "-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dlog4j2.configurationFile=$DATA/${1:-log4j2}.properties"
+# JVM options with a log4j2 configuration file. The heap is sized so that three nodes, the relay and
+# the tests fit this 2-core, 24 GB machine.
+java_opts() {
+  heap=768m
+  [ "$NODES" = 3 ] && heap=512m
+  echo "-Xms256m -Xmx$heap -XX:+UseG1GC -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dlog4j2.configurationFile=$1"
 }
 
-write_config() {
-  mkdir -p "$DATA" "$LOG_DIR"
-  cat >"$DATA/server.properties" <<EOF
+write_config() { # node
+  n=$1
+  dir=$(node_dir "$n")
+  port=$(node_port "$n")
+  cport=$(node_controller_port "$n")
+  mkdir -p "$dir" "$LOG_DIR"
+  listener=PLAINTEXT
+  security=""
+  if [ -n "${KAFKA_SASL_USERS:-}" ]; then
+    listener=SASL_PLAINTEXT
+    super=${KAFKA_SASL_USERS%%:*}
+    users=""
+    for entry in ${KAFKA_SASL_USERS//,/ }; do users="$users user_${entry%%:*}=\"${entry#*:}\""; done
+    first=${KAFKA_SASL_USERS%%,*}
+    # Brokers talk to their controllers over the PLAINTEXT controller listener as ANONYMOUS.
+    security="sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$super\" password=\"${first#*:}\"$users;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:$super;User:ANONYMOUS
+allow.everyone.if.no.acl.found=false"
+  fi
+  if [ "$NODES" = 1 ]; then
+    quorum="controller.quorum.bootstrap.servers=$HOST:$cport"
+    replicas=1
+    isr=1
+  else
+    voters=""
+    for m in $(nodes); do voters="$voters${voters:+,}$m@$HOST:$(node_controller_port "$m")"; done
+    quorum="controller.quorum.voters=$voters"
+    replicas=3
+    isr=2
+  fi
+  cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+node.id=$n
+$quorum
+listeners=$listener://$HOST:$port,CONTROLLER://$HOST:$cport
+advertised.listeners=$listener://$HOST:$port
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$DATA/log
+inter.broker.listener.name=$listener
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$listener:$listener
+$security
+log.dirs=$dir/log
 num.partitions=1
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+offsets.topic.replication.factor=$replicas
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$isr
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 EOF
-  for config in log4j2:"$LOG_FILE" tools-log4j2:"$LOG_DIR/kafka-tools.log"; do
-    cat >"$DATA/${config%%:*}.properties" <<EOF
+  for config in log4j2:"$(node_log "$n")" tools-log4j2:"$LOG_DIR/kafka-tools.log"; do
+    cat >"$dir/${config%%:*}.properties" <<EOF
 status = warn
 appender.file.type = File
 appender.file.name = file
@@ -78,66 +137,124 @@ EOF
 
 run_tool() { # main class, args…
   # shellcheck disable=SC2046
-  java $(java_opts tools-log4j2) -cp "$LIBS/*" "$@"
+  java $(java_opts "$(node_dir 1)/tools-log4j2.properties") -cp "$LIBS/*" "$@"
 }
 
-started() { port_open "$HOST" "$PORT" && grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null; }
+node_started() { port_open "$HOST" "$(node_port "$1")" && grep -q "Kafka Server started" "$(node_log "$1")" 2>/dev/null; }
 
-start() {
-  if pid=$(running_pid "$PID_FILE"); then
-    say "kafka is already running (pid $pid) on $HOST:$PORT"
+# Formats a node's storage once; the nodes of a cluster share one cluster id.
+format_node() { # node
+  dir=$(node_dir "$1")
+  [ -f "$dir/log/meta.properties" ] && return
+  [ -f "$DATA/cluster-id" ] || run_tool kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 >"$DATA/cluster-id"
+  # A single node bootstraps its own quorum; three share the static voter list of their configs.
+  standalone=()
+  [ "$NODES" = 1 ] && standalone=(--standalone)
+  run_tool kafka.tools.StorageTool format "${standalone[@]}" -t "$(cat "$DATA/cluster-id")" \
+    -c "$dir/server.properties" >>"$(node_log "$1")" 2>&1 ||
+    die "formatting the storage of kafka node $1 failed; see $(node_log "$1")"
+}
+
+# Starts a node's JVM without waiting for it: a node of three waits for a quorum of controllers.
+launch_node() { # node
+  n=$1
+  if pid=$(running_pid "$(node_pid_file "$n")"); then
+    say "kafka node $n is already running (pid $pid) on $HOST:$(node_port "$n")"
     return
   fi
-  if port_open "$HOST" "$PORT" || port_open "$HOST" "$CONTROLLER_PORT"; then
-    die "port $PORT or $CONTROLLER_PORT on $HOST is already in use by another process; stop it, or set KAFKA_BROKERS to use that broker instead"
+  if port_open "$HOST" "$(node_port "$n")" || port_open "$HOST" "$(node_controller_port "$n")"; then
+    die "port $(node_port "$n") or $(node_controller_port "$n") on $HOST is already in use by another process; stop it, or set KAFKA_BROKERS to use that broker instead"
   fi
-  fetch
-  write_config
-  if [ ! -f "$DATA/log/meta.properties" ]; then
-    cluster_id=$(run_tool kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-    run_tool kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$DATA/server.properties" \
-      >>"$LOG_FILE" 2>&1 || die "formatting the Kafka storage failed; see $LOG_FILE"
-  fi
-  : >"$LOG_FILE.stdout"
-  say "starting kafka $KAFKA_VERSION on $HOST:$PORT (log: $LOG_FILE)"
+  write_config "$n"
+  format_node "$n"
+  : >"$(node_log "$n").stdout"
   # setsid: the broker outlives this script and is not stopped by a Ctrl-C meant for a foreground command.
-  setsid bash -c "exec java $(java_opts) -cp '$LIBS/*' kafka.Kafka '$DATA/server.properties'" \
-    >>"$LOG_FILE.stdout" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-  if ! wait_until 90 "$!" "kafka" started; then
-    tail -n 20 "$LOG_FILE.stdout" "$LOG_FILE" >&2 2>/dev/null || true
-    stop_pid_file "$PID_FILE" kafka
-    die "kafka did not start; see $LOG_FILE"
+  setsid bash -c "exec java $(java_opts "$(node_dir "$n")/log4j2.properties") -cp '$LIBS/*' kafka.Kafka '$(node_dir "$n")/server.properties'" \
+    >>"$(node_log "$n").stdout" 2>&1 </dev/null &
+  echo $! >"$(node_pid_file "$n")"
+}
+
+await_node() { # node
+  n=$1
+  pid=$(running_pid "$(node_pid_file "$n")") || die "kafka node $n is not running; see $(node_log "$n")"
+  if ! wait_until 120 "$pid" "kafka node $n" node_started "$n"; then
+    tail -n 20 "$(node_log "$n").stdout" "$(node_log "$n")" >&2 2>/dev/null || true
+    stop_pid_file "$(node_pid_file "$n")" "kafka node $n"
+    die "kafka node $n did not start; see $(node_log "$n")"
   fi
-  say "kafka is up on $HOST:$PORT"
+}
+
+start() {
+  fetch
+  say "starting kafka $KAFKA_VERSION on $(brokers) (log: $(node_log 1))"
+  for n in $(nodes); do launch_node "$n"; done
+  for n in $(nodes); do await_node "$n"; done
+  say "kafka is up on $(brokers)"
 }
 
 status() {
-  if pid=$(running_pid "$PID_FILE") && started; then
-    echo "kafka: running (pid $pid) on $HOST:$PORT"
-  elif port_open "$HOST" "$PORT"; then
-    echo "kafka: $HOST:$PORT is answering, but not a broker started by this script"
-  else
-    echo "kafka: stopped"
-    return 3
-  fi
+  code=0
+  for n in $(nodes); do
+    port=$(node_port "$n")
+    if pid=$(running_pid "$(node_pid_file "$n")") && node_started "$n"; then
+      echo "kafka node $n: running (pid $pid) on $HOST:$port"
+    elif port_open "$HOST" "$port"; then
+      echo "kafka node $n: $HOST:$port is answering, but not a broker started by this script"
+    else
+      echo "kafka node $n: stopped"
+      code=3
+    fi
+  done
+  return $code
 }
 
+# The pid of a running node, for the node commands.
+node_pid() { # node
+  { [ "$1" -ge 1 ] && [ "$1" -le "$NODES" ]; } 2>/dev/null || die "there is no kafka node '$1' (KAFKA_NODES=$NODES)"
+  running_pid "$(node_pid_file "$1")" || die "kafka node $1 is not running"
+}
+
+stop_all() { for n in $(nodes); do stop_pid_file "$(node_pid_file "$n")" "kafka node $n"; done; }
+
+node=${2:-}
 case "${1:-}" in
 start) start ;;
-stop) stop_pid_file "$PID_FILE" kafka ;;
+stop) stop_all ;;
 status) status ;;
+brokers) brokers ;;
+start-node)
+  fetch
+  launch_node "$node"
+  await_node "$node"
+  ;;
+stop-node)
+  node_pid "$node" >/dev/null
+  stop_pid_file "$(node_pid_file "$node")" "kafka node $node"
+  ;;
+kill-node)
+  kill -KILL "$(node_pid "$node")"
+  rm -f "$(node_pid_file "$node")"
+  say "kafka node $node killed"
+  ;;
+pause-node)
+  kill -STOP "$(node_pid "$node")"
+  say "kafka node $node paused"
+  ;;
+resume-node)
+  kill -CONT "$(node_pid "$node")"
+  say "kafka node $node resumed"
+  ;;
 wipe)
-  stop_pid_file "$PID_FILE" kafka
+  stop_all
   rm -rf "$DATA"
   say "kafka data wiped"
   ;;
 tool)
   shift
   fetch
-  mkdir -p "$DATA" "$LOG_DIR"
-  [ -f "$DATA/tools-log4j2.properties" ] || write_config
+  mkdir -p "$LOG_DIR"
+  [ -f "$(node_dir 1)/tools-log4j2.properties" ] || write_config 1
   run_tool "$@"
   ;;
-*) die "usage: $0 start|stop|status|wipe|tool CLASS ARGS…" ;;
+*) die "usage: $0 start|stop|status|brokers|wipe|start-node N|stop-node N|kill-node N|pause-node N|resume-node N|tool CLASS ARGS…" ;;
 esac

@@ -10,7 +10,7 @@ import { platformaticProducer } from "../src/kafka/producer.ts";
 import type { EventRecord } from "../src/kafka/records.ts";
 import { TopicProvisioner } from "../src/kafka/topics.ts";
 import { DEAD_LETTER_FILE } from "../src/kafka/writer.ts";
-import { kafkaConnection, loadSettings } from "../src/relay/config.ts";
+import { kafkaConnection, loadSettings, topicSettingsOf } from "../src/relay/config.ts";
 
 const settings = loadSettings(process.env);
 const path = join(settings.SPOOL_DIR, DEAD_LETTER_FILE);
@@ -43,11 +43,7 @@ const producer = platformaticProducer(
     compression: settings.KAFKA_COMPRESSION,
     requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
   },
-  new TopicProvisioner(admin, {
-    partitions: settings.TOPIC_PARTITIONS,
-    replicationFactor: settings.TOPIC_REPLICATION_FACTOR,
-    retentionMs: settings.TOPIC_RETENTION_MS,
-  }),
+  new TopicProvisioner(admin, topicSettingsOf(settings)),
 );
 const deadLetters = fileDeadLetters(path);
 let sent = 0;

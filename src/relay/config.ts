@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
 import { EdgeSecretSetting, intSetting as int, parseSettings, rateLimitSettings } from "../core/index.ts";
+import type { TopicSettings } from "../kafka/topics.ts";
 
 const list = (fallback: string) =>
   z
@@ -58,9 +59,22 @@ export const RelaySettings = z
     KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
     /** How long one produce request waits for the broker (a paused broker's answer still counts). */
     KAFKA_REQUEST_TIMEOUT_MS: int(60_000, 1000),
+    /** Partitions of a tenant topic (and of its -rejected topic); 12–24 by tenant size in production. */
     TOPIC_PARTITIONS: int(12, 1),
-    TOPIC_REPLICATION_FACTOR: int(1, 1),
+    /** Replicas per partition; unset: min(3, brokers in the cluster). */
+    TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).optional(),
+    /** `min.insync.replicas` of a tenant topic; unset: 2 with three replicas or more, else 1. */
+    TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).optional(),
     TOPIC_RETENTION_MS: int(7 * 24 * 60 * 60 * 1000, 1),
+    /**
+     * Whether the relay creates a tenant's topics on its first write. `false` with a produce-only Kafka
+     * user: an operator provisions topics (`npm run topics -- ensure <tenant>`, also done by the admin
+     * API when a tenant's first config is created); a missing topic holds back only its own events.
+     */
+    TOPIC_AUTO_CREATE: z
+      .enum(["true", "false"])
+      .default("true")
+      .transform((value) => value === "true"),
     SPOOL_DIR: z.string().default(".dev/spool"),
     /** Bytes the spool may hold; beyond it events are refused with a retryable 503. */
     SPOOL_MAX_BYTES: int(256 * 1024 * 1024, 1024),
@@ -115,6 +129,15 @@ export type RelaySettings = z.infer<typeof RelaySettings>;
 /** Parses the environment; a bad value stops start-up with a message naming the variable. */
 export const loadSettings = (env: Record<string, string | undefined>): RelaySettings =>
   parseSettings(RelaySettings, env, "relay");
+
+/** The tenant-topic settings of the write path and the topics command. */
+export const topicSettingsOf = (s: RelaySettings): TopicSettings => ({
+  partitions: s.TOPIC_PARTITIONS,
+  replicationFactor: s.TOPIC_REPLICATION_FACTOR,
+  minInsyncReplicas: s.TOPIC_MIN_INSYNC_REPLICAS,
+  retentionMs: s.TOPIC_RETENTION_MS,
+  autoCreate: s.TOPIC_AUTO_CREATE,
+});
 
 /** TLS and SASL options of the Kafka clients, from the settings (certificate files are read here, once). */
 export const kafkaConnection = (s: RelaySettings): Pick<ConnectionOptions, "tls" | "sasl"> => {

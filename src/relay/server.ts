@@ -12,7 +12,7 @@ import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
-import { kafkaConnection, type RelaySettings } from "./config.ts";
+import { kafkaConnection, type RelaySettings, topicSettingsOf } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
 import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
@@ -101,11 +101,7 @@ export const startRelay = async (
       bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,
-      topics: {
-        partitions: settings.TOPIC_PARTITIONS,
-        replicationFactor: settings.TOPIC_REPLICATION_FACTOR,
-        retentionMs: settings.TOPIC_RETENTION_MS,
-      },
+      topics: topicSettingsOf(settings),
     },
     metrics,
     log,

@@ -38,7 +38,11 @@ export interface KafkaTrackerOptions {
   spoolMaxBytes?: number;
   /** Partitions of a tenant topic this tracker creates (default 12). */
   partitions?: number;
+  /** Replicas (default min(3, brokers)) and min.insync.replicas (default 2 with three replicas, else 1). */
   replicationFactor?: number;
+  minInsyncReplicas?: number;
+  /** Create a tenant's topic on its first event (default true); false for a produce-only Kafka user. */
+  autoCreateTopics?: boolean;
   log?: Logger;
   env?: Environment;
 }
@@ -109,8 +113,10 @@ export class KafkaTracker {
         spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
         topics: {
           partitions: options.partitions ?? 12,
-          replicationFactor: options.replicationFactor ?? 1,
+          replicationFactor: options.replicationFactor,
+          minInsyncReplicas: options.minInsyncReplicas,
           retentionMs: 7 * 24 * 3600 * 1000,
+          autoCreate: options.autoCreateTopics ?? true,
         },
       },
       kafkaWriterMetrics(registry, "kafka_tracker"),

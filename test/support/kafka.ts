@@ -1,4 +1,9 @@
-import { Consumer, MessagesStreamModes, stringDeserializers } from "@platformatic/kafka";
+import {
+  type ConnectionOptions,
+  Consumer,
+  MessagesStreamModes,
+  stringDeserializers,
+} from "@platformatic/kafka";
 import { uniqueName } from "./random.ts";
 
 export interface ReadRecord {
@@ -15,12 +20,15 @@ export const readTopic = async (
   count: number,
   timeoutMs = 20_000,
   accept: (record: ReadRecord) => boolean = () => true,
+  /** SASL or TLS, for a secured cluster. */
+  connection: Pick<ConnectionOptions, "sasl" | "tls"> = {},
 ): Promise<ReadRecord[]> => {
   const consumer = new Consumer({
     clientId: "test-reader",
     groupId: uniqueName("test_reader"),
     bootstrapBrokers: brokers,
     deserializers: stringDeserializers,
+    ...connection,
   });
   const records: ReadRecord[] = [];
   const stream = await consumer.consume({

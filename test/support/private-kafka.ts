@@ -7,24 +7,34 @@ import { promisify } from "node:util";
 const script = join(import.meta.dirname, "..", "..", "scripts", "kafka.sh");
 
 /**
- * A broker of the test's own, on its own ports and data directory, that fault tests may stop and
- * start without disturbing the shared one (or a cluster given by KAFKA_BROKERS).
+ * A cluster of the test's own (one node, or three), on its own ports and data directory, that fault
+ * tests may stop, kill and pause without disturbing the shared one (or a cluster given by KAFKA_BROKERS).
+ * `saslUsers` (`admin:secret,relay:secret`) puts it behind SASL/PLAIN and Kafka's StandardAuthorizer.
  */
-export const privateKafka = async (port: number) => {
+export const privateKafka = async (port: number, options: { nodes?: 1 | 3; saslUsers?: string } = {}) => {
+  const nodes = options.nodes ?? 1;
   const dir = await mkdtemp(join(tmpdir(), "kafka-private-"));
   const env = {
     ...process.env,
+    KAFKA_NODES: String(nodes),
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
     BEHAVIOR_INGEST_DEV_DIR: dir,
+    KAFKA_DATA_DIR: join(dir, "kafka"),
+    ...(options.saslUsers ? { KAFKA_SASL_USERS: options.saslUsers } : {}),
   };
-  const run = (command: string) => promisify(execFile)("bash", [script, command], { env, timeout: 180_000 });
+  const run = (...args: string[]) =>
+    promisify(execFile)("bash", [script, ...args], { env, timeout: 240_000 });
+  const nodeDir = (n: number) => (nodes === 1 ? join(dir, "kafka") : join(dir, "kafka", `node-${n}`));
   return {
-    brokers: [`127.0.0.1:${port}`],
+    brokers: Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + i * 100}`),
     start: () => run("start"),
     stop: () => run("stop"),
-    /** The broker's JVM, for faults a graceful stop does not show: SIGKILL, SIGSTOP. */
-    pid: async () => Number((await readFile(join(dir, "kafka", "kafka.pid"), "utf8")).trim()),
+    /** A node's JVM, for faults a graceful stop does not show: SIGKILL, SIGSTOP. */
+    pid: async (node = 1) => Number((await readFile(join(nodeDir(node), "kafka.pid"), "utf8")).trim()),
+    /** `start-node`, `stop-node`, `kill-node`, `pause-node` or `resume-node` of scripts/kafka.sh. */
+    node: (command: "start-node" | "stop-node" | "kill-node" | "pause-node" | "resume-node", n: number) =>
+      run(command, String(n)),
     remove: async () => {
       await run("stop");
       await rm(dir, { recursive: true, force: true });
