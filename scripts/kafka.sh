@@ -232,16 +232,20 @@ stop-node)
   stop_pid_file "$(node_pid_file "$node")" "kafka node $node"
   ;;
 kill-node)
-  kill -KILL "$(node_pid "$node")"
+  pid=$(node_pid "$node")
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   rm -f "$(node_pid_file "$node")"
   say "kafka node $node killed"
   ;;
 pause-node)
-  kill -STOP "$(node_pid "$node")"
+  pid=$(node_pid "$node")
+  kill -STOP "$pid"
   say "kafka node $node paused"
   ;;
 resume-node)
-  kill -CONT "$(node_pid "$node")"
+  pid=$(node_pid "$node")
+  kill -CONT "$pid"
   say "kafka node $node resumed"
   ;;
 wipe)

@@ -8,6 +8,7 @@ import {
   AclOperations,
   AclPermissionTypes,
   Admin,
+  findErrorBy,
   ResourcePatternTypes,
   ResourceTypes,
 } from "@platformatic/kafka";
@@ -106,9 +107,10 @@ describe("the relay as a produce-only user of a cluster with Kafka's authorizer"
     });
     const refusal = await asRelay.createTopics({ topics: ["not-ours"], partitions: 1, replicas: 1 }).then(
       () => "created",
-      (error: Error) => JSON.stringify(error, Object.getOwnPropertyNames(error)),
+      (error: Error) =>
+        findErrorBy(error, "apiId", "TOPIC_AUTHORIZATION_FAILED") === null ? "other" : "refused",
     );
     await asRelay.close();
-    expect(refusal).toMatch(/AUTHORIZATION_FAILED/);
+    expect(refusal).toBe("refused");
   });
 });
