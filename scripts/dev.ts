@@ -14,6 +14,11 @@ const dev = join(root, ".dev");
 const logs = join(dev, "logs");
 mkdirSync(logs, { recursive: true });
 
+/** `KAFKA_NODES=3 npm run dev` runs the stack on a local cluster of three brokers (scripts/kafka.sh). */
+const KAFKA_BROKERS = Array.from(
+  { length: process.env.KAFKA_NODES === "3" ? 3 : 1 },
+  (_, i) => `127.0.0.1:${9092 + i * 100}`,
+).join(",");
 const RELAY = "http://127.0.0.1:8080";
 const EDGE = "http://127.0.0.1:8787";
 const DEMO_PORT = 8090;
@@ -113,6 +118,7 @@ try {
     stdio: "inherit",
   });
   run("relay", process.execPath, ["--max-old-space-size=256", "dist/relay/main.js"], {
+    KAFKA_BROKERS,
     ADMIN_TOKEN: credentials.admin_token,
     EDGE_SECRET: credentials.edge_secret,
     EDGE_PUSH_URL: EDGE,
@@ -170,7 +176,7 @@ try {
 
   say(`
 behavior-ingest is running (logs in ${logs}; Ctrl-C stops everything)
-  kafka     127.0.0.1:9092${started.includes("kafka") ? "" : " (already running)"}
+  kafka     ${KAFKA_BROKERS}${started.includes("kafka") ? "" : " (already running)"}
   mongodb   127.0.0.1:27017${started.includes("ferretdb") ? "" : " (already running)"}
   relay     ${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:50051
   edge      ${EDGE}

@@ -5,9 +5,9 @@
 #        scripts/kafka.sh start-node|stop-node|kill-node|pause-node|resume-node N
 #   KAFKA_NODES (1 or 3), KAFKA_PORT (9092: the first node; the others at +100 and +200; each node's
 #   controller listens one above its port, or on KAFKA_CONTROLLER_PORT for a single node) and
-#   KAFKA_DATA_DIR (.dev/kafka) let two clusters run side by side. Three nodes get replication factor 3
-#   and min.insync.replicas 2 for Kafka's own topics. kill-node sends SIGKILL, pause-node and
-#   resume-node SIGSTOP and SIGCONT, for fault tests.
+#   KAFKA_DATA_DIR (.dev/kafka, or .dev/kafka-cluster for three nodes) let two clusters run side by
+#   side. Three nodes get replication factor 3 and min.insync.replicas 2 for Kafka's own topics.
+#   kill-node sends SIGKILL, pause-node and resume-node SIGSTOP and SIGCONT, for fault tests.
 #   KAFKA_SASL_USERS=admin:secret,relay:secret turns the client listener into SASL_PLAINTEXT (PLAIN) with
 #   those users and Kafka's StandardAuthorizer: the first user is the super user, the others may do
 #   only what ACLs allow them.
@@ -22,8 +22,8 @@ NODES=${KAFKA_NODES:-1}
 PORT=${KAFKA_PORT:-9092}
 # Keyed by the pom's checksum, so a changed dependency list fetches afresh.
 LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION-$(cksum <"$ROOT/scripts/kafka/pom.xml" | cut -d' ' -f1)/libs"
-DATA=${KAFKA_DATA_DIR:-$DEV_DIR/kafka}
 case "$NODES" in 1 | 3) ;; *) die "KAFKA_NODES must be 1 or 3, not $NODES" ;; esac
+if [ "$NODES" = 1 ]; then DATA=${KAFKA_DATA_DIR:-$DEV_DIR/kafka}; else DATA=${KAFKA_DATA_DIR:-$DEV_DIR/kafka-cluster}; fi
 
 # Node n (1…NODES): its ports and files. A single node keeps the layout of earlier versions.
 node_port() { echo $((PORT + ($1 - 1) * 100)); }

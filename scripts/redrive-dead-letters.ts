@@ -42,6 +42,7 @@ const producer = platformaticProducer(
     connection,
     compression: settings.KAFKA_COMPRESSION,
     requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
+    retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
   },
   new TopicProvisioner(admin, topicSettingsOf(settings)),
 );

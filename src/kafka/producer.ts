@@ -20,7 +20,16 @@ export interface ProducerSettings {
    * a second time from the spool.
    */
   requestTimeoutMs: number;
+  /**
+   * How long one send keeps retrying retriable failures (a leader moving, a broker restarting) before it
+   * fails and the write path spools. Retries inside a send reuse its sequence numbers, so the broker
+   * drops a repeat of a request that had landed: no duplicates, unlike a replay from the spool.
+   */
+  retryForMs: number;
 }
+
+/** Between retries of a send. */
+const RETRY_DELAY_MS = 250;
 
 /**
  * The real producer: `@platformatic/kafka`, idempotent with acks=all and the Java-compatible
@@ -41,10 +50,8 @@ export const platformaticProducer = (
     compression: settings.compression,
     partitioner: compatibilityPartitioner,
     timeout: settings.requestTimeoutMs,
-    // A few quick retries inside one send (same sequence numbers, so the broker drops repeats); past
-    // them the write path spools and replays with its own backoff.
-    retries: 2,
-    retryDelay: 200,
+    retries: Math.max(1, Math.ceil(settings.retryForMs / RETRY_DELAY_MS)),
+    retryDelay: RETRY_DELAY_MS,
   });
   return {
     send: async (records: readonly EventRecord[]) => {

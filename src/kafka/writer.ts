@@ -70,7 +70,7 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
 };
 export type KafkaWriterMetrics = ReturnType<typeof kafkaWriterMetrics>;
 
-export interface KafkaWriterSettings extends ProducerSettings, WritePathSettings {
+export interface KafkaWriterSettings extends Omit<ProducerSettings, "retryForMs">, WritePathSettings {
   spoolDir: string;
   spoolMaxBytes: number;
   topics: TopicSettings;
@@ -96,7 +96,10 @@ export const openKafkaWriter = async (
     bootstrapBrokers: settings.brokers,
     ...settings.connection,
   });
-  const producer = platformaticProducer(settings, new TopicProvisioner(admin, settings.topics));
+  const producer = platformaticProducer(
+    { ...settings, retryForMs: settings.ackTimeoutMs },
+    new TopicProvisioner(admin, settings.topics),
+  );
   const sink = await DurableSink.open(
     producer,
     fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes)),

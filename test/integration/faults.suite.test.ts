@@ -57,6 +57,16 @@ interface AuditRow {
 }
 const auditRows: AuditRow[] = [];
 
+/** One path's figures in a fault on the three-broker cluster. */
+interface ClusterRow extends Row {
+  path: string;
+  /** Answers a client must not retry (should be none). */
+  non_retryable: number;
+  /** Events the relay or tracker had to spool. */
+  spooled: number;
+}
+const clusterRows: ClusterRow[] = [];
+
 /**
  * The hostile but legal mix of the loss audit, for one tenant, each event with its own id: valid,
  * a wrongly typed scenario value, a strict violation (an error for a strict tenant, a warning for the
@@ -142,8 +152,10 @@ const audit = async (
   scenario: string,
   brokers: string[],
   tenant: string,
-  load: ReturnType<typeof steadyLoad>,
+  load: Pick<ReturnType<typeof steadyLoad>, "acknowledged" | "statuses" | "notAcknowledged">,
   restoredAt: number,
+  /** Where the row goes: the single-broker table unless said otherwise. */
+  table: Row[] = rows,
 ) => {
   const wanted = new Set(load.acknowledged);
   const deadline = Date.now() + 180_000;
@@ -175,7 +187,7 @@ const audit = async (
     not_acknowledged: load.notAcknowledged(),
     recovery_seconds: +((recovered - restoredAt) / 1000).toFixed(1),
   };
-  rows.push(row);
+  table.push(row);
   console.log(`fault ${scenario}: ${JSON.stringify(row)} statuses ${JSON.stringify([...load.statuses])}`);
   return row;
 };
@@ -195,30 +207,6 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
 
   afterAll(async () => {
     await broker?.remove();
-    const table = [
-      "| fault | acknowledged | delivered | duplicates | lost | not acknowledged (client retries) | recovery s |",
-      "|---|---|---|---|---|---|---|",
-      ...rows.map(
-        (r) =>
-          `| ${r.scenario} | ${r.acknowledged} | ${r.delivered} | ${r.duplicates} | ${r.lost} | ${r.not_acknowledged} | ${r.recovery_seconds} |`,
-      ),
-    ].join("\n");
-    const auditTable = [
-      "| path | sent | acknowledged | in topic | in -rejected (acknowledged) | refused | refused and kept in -rejected | not acknowledged | lost | duplicates |",
-      "|---|---|---|---|---|---|---|---|---|---|",
-      ...auditRows.map(
-        (r) =>
-          `| ${r.path} | ${r.sent} | ${r.acknowledged} | ${r.in_topic} | ${r.quarantined} | ${r.refused} | ${r.refused_kept} | ${r.not_acknowledged} | ${r.lost} | ${r.duplicates} |`,
-      ),
-    ].join("\n");
-    console.log(table);
-    console.log(auditTable);
-    if (process.env.FAULT_REPORT) {
-      writeFileSync(
-        process.env.FAULT_REPORT,
-        `# Fault-injection report\n\nLast run of \`npm run faults\` (test/integration/faults.suite.test.ts), ${new Date().toISOString()}, on the 2-core build machine. Load: 40 events/s in batches of 4, each call bounded by 5 s. *Recovery* is from the moment the failed part is back until every acknowledged event is found in Kafka (it includes the audit's own reads, about 1–3 s). Events *not acknowledged* got a retryable answer or none, so a client sends them again; they are not owed. *Duplicates* are records found twice: a request not acknowledged within \`KAFKA_ACK_TIMEOUT_MS\` is backed up to the spool but not abandoned, and when it lands after all the backup is skipped, so only a send that failed after it may have reached the broker is written again (counted by \`relay_duplicate_risk_events_total\`); the \`event_id\` header identifies them for consumers that deduplicate.\n\n${table}\n\n## Loss audit\n\nA hostile but legal mix (valid events, a wrongly typed scenario value, a strict violation, an invalid envelope, ~30 KB events of CJK and emoji, the largest position) for three tenants — one of them strict — through every path, in three phases: everything up, the relay stopped, the relay back. Audited by \`event_id\`: an acknowledged event must be in its tenant's topic (or, if Kafka refused it for good, in \`-rejected\`); a refused event must have been refused to the client with its code and, when refused for its content, be kept in \`-rejected\`. *Not acknowledged* are calls that failed while the relay was down (the client retries them). The Kafka-direct tracker answers refusals to its caller and does not quarantine them.\n\n${auditTable}\n`,
-      );
-    }
   });
 
   it("one tenant's topic cannot be written: its events wait in its spool, other tenants keep flowing", async () => {
@@ -720,4 +708,259 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
       await relay.close();
     }
   }, 300_000);
+});
+
+/** The same load as `steadyLoad` (4 events every 100 ms, each call bounded by 5 s), through any client. */
+const steadyCalls = (
+  tenant: string,
+  send: (events: ReturnType<typeof loadEvents>) => Promise<{ status: string; acknowledged: string[] }>,
+) => {
+  const acknowledged: string[] = [];
+  const statuses = new Map<string, number>();
+  const latencies: number[] = [];
+  let notAcknowledged = 0;
+  let seq = 0;
+  const inflight = new Set<Promise<void>>();
+  const tick = async () => {
+    const events = loadEvents(tenant, seq);
+    seq += events.length;
+    const started = performance.now();
+    const outcome = await send(events).catch((error: Error) => ({
+      status: `error ${error.message}`,
+      acknowledged: [],
+    }));
+    acknowledged.push(...outcome.acknowledged);
+    notAcknowledged += events.length - outcome.acknowledged.length;
+    statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
+    latencies.push(performance.now() - started);
+  };
+  const timer = setInterval(() => {
+    const call = tick();
+    inflight.add(call);
+    void call.finally(() => inflight.delete(call));
+  }, 100);
+  return {
+    acknowledged,
+    statuses,
+    latencies,
+    notAcknowledged: () => notAcknowledged,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(inflight);
+    },
+  };
+};
+
+/** A batch of one event per user, numbered from `seq`. */
+const loadEvents = (tenant: string, seq: number) =>
+  USERS.map((user, i) => ({
+    ...EXAMPLE_EVENTS.video_data,
+    event_id: `evt_${tenant}_${seq + i}`,
+    tenant_id: tenant,
+    user_id: user,
+    position: seq + i,
+  }));
+
+describe("fault injection on three brokers: leaders, restarts, pauses, the controller", () => {
+  const kafka = privateKafka(19492, { nodes: 3 });
+  let cluster: Awaited<typeof kafka>;
+  const auth = { authorization: `Bearer ${KEY}` };
+
+  beforeAll(async () => {
+    cluster = await kafka;
+    await cluster.start();
+  }, 240_000);
+
+  afterAll(async () => {
+    await cluster?.remove();
+  });
+
+  const metric = async (relayUrl: string, name: string) =>
+    Number(
+      new RegExp(`^${name} (\\d+)`, "m").exec(await (await fetch(`${relayUrl}/metrics`)).text())?.[1] ?? 0,
+    );
+
+  /**
+   * Relay REST, relay gRPC and the Kafka-direct tracker under load, each into its own tenant; `fault`
+   * runs while they send; then every acknowledged event is audited, per path.
+   */
+  const underLoad = async (scenario: string, fault: (tenants: string[]) => Promise<void>) => {
+    const tenants = ["rest", "grpc", "tracker"].map((path) => uniqueName(`c3_${path}`));
+    const [rest, grpcTenant, trackerTenant] = tenants as [string, string, string];
+    const relay = await startTestRelay(cluster.brokers, [`${KEY}=*`]);
+    const tracker = await KafkaTracker.open({
+      brokers: cluster.brokers,
+      tenantId: trackerTenant,
+      spoolDir: await mkdtemp(join(tmpdir(), "c3-tracker-")),
+      partitions: 3,
+      lingerMs: 20,
+      flushAtEvents: 20,
+    });
+    const grpc = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
+    try {
+      // Topics exist before the fault, as in production.
+      for (const tenant of tenants) {
+        const admin = new Admin({ clientId: "fault-suite", bootstrapBrokers: cluster.brokers });
+        await admin.createTopics({
+          topics: [topicFor(tenant)],
+          partitions: 3,
+          replicas: 3,
+          configs: [{ name: "min.insync.replicas", value: "2" }],
+        });
+        await admin.close();
+      }
+      const loads = {
+        "relay REST": steadyLoad(`${relay.httpUrl}/api/v1/behaviors/track/batch`, rest, auth),
+        "relay gRPC": steadyCalls(grpcTenant, async (events) => {
+          try {
+            const answer = await grpc.trackEvents(
+              { events: events.map((e) => eventToProto(e as never)) },
+              { headers: auth, timeoutMs: 5000 },
+            );
+            return {
+              status: "OK",
+              acknowledged: answer.results.flatMap((r, i) =>
+                r.success ? [events[i]?.event_id as string] : [],
+              ),
+            };
+          } catch (error) {
+            return {
+              status:
+                (error as { code?: number }).code === undefined
+                  ? "network error"
+                  : `code ${(error as { code: number }).code}`,
+              acknowledged: [],
+            };
+          }
+        }),
+        "Kafka-direct tracker": steadyCalls(trackerTenant, async (events) => {
+          const results = await tracker.trackMany(events as never);
+          return { status: "ok", acknowledged: results.flatMap((r) => (r.ok ? [r.event_id] : [])) };
+        }),
+      };
+      await sleep(3000);
+      await fault(tenants);
+      const restored = Date.now();
+      await sleep(3000);
+      await Promise.all(Object.values(loads).map((l) => l.stop()));
+      const spooled = {
+        "relay REST": await metric(relay.httpUrl, "relay_spooled_events_total"),
+        "Kafka-direct tracker": Number(
+          /^kafka_tracker_spooled_events_total (\d+)/m.exec(await tracker.registry.metrics())?.[1] ?? 0,
+        ),
+      };
+      for (const [path, load] of Object.entries(loads)) {
+        const tenant = tenants[Object.keys(loads).indexOf(path)] as string;
+        const row = await audit(
+          `3 brokers: ${scenario} (${path})`,
+          cluster.brokers,
+          tenant,
+          load,
+          restored,
+          [],
+        );
+        // Retryable answers only: 200, 503 and no answer over REST; OK, UNAVAILABLE (14) and
+        // DEADLINE_EXCEEDED (4) over gRPC; the tracker resolves or rejects with a full spool.
+        const nonRetryable = [...load.statuses].filter(
+          ([status]) =>
+            !["200", "503", "network error", "OK", "code 14", "code 4", "network error", "ok"].includes(
+              status,
+            ),
+        );
+        clusterRows.push({
+          ...row,
+          path,
+          non_retryable: nonRetryable.reduce((n, [, count]) => n + count, 0),
+          spooled:
+            path === "relay gRPC" ? spooled["relay REST"] : (spooled[path as keyof typeof spooled] ?? 0),
+        });
+        expect(row.lost, path).toBe(0);
+        expect(nonRetryable, path).toEqual([]);
+      }
+    } finally {
+      await tracker.close();
+      await relay.close();
+    }
+  };
+
+  const leaderOf = async (tenant: string) => {
+    const admin = new Admin({ clientId: "fault-suite", bootstrapBrokers: cluster.brokers });
+    const metadata = await admin.metadata({ topics: [topicFor(tenant)], forceUpdate: true });
+    await admin.close();
+    return metadata.topics.get(topicFor(tenant))?.partitions[0]?.leader as number;
+  };
+
+  it("the partition leader's broker SIGKILLed and restarted after 10 s", async () => {
+    await underLoad("leader SIGKILL, restarted after 10 s", async ([rest]) => {
+      const leader = await leaderOf(rest as string);
+      await cluster.node("kill-node", leader);
+      await sleep(10_000);
+      await cluster.node("start-node", leader);
+    });
+  }, 300_000);
+
+  it("a rolling restart of all three brokers", async () => {
+    await underLoad("rolling restart", async () => {
+      for (const node of [1, 2, 3]) {
+        await cluster.node("stop-node", node);
+        await cluster.node("start-node", node);
+        await sleep(3000);
+      }
+    });
+  }, 400_000);
+
+  it("one broker (a partition leader) paused with SIGSTOP for 30 s", async () => {
+    await underLoad("leader SIGSTOP 30 s", async ([rest]) => {
+      const leader = await leaderOf(rest as string);
+      await cluster.node("pause-node", leader);
+      await sleep(30_000);
+      await cluster.node("resume-node", leader);
+    });
+  }, 300_000);
+
+  it("the active controller SIGKILLed and restarted after 10 s", async () => {
+    await underLoad("active controller SIGKILL, restarted after 10 s", async () => {
+      const controller = await cluster.activeController();
+      await cluster.node("kill-node", controller);
+      await sleep(10_000);
+      await cluster.node("start-node", controller);
+    });
+  }, 300_000);
+});
+
+/** The report of `npm run faults`, from every scenario above. */
+afterAll(() => {
+  const table = [
+    "| fault | acknowledged | delivered | duplicates | lost | not acknowledged (client retries) | recovery s |",
+    "|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.acknowledged} | ${r.delivered} | ${r.duplicates} | ${r.lost} | ${r.not_acknowledged} | ${r.recovery_seconds} |`,
+    ),
+  ].join("\n");
+  const auditTable = [
+    "| path | sent | acknowledged | in topic | in -rejected (acknowledged) | refused | refused and kept in -rejected | not acknowledged | lost | duplicates |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...auditRows.map(
+      (r) =>
+        `| ${r.path} | ${r.sent} | ${r.acknowledged} | ${r.in_topic} | ${r.quarantined} | ${r.refused} | ${r.refused_kept} | ${r.not_acknowledged} | ${r.lost} | ${r.duplicates} |`,
+    ),
+  ].join("\n");
+  const clusterTable = [
+    "| fault | path | acknowledged | delivered | duplicates | lost | spooled | non-retryable answers | not acknowledged | recovery s |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...clusterRows.map(
+      (r) =>
+        `| ${r.scenario.replace(/^3 brokers: | \(.*\)$/g, "")} | ${r.path} | ${r.acknowledged} | ${r.delivered} | ${r.duplicates} | ${r.lost} | ${r.spooled} | ${r.non_retryable} | ${r.not_acknowledged} | ${r.recovery_seconds} |`,
+    ),
+  ].join("\n");
+  console.log(table);
+  console.log(auditTable);
+  console.log(clusterTable);
+  if (process.env.FAULT_REPORT) {
+    writeFileSync(
+      process.env.FAULT_REPORT,
+      `# Fault-injection report\n\nLast run of \`npm run faults\` (test/integration/faults.suite.test.ts), ${new Date().toISOString()}, on the 2-core build machine. Load: 40 events/s in batches of 4, each call bounded by 5 s. *Recovery* is from the moment the failed part is back until every acknowledged event is found in Kafka (it includes the audit's own reads, about 1–3 s). Events *not acknowledged* got a retryable answer or none, so a client sends them again; they are not owed. *Duplicates* are records found twice: a request not acknowledged within \`KAFKA_ACK_TIMEOUT_MS\` is backed up to the spool but not abandoned, and when it lands after all the backup is skipped, so only a send that failed after it may have reached the broker is written again (counted by \`relay_duplicate_risk_events_total\`); the \`event_id\` header identifies them for consumers that deduplicate.\n\n${table}\n\n## Loss audit\n\nA hostile but legal mix (valid events, a wrongly typed scenario value, a strict violation, an invalid envelope, ~30 KB events of CJK and emoji, the largest position) for three tenants — one of them strict — through every path, in three phases: everything up, the relay stopped, the relay back. Audited by \`event_id\`: an acknowledged event must be in its tenant's topic (or, if Kafka refused it for good, in \`-rejected\`); a refused event must have been refused to the client with its code and, when refused for its content, be kept in \`-rejected\`. *Not acknowledged* are calls that failed while the relay was down (the client retries them). The Kafka-direct tracker answers refusals to its caller and does not quarantine them.\n\n${auditTable}\n\n## Three brokers\n\nA cluster of three KRaft nodes (\`KAFKA_NODES=3\`), tenant topics with 3 partitions, replication factor 3 and \`min.insync.replicas\` 2. The same load through the relay's REST API, its gRPC port and the Kafka-direct tracker, each into its own tenant, while a broker fails. *Spooled* counts events the relay (REST and gRPC share one relay) or the tracker put in their spool; *non-retryable answers* must be 0.\n\n${clusterTable}\n`,
+    );
+  }
 });

@@ -35,6 +35,20 @@ export const privateKafka = async (port: number, options: { nodes?: 1 | 3; saslU
     /** `start-node`, `stop-node`, `kill-node`, `pause-node` or `resume-node` of scripts/kafka.sh. */
     node: (command: "start-node" | "stop-node" | "kill-node" | "pause-node" | "resume-node", n: number) =>
       run(command, String(n)),
+    /** The node that is the active KRaft controller (Kafka's MetadataQuorumCommand). */
+    activeController: async () => {
+      const { stdout } = await run(
+        "tool",
+        "org.apache.kafka.tools.MetadataQuorumCommand",
+        "--bootstrap-server",
+        `127.0.0.1:${port}`,
+        "describe",
+        "--status",
+      );
+      const leader = /LeaderId:\s+(\d+)/.exec(stdout)?.[1];
+      if (leader === undefined) throw new Error(`no quorum leader in: ${stdout}`);
+      return Number(leader);
+    },
     remove: async () => {
       await run("stop");
       await rm(dir, { recursive: true, force: true });
