@@ -121,7 +121,7 @@ try {
     KAFKA_BROKERS,
     ADMIN_TOKEN: credentials.admin_token,
     EDGE_SECRET: credentials.edge_secret,
-    EDGE_PUSH_URL: EDGE,
+    EDGE_PUSH_URLS: EDGE,
     SPOOL_DIR: join(dev, "spool"),
   });
   await waitFor("the relay", `${RELAY}/livez`, 60);

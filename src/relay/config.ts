@@ -96,8 +96,8 @@ export const RelaySettings = z
      * verify. At least 32 characters each. Without it the edge cannot forward or read the feed.
      */
     EDGE_SECRET: EdgeSecretSetting,
-    /** Where config and key changes are pushed (the edge's base URL). */
-    EDGE_PUSH_URL: z.url().optional(),
+    /** Where config and key changes are pushed: every edge's base URL, comma-separated. */
+    EDGE_PUSH_URLS: list("").pipe(z.array(z.url())),
     ...rateLimitSettings,
     /** How long a tracking config or key lookup is reused before it is read again. */
     CONFIG_CACHE_MS: int(1000),

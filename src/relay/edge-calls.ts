@@ -51,12 +51,12 @@ export class EdgeCallVerifier {
 }
 
 /**
- * Pushes a tenant's configs and keys to the edge after a change, signed, so a change reaches edge
- * validation within seconds instead of a cache lifetime. Best effort, a few tries: the edge's
+ * Pushes a tenant's configs and keys to every edge after a change, signed, so a change reaches edge
+ * validation within seconds instead of a cache lifetime. Best effort, a few tries per edge: the edge's
  * pull-through path and cache TTLs still converge if every try fails.
  */
 export const edgePusher = (
-  edgeUrl: string,
+  edgeUrls: readonly string[],
   secrets: readonly string[],
   stores: { configs: ConfigRepository; keys: KeyRepository },
   log: Logger,
@@ -67,6 +67,9 @@ export const edgePusher = (
       stores.keys.recordsForEdge(tenantId),
     ]);
     const body = JSON.stringify({ tenant_id: tenantId, configs, keys });
+    await Promise.all(edgeUrls.map((edgeUrl) => pushTo(edgeUrl, tenantId, body)));
+  };
+  const pushTo = async (edgeUrl: string, tenantId: string, body: string) => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       // Signed anew for each try: the edge takes a signature only once.
       const signed = await signCall(nodeCallCrypto, secrets, "push", body);
@@ -83,9 +86,9 @@ export const edgePusher = (
           signal: AbortSignal.timeout(3_000),
         });
         if (response.ok) return;
-        log.warn({ tenantId, status: response.status }, "the edge refused a push");
+        log.warn({ tenantId, edgeUrl, status: response.status }, "the edge refused a push");
       } catch (error) {
-        log.warn({ err: error, tenantId }, "pushing to the edge failed");
+        log.warn({ err: error, tenantId, edgeUrl }, "pushing to the edge failed");
       }
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }

@@ -164,9 +164,9 @@ export const startRelay = async (
       edgeCalls,
       now: () => Date.now(),
       changedTenant:
-        settings.EDGE_PUSH_URL !== undefined && settings.EDGE_SECRET.length > 0
+        settings.EDGE_SECRET.length > 0
           ? edgePusher(
-              settings.EDGE_PUSH_URL,
+              settings.EDGE_PUSH_URLS,
               settings.EDGE_SECRET,
               { configs: configRepository, keys: keyRepository },
               log,

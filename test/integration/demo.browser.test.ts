@@ -45,7 +45,7 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
       env: {
         ADMIN_TOKEN: ADMIN,
         EDGE_SECRET,
-        EDGE_PUSH_URL: `http://127.0.0.1:${EDGE_PORT}`,
+        EDGE_PUSH_URLS: `http://127.0.0.1:${EDGE_PORT}`,
       },
     });
     const keys = await edgeTenant(adminClient(relay.httpUrl, ADMIN), TENANT, [

@@ -20,7 +20,7 @@ const relayEnv = {
   EDGE_SECRET,
   RELAY_HTTP_PORT: "18282",
   MONGODB_DB: uniqueName("edge_db"),
-  EDGE_PUSH_URL: `http://127.0.0.1:${EDGE_PORT}`,
+  EDGE_PUSH_URLS: `http://127.0.0.1:${EDGE_PORT}`,
 };
 
 /** The SPEC §6 example as a browser sends it: the vlog_feed video event without ids or timestamp. */
