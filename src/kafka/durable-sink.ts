@@ -482,6 +482,13 @@ export class DurableSink implements RecordSink {
     return this.kafkaAvailable || this.#shared.spools.budget.hasRoom;
   }
 
+  /** Events waiting in the spools. */
+  get spooled(): number {
+    let events = 0;
+    for (const lane of this.#lanes.values()) events += lane.spooled;
+    return events;
+  }
+
   /** Events accepted but not yet acknowledged by Kafka nor spooled. */
   get buffered(): number {
     return this.#shared.buffered;
@@ -493,9 +500,7 @@ export class DurableSink implements RecordSink {
   }
 
   #updateGauges(): void {
-    let events = 0;
-    for (const lane of this.#lanes.values()) events += lane.spooled;
-    this.#shared.metrics.spoolEvents.set(events);
+    this.#shared.metrics.spoolEvents.set(this.spooled);
     this.#shared.metrics.spoolBytes.set(this.#shared.spools.budget.used);
   }
 

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Admin } from "@platformatic/kafka";
 import type { Logger } from "pino";
@@ -78,6 +80,11 @@ export interface KafkaWriterSettings extends Omit<ProducerSettings, "retryForMs"
 
 export interface KafkaWriter {
   sink: DurableSink;
+  /**
+   * Delivers a spool directory another writer left (a relay worker that is no more): replays it with
+   * this writer's producer and removes it once empty. Resolves when done.
+   */
+  adopt(spoolDir: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,9 +115,27 @@ export const openKafkaWriter = async (
     log,
     fileDeadLetters(join(settings.spoolDir, DEAD_LETTER_FILE)),
   );
+  let closing = false;
   return {
     sink,
+    adopt: async (spoolDir) => {
+      const orphan = await DurableSink.open(
+        producer,
+        fileSpoolStore(spoolDir, new SpoolBudget(settings.spoolMaxBytes)),
+        settings,
+        metrics,
+        log,
+        fileDeadLetters(join(spoolDir, DEAD_LETTER_FILE)),
+      );
+      while (orphan.spooled > 0 && !closing) await new Promise((resolve) => setTimeout(resolve, 200));
+      await orphan.close();
+      // Kept when it still holds records (this writer is closing) or dead letters to re-drive.
+      if (orphan.spooled > 0 || existsSync(join(spoolDir, DEAD_LETTER_FILE))) return;
+      await rm(spoolDir, { recursive: true, force: true });
+      log.info({ spoolDir }, "an adopted spool was delivered and removed");
+    },
     close: async () => {
+      closing = true;
       await sink.close();
       await producer.close();
       await admin.close();

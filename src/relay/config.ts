@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
 import { EdgeSecretSetting, intSetting as int, parseSettings, rateLimitSettings } from "../core/index.ts";
@@ -19,6 +20,13 @@ const list = (fallback: string) =>
 export const RelaySettings = z
   .object({
     RELAY_HOST: z.string().default("127.0.0.1"),
+    /**
+     * Relay processes on this host sharing the ports (node:cluster), each with its own spool under
+     * SPOOL_DIR (`worker-N`); `auto`: one per core. A worker that dies is replaced and replays its spool.
+     */
+    RELAY_WORKERS: z
+      .union([z.literal("auto").transform(() => availableParallelism()), z.coerce.number().int().min(1)])
+      .default(1),
     RELAY_HTTP_PORT: int(8080),
     RELAY_GRPC_PORT: int(50051),
     /** A request (headers and body) must arrive within this time; a slower one gets 408. */

@@ -82,7 +82,12 @@ const refuseOversized = (req: IncomingMessage, res: ServerResponse) => {
 /** Wires the relay's parts to real Kafka and a spool directory and starts both listeners. */
 export const startRelay = async (
   settings: RelaySettings,
-  options: { configs?: ConfigSource; log?: Logger } = {},
+  options: {
+    configs?: ConfigSource;
+    log?: Logger;
+    /** Spool directories other relays left, to deliver beside this relay's own (src/relay/fleet.ts). */
+    adopt?: readonly string[];
+  } = {},
 ): Promise<RunningRelay> => {
   const log = options.log ?? pino({ level: settings.LOG_LEVEL, base: { service: "relay" } });
   const metrics = createMetrics();
@@ -206,6 +211,11 @@ export const startRelay = async (
     { httpPort, grpcPort, brokers: settings.KAFKA_BROKERS, spool: settings.SPOOL_DIR },
     "relay listening",
   );
+  for (const dir of options.adopt ?? []) {
+    kafka
+      .adopt(dir)
+      .catch((error: unknown) => log.error({ err: error, dir }, "an adopted spool could not be delivered"));
+  }
 
   return {
     httpUrl: `http://${settings.RELAY_HOST}:${httpPort}`,
