@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { quarantineRecord, TOPIC_PREFIX } from "../core/index.ts";
 import { classifyKafkaError } from "./errors.ts";
+import { HotKeys } from "./hot-keys.ts";
 import {
   byTopic,
   type EventRecord,
@@ -25,6 +26,8 @@ export interface WritePathSettings {
   ackTimeoutMs: number;
   /** Events waiting for Kafka, all topics together, beyond which new ones go to the spool. */
   bufferMaxEvents: number;
+  /** Events per second of one user in one topic beyond which the excess is spread (0: never). */
+  hotKeyEventsPerSecond: number;
 }
 
 /** Where records Kafka refuses for good go when even their quarantine topic refuses them. */
@@ -438,6 +441,7 @@ class TopicLane {
 export class DurableSink implements RecordSink {
   readonly #lanes = new Map<string, TopicLane>();
   readonly #shared: Shared;
+  readonly #hotKeys: HotKeys;
 
   private constructor(shared: Omit<Shared, "buffered" | "quarantine" | "spoolChanged">) {
     this.#shared = {
@@ -446,6 +450,7 @@ export class DurableSink implements RecordSink {
       quarantine: (records) => this.write(records),
       spoolChanged: () => this.#updateGauges(),
     };
+    this.#hotKeys = new HotKeys(shared.settings.hotKeyEventsPerSecond);
   }
 
   /** A sink whose spools are replayed first where a previous run left records in them. */
@@ -495,7 +500,14 @@ export class DurableSink implements RecordSink {
   }
 
   async write(records: readonly EventRecord[]): Promise<void> {
-    const groups = byTopic(records);
+    let hot = 0;
+    const marked = records.map((r) => {
+      if (r.overflow || !this.#hotKeys.over(r.topic, r.key)) return r;
+      hot++;
+      return { ...r, overflow: true };
+    });
+    if (hot > 0) this.#shared.metrics.hotKeyEvents.inc(hot);
+    const groups = byTopic(marked);
     await Promise.all([...groups].map(([topic, group]) => this.#lane(topic).write(group)));
   }
 

@@ -1,6 +1,7 @@
 import {
   type ConnectionOptions,
   compatibilityPartitioner,
+  type MessageToProduce,
   ProduceAcks,
   Producer,
   stringSerializers,
@@ -53,17 +54,24 @@ export const platformaticProducer = (
     retries: Math.max(1, Math.ceil(settings.retryForMs / RETRY_DELAY_MS)),
     retryDelay: RETRY_DELAY_MS,
   });
+  // Spreads hot keys' overflow over the partitions (the client takes it modulo their number).
+  let nextPartition = 0;
   return {
     send: async (records: readonly EventRecord[]) => {
       try {
         await Promise.all([...new Set(records.map((r) => r.topic))].map((t) => topics.ensure(t)));
         await producer.send({
-          messages: records.map((r) => ({
-            topic: r.topic,
-            key: r.key,
-            value: r.value,
-            headers: { event_id: r.eventId },
-          })),
+          messages: records.map(
+            (r): MessageToProduce<string, string, string, string> =>
+              r.overflow
+                ? {
+                    topic: r.topic,
+                    value: r.value,
+                    headers: { event_id: r.eventId, hot_key: "true" },
+                    partition: nextPartition++ % 1_000_000,
+                  }
+                : { topic: r.topic, key: r.key, value: r.value, headers: { event_id: r.eventId } },
+          ),
         });
       } catch (error) {
         throw classifyKafkaError(error);

@@ -4,6 +4,8 @@ export interface EventRecord {
   key: string;
   value: string;
   eventId: string;
+  /** A hot user's excess (src/kafka/hot-keys.ts): written without its key, spread over partitions. */
+  overflow?: boolean;
 }
 
 /** Where accepted records go. Resolves once the records are durable (in Kafka or in the spool). */

@@ -50,7 +50,8 @@ export class SpoolBudget {
  * Bounded by a budget shared with the other spools of the process: beyond it appends are refused, never
  * dropped.
  *
- * Format: one JSON object per line, `{"t":topic,"k":key,"v":value,"id":event_id}`, in segment files
+ * Format: one JSON object per line, `{"t":topic,"k":key,"v":value,"id":event_id}` (and `"o":1` for a hot
+ * key's overflow), in segment files
  * named by a sequence number. A torn last line (a crash mid-write) was never acknowledged and is skipped.
  */
 export class Spool implements RecordSpool {
@@ -108,7 +109,7 @@ export class Spool implements RecordSpool {
   append(records: readonly EventRecord[]): Promise<void> {
     let lines = "";
     for (const r of records)
-      lines += `${JSON.stringify({ t: r.topic, k: r.key, v: r.value, id: r.eventId })}\n`;
+      lines += `${JSON.stringify({ t: r.topic, k: r.key, v: r.value, id: r.eventId, ...(r.overflow ? { o: 1 } : {}) })}\n`;
     const size = Buffer.byteLength(lines);
     if (this.budget.used + size > this.budget.maxBytes) {
       return Promise.reject(
@@ -176,8 +177,8 @@ export class Spool implements RecordSpool {
     for (const line of text.split("\n")) {
       if (line === "") continue;
       try {
-        const r = JSON.parse(line) as { t: string; k: string; v: string; id: string };
-        records.push({ topic: r.t, key: r.k, value: r.v, eventId: r.id });
+        const r = JSON.parse(line) as { t: string; k: string; v: string; id: string; o?: 1 };
+        records.push({ topic: r.t, key: r.k, value: r.v, eventId: r.id, ...(r.o ? { overflow: true } : {}) });
       } catch {
         // A torn final line: its append never completed, so it was never acknowledged.
       }

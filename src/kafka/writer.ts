@@ -63,6 +63,11 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
       labelNames: ["reason"] as const,
       ...metric,
     }),
+    hotKeyEvents: new Counter({
+      name: `${prefix}_hot_key_events_total`,
+      help: "Events of a user over HOT_KEY_EVENTS_PER_SECOND, written without their key over all partitions",
+      ...metric,
+    }),
     deadLetterRecords: new Counter({
       name: `${prefix}_dead_letter_records_total`,
       help: "Records refused even by their quarantine topic, kept in the spool directory's dead-letter file",

@@ -65,6 +65,12 @@ export const RelaySettings = z
      * the request goes on, and if it lands, the backup is not sent again.
      */
     KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
+    /**
+     * Events per second of one user in one tenant beyond which the excess is written without the user
+     * key, spread over the topic's partitions (header `hot_key`): the one place where per-user order is
+     * traded for availability. 0 turns it off.
+     */
+    HOT_KEY_EVENTS_PER_SECOND: int(1000, 0),
     /** How long one produce request waits for the broker (a paused broker's answer still counts). */
     KAFKA_REQUEST_TIMEOUT_MS: int(60_000, 1000),
     /** Partitions of a tenant topic (and of its -rejected topic); 12–24 by tenant size in production. */

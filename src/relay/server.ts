@@ -101,6 +101,7 @@ export const startRelay = async (
       flushAtEvents: settings.KAFKA_BATCH_MAX_EVENTS,
       maxBatchEvents: settings.KAFKA_BATCH_MAX_EVENTS,
       maxBatchBytes: settings.KAFKA_BATCH_MAX_BYTES,
+      hotKeyEventsPerSecond: settings.HOT_KEY_EVENTS_PER_SECOND,
       ackTimeoutMs: settings.KAFKA_ACK_TIMEOUT_MS,
       requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
       bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,

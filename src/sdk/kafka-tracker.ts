@@ -41,6 +41,8 @@ export interface KafkaTrackerOptions {
   /** Replicas (default min(3, brokers)) and min.insync.replicas (default 2 with three replicas, else 1). */
   replicationFactor?: number;
   minInsyncReplicas?: number;
+  /** A user's events per second beyond which the excess is spread over partitions (default 1000; 0: off). */
+  hotKeyEventsPerSecond?: number;
   /** Create a tenant's topic on its first event (default true); false for a produce-only Kafka user. */
   autoCreateTopics?: boolean;
   log?: Logger;
@@ -106,6 +108,7 @@ export class KafkaTracker {
         // More accumulate while a request is in flight; they go together in the next one.
         maxBatchEvents: 5000,
         maxBatchBytes: 900_000,
+        hotKeyEventsPerSecond: options.hotKeyEventsPerSecond ?? 1000,
         ackTimeoutMs: 5000,
         requestTimeoutMs: 60_000,
         bufferMaxEvents: 50_000,

@@ -132,4 +132,36 @@ describe("the Kafka write path under legal but hostile traffic (real broker)", (
     expect(landed.map((r) => r.headers.get("event_id"))).toEqual(["evt_redriven"]);
     expect(await readdir(spoolDir)).toEqual([]);
   }, 60_000);
+
+  it("spreads one flooding user's excess over the partitions, marked hot_key, and keeps other users keyed", async () => {
+    const tenant = uniqueName("hot");
+    const hotRelay = await startTestRelay(brokers, [`${KEY}=*`], {
+      env: { HOT_KEY_EVENTS_PER_SECOND: "50" },
+    });
+    try {
+      const send = (user: string, n: number) =>
+        fetch(`${hotRelay.httpUrl}/api/v1/behaviors/track/batch`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+          body: JSON.stringify({ events: Array.from({ length: n }, () => event(tenant, user)) }),
+        });
+      expect((await send("bot", 100)).status).toBe(200);
+      expect((await send("bot", 100)).status).toBe(200);
+      expect((await send("person", 10)).status).toBe(200);
+      const records = await readTopic(brokers, topicFor(tenant), 210, 30_000);
+      const bot = records.filter((r) => JSON.parse(r.value).user_id === "bot");
+      const keyed = bot.filter((r) => r.headers.get("hot_key") === undefined);
+      const spread = bot.filter((r) => r.headers.get("hot_key") === "true");
+      expect(keyed.length).toBeGreaterThanOrEqual(50);
+      expect(keyed.length + spread.length).toBe(200);
+      expect(new Set(keyed.map((r) => r.partition)).size).toBe(1);
+      expect(new Set(spread.map((r) => r.partition)).size).toBeGreaterThan(1);
+      const person = records.filter((r) => JSON.parse(r.value).user_id === "person");
+      expect(person.every((r) => r.headers.get("hot_key") === undefined && r.key === "person")).toBe(true);
+      const metrics = await (await fetch(`${hotRelay.httpUrl}/metrics`)).text();
+      expect(metrics).toContain(`relay_hot_key_events_total ${spread.length}`);
+    } finally {
+      await hotRelay.close();
+    }
+  }, 60_000);
 });

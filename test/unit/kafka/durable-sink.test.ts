@@ -13,6 +13,7 @@ const SETTINGS: WritePathSettings = {
   maxBatchBytes: 900_000,
   ackTimeoutMs: 50,
   bufferMaxEvents: 10_000,
+  hotKeyEventsPerSecond: 0,
 };
 
 const A = "user-behaviors-a";
@@ -209,5 +210,17 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     );
     producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
     await expect(sink.write(records(A, 0, 10, 100))).rejects.toThrow(/spool is full/);
+  });
+
+  it("spreads a hot user's excess over partitions (no key, counted), and keeps everyone else's key", async () => {
+    const { sink, producer, count } = await setup({ hotKeyEventsPerSecond: 5 });
+    const hot = Array.from({ length: 20 }, (_, i) => ({ ...record(A, `hot_${i}`), key: "bot" }));
+    const calm = Array.from({ length: 3 }, (_, i) => ({ ...record(A, `calm_${i}`), key: `u_${i}` }));
+    await sink.write([...hot, ...calm]);
+    const sent = producer.delivered.get(A) ?? [];
+    expect(sent.filter((r) => r.key === "bot" && !r.overflow)).toHaveLength(5);
+    expect(sent.filter((r) => r.overflow).map((r) => r.eventId)).toEqual(hot.slice(5).map((r) => r.eventId));
+    expect(sent.filter((r) => r.key.startsWith("u_") && !r.overflow)).toHaveLength(3);
+    expect(await count("hot_key_events_total")).toBe(15);
   });
 });
