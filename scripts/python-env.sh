@@ -7,7 +7,7 @@ require python3 "for the cross-language gRPC client test" "Install Python 3.9 or
 requirements="$ROOT/test/python/requirements.txt"
 venv="$CACHE_DIR/python-$(cksum <"$requirements" | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
-  say "creating a Python environment with grpcio in $venv (once)"
+  say "creating a Python environment for the tests in $venv (once)"
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
