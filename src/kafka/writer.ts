@@ -85,6 +85,8 @@ export interface KafkaWriterSettings extends Omit<ProducerSettings, "retryForMs"
 
 export interface KafkaWriter {
   sink: DurableSink;
+  /** Creates topics with the writer's topic settings (also when auto-creation is off). */
+  topics: TopicProvisioner;
   /**
    * Delivers a spool directory another writer left (a relay worker that is no more): replays it with
    * this writer's producer and removes it once empty. Resolves when done.
@@ -108,10 +110,8 @@ export const openKafkaWriter = async (
     bootstrapBrokers: settings.brokers,
     ...settings.connection,
   });
-  const producer = platformaticProducer(
-    { ...settings, retryForMs: settings.ackTimeoutMs },
-    new TopicProvisioner(admin, settings.topics),
-  );
+  const topics = new TopicProvisioner(admin, settings.topics);
+  const producer = platformaticProducer({ ...settings, retryForMs: settings.ackTimeoutMs }, topics);
   const sink = await DurableSink.open(
     producer,
     fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes)),
@@ -123,6 +123,7 @@ export const openKafkaWriter = async (
   let closing = false;
   return {
     sink,
+    topics,
     adopt: async (spoolDir) => {
       const orphan = await DurableSink.open(
         producer,

@@ -10,6 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
+import { tenantTopics } from "../kafka/topics.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import { kafkaConnection, type RelaySettings, topicSettingsOf } from "./config.ts";
@@ -169,6 +170,21 @@ export const startRelay = async (
       adminToken: settings.ADMIN_TOKEN,
       edgeCalls,
       now: () => Date.now(),
+      provisionTopics: settings.TOPIC_AUTO_CREATE
+        ? undefined
+        : async (tenantId) => {
+            for (const topic of tenantTopics(tenantId)) {
+              // The config is stored either way; a cluster that refuses is named in the log.
+              await kafka.topics
+                .create(topic)
+                .catch((error: unknown) =>
+                  log.warn(
+                    { err: error, topic },
+                    `could not create the topic; run npm run topics -- ensure ${tenantId} with credentials that may`,
+                  ),
+                );
+            }
+          },
       changedTenant:
         settings.EDGE_SECRET.length > 0
           ? edgePusher(

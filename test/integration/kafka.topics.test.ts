@@ -12,6 +12,7 @@ import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
 const KEY = `svc_${uniqueName("topics")}`;
+const ADMIN = `admin_${uniqueName("topics")}`;
 const topicsCommand = (...args: string[]) =>
   promisify(execFile)(
     process.execPath,
@@ -25,7 +26,9 @@ describe("topics provisioned by an operator (TOPIC_AUTO_CREATE=false)", () => {
   let relay: Awaited<ReturnType<typeof startTestRelay>>;
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [`${KEY}=*`], { env: { TOPIC_AUTO_CREATE: "false" } });
+    relay = await startTestRelay(brokers, [`${KEY}=*`], {
+      env: { TOPIC_AUTO_CREATE: "false", ADMIN_TOKEN: ADMIN },
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -73,5 +76,24 @@ describe("topics provisioned by an operator (TOPIC_AUTO_CREATE=false)", () => {
       code: 2,
       stderr: expect.stringContaining("not a tenant id: Bad-Tenant"),
     });
+  });
+
+  it("provisions a tenant's topics when the admin creates its first config", async () => {
+    const tenant = uniqueName("configured");
+    const response = await fetch(`${relay.httpUrl}/api/v1/tracking-configs/from-template`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({
+        tenant_id: tenant,
+        scenario_id: "vlog_feed",
+        template_id: "video",
+        name: "Vlog",
+      }),
+    });
+    expect(response.status).toBe(201);
+    const admin = new Admin({ clientId: "topics-test", bootstrapBrokers: brokers });
+    const topics = await admin.listTopics();
+    await admin.close();
+    expect(topics).toEqual(expect.arrayContaining([topicFor(tenant), quarantineTopicFor(tenant)]));
   });
 });

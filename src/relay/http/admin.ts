@@ -41,6 +41,11 @@ export interface AdminDeps {
   now: () => number;
   /** Called after a tenant's configs or keys changed (pushes them to the edge). */
   changedTenant: (tenantId: string) => void;
+  /**
+   * Creates a tenant's topics when the admin creates one of its configs, where the relay does not create
+   * topics on first write (TOPIC_AUTO_CREATE=false); absent otherwise.
+   */
+  provisionTopics?: (tenantId: string) => Promise<void>;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -94,6 +99,12 @@ export const createAdminApi = (deps: AdminDeps) => {
       );
     return found;
   };
+  /** A tenant's topics, provisioned when the caller is the admin (a tenant's key may not create topics). */
+  const provisioned = async (c: Context<RelayEnv>, tenantId: string) => {
+    if (deps.provisionTopics === undefined || (await principal(c)).kind !== "admin") return;
+    await deps.provisionTopics(tenantId);
+  };
+
   const manage = async (c: Context<RelayEnv>, tenantId: string | undefined) => {
     if (!mayManage(await principal(c), tenantId)) {
       throw new ApiError(
@@ -145,7 +156,9 @@ export const createAdminApi = (deps: AdminDeps) => {
         updated_at: _u,
         ...definition
       } = configFromTemplate(template, body, deps.now());
-      return c.json(changed(await deps.configs.create(definition, deps.now())), 201);
+      const created = changed(await deps.configs.create(definition, deps.now()));
+      await provisioned(c, created.tenant_id);
+      return c.json(created, 201);
     },
   );
 
@@ -161,7 +174,9 @@ export const createAdminApi = (deps: AdminDeps) => {
     async (c) => {
       const body = c.req.valid("json");
       await manage(c, body.tenant_id);
-      return c.json(changed(await deps.configs.create(body, deps.now())), 201);
+      const created = changed(await deps.configs.create(body, deps.now()));
+      await provisioned(c, created.tenant_id);
+      return c.json(created, 201);
     },
   );
 
