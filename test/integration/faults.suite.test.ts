@@ -87,47 +87,28 @@ const hostileMix = (tenant: string, prefix: string) => {
   ].map((event, i) => ({ ...event, event_id: `${prefix}_${i}` }));
 };
 
-/** 40 events/s: a batch of one event per user every 100 ms, each call bounded by 5 s. */
-const steadyLoad = (url: string, tenant: string, headers: Record<string, string>) => {
+/** 40 events/s through any client: a batch of one event per user every 100 ms. */
+const steadyCalls = (
+  tenant: string,
+  send: (events: ReturnType<typeof loadEvents>) => Promise<{ status: string; acknowledged: string[] }>,
+) => {
   const acknowledged: string[] = [];
   const statuses = new Map<string, number>();
-  /** Milliseconds from sending a call to its answer. */
   const latencies: number[] = [];
   let notAcknowledged = 0;
   let seq = 0;
   const inflight = new Set<Promise<void>>();
   const tick = async () => {
-    const events = USERS.map((user) => ({
-      ...EXAMPLE_EVENTS.video_data,
-      event_id: undefined,
-      tenant_id: tenant,
-      user_id: user,
-      position: seq++,
-    }));
-    let status = "network error";
+    const events = loadEvents(tenant, seq);
+    seq += events.length;
     const started = performance.now();
-    try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify({ events }),
-        signal: AbortSignal.timeout(5000),
-      });
-      status = String(response.status);
-      if (response.status === 200 || response.status === 202) {
-        const body = (await response.json()) as { results: { success: boolean; event_id: string }[] };
-        for (const result of body.results) {
-          if (result.success) acknowledged.push(result.event_id);
-          else notAcknowledged++;
-        }
-      } else {
-        await response.arrayBuffer();
-        notAcknowledged += events.length;
-      }
-    } catch {
-      notAcknowledged += events.length;
-    }
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    const outcome = await send(events).catch((error: Error) => ({
+      status: `error ${error.message}`,
+      acknowledged: [],
+    }));
+    acknowledged.push(...outcome.acknowledged);
+    notAcknowledged += events.length - outcome.acknowledged.length;
+    statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
     latencies.push(performance.now() - started);
   };
   const timer = setInterval(() => {
@@ -146,6 +127,40 @@ const steadyLoad = (url: string, tenant: string, headers: Record<string, string>
     },
   };
 };
+
+/** A batch of one event per user, numbered from `seq`. */
+const loadEvents = (tenant: string, seq: number) =>
+  USERS.map((user, i) => ({
+    ...EXAMPLE_EVENTS.video_data,
+    event_id: `evt_${tenant}_${seq + i}`,
+    tenant_id: tenant,
+    user_id: user,
+    position: seq + i,
+  }));
+
+/** The steady load over REST (the relay's or the edge's batch call), each call bounded by 5 s. */
+const steadyLoad = (url: string, tenant: string, headers: Record<string, string>) =>
+  steadyCalls(tenant, async (events) => {
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ events }),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (response.status !== 200 && response.status !== 202) {
+        await response.arrayBuffer();
+        return { status: String(response.status), acknowledged: [] };
+      }
+      const body = (await response.json()) as { results: { success: boolean; event_id: string }[] };
+      return {
+        status: String(response.status),
+        acknowledged: body.results.flatMap((r) => (r.success ? [r.event_id] : [])),
+      };
+    } catch {
+      return { status: "network error", acknowledged: [] };
+    }
+  });
 
 /** Waits until every acknowledged id is in the topic (the recovery), then counts duplicates and losses. */
 const audit = async (
@@ -709,57 +724,6 @@ describe("fault injection: every acknowledged event reaches Kafka", () => {
     }
   }, 300_000);
 });
-
-/** The same load as `steadyLoad` (4 events every 100 ms, each call bounded by 5 s), through any client. */
-const steadyCalls = (
-  tenant: string,
-  send: (events: ReturnType<typeof loadEvents>) => Promise<{ status: string; acknowledged: string[] }>,
-) => {
-  const acknowledged: string[] = [];
-  const statuses = new Map<string, number>();
-  const latencies: number[] = [];
-  let notAcknowledged = 0;
-  let seq = 0;
-  const inflight = new Set<Promise<void>>();
-  const tick = async () => {
-    const events = loadEvents(tenant, seq);
-    seq += events.length;
-    const started = performance.now();
-    const outcome = await send(events).catch((error: Error) => ({
-      status: `error ${error.message}`,
-      acknowledged: [],
-    }));
-    acknowledged.push(...outcome.acknowledged);
-    notAcknowledged += events.length - outcome.acknowledged.length;
-    statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
-    latencies.push(performance.now() - started);
-  };
-  const timer = setInterval(() => {
-    const call = tick();
-    inflight.add(call);
-    void call.finally(() => inflight.delete(call));
-  }, 100);
-  return {
-    acknowledged,
-    statuses,
-    latencies,
-    notAcknowledged: () => notAcknowledged,
-    stop: async () => {
-      clearInterval(timer);
-      await Promise.all(inflight);
-    },
-  };
-};
-
-/** A batch of one event per user, numbered from `seq`. */
-const loadEvents = (tenant: string, seq: number) =>
-  USERS.map((user, i) => ({
-    ...EXAMPLE_EVENTS.video_data,
-    event_id: `evt_${tenant}_${seq + i}`,
-    tenant_id: tenant,
-    user_id: user,
-    position: seq + i,
-  }));
 
 describe("fault injection on three brokers: leaders, restarts, pauses, the controller", () => {
   const kafka = privateKafka(19492, { nodes: 3 });
