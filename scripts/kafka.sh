@@ -214,7 +214,13 @@ node_pid() { # node
   running_pid "$(node_pid_file "$1")" || die "kafka node $1 is not running"
 }
 
-stop_all() { for n in $(nodes); do stop_pid_file "$(node_pid_file "$n")" "kafka node $n"; done; }
+# Every node is asked to stop at once: one by one, the last would wait for a quorum that is gone.
+stop_all() {
+  for n in $(nodes); do
+    if pid=$(running_pid "$(node_pid_file "$n")"); then kill "$pid" 2>/dev/null || true; fi
+  done
+  for n in $(nodes); do stop_pid_file "$(node_pid_file "$n")" "kafka node $n"; done
+}
 
 node=${2:-}
 case "${1:-}" in
