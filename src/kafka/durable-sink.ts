@@ -99,6 +99,7 @@ class TopicLane {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #draining: Promise<void> | undefined;
   #spool: RecordSpool | undefined;
+  #opening: Promise<RecordSpool> | undefined;
   #replaying: Promise<void> | undefined;
   /**
    * Set (synchronously) when the lane turns to its spool, cleared by the replay loop once the spool is
@@ -168,9 +169,13 @@ class TopicLane {
     this.replay();
   }
 
-  async #spoolOf(): Promise<RecordSpool> {
-    this.#spool ??= await this.#shared.spools.open(this.topic);
-    return this.#spool;
+  /** The topic's spool, opened once: concurrent first callers share the one opening. */
+  #spoolOf(): Promise<RecordSpool> {
+    this.#opening ??= this.#shared.spools.open(this.topic).then((spool) => {
+      this.#spool = spool;
+      return spool;
+    });
+    return this.#opening;
   }
 
   async #spoolAppend(records: readonly EventRecord[]): Promise<void> {

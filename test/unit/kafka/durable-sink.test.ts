@@ -223,4 +223,25 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     expect(sent.filter((r) => r.key.startsWith("u_") && !r.overflow)).toHaveLength(3);
     expect(await count("hot_key_events_total")).toBe(15);
   });
+
+  it("opens a topic's spool once, however many writes turn to it while it is being opened", async () => {
+    const spools = memorySpoolStore();
+    let opened = 0;
+    const slow = {
+      ...spools,
+      open: async (topic: string) => {
+        opened++;
+        await sleep(50);
+        return spools.open(topic);
+      },
+    };
+    const producer = new MemoryProducer();
+    producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
+    const { sink } = await setup({ flushAtEvents: 1 }, { producer, spools: slow as typeof spools });
+    const first = sink.write(records(A, 0, 1));
+    await sleep(10);
+    await Promise.all([first, ...Array.from({ length: 10 }, (_, i) => sink.write(records(A, i + 1, 1)))]);
+    expect(opened).toBe(1);
+    expect(spools.spools.get(A)?.events).toBe(11);
+  });
 });
