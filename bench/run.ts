@@ -179,6 +179,8 @@ if (wanted("relay") || wanted("edge")) {
     ADMIN_TOKEN: ADMIN,
     EDGE_SECRET,
     MONGODB_DB: tenant,
+    // Every benchmark event is the same user's: measure the keyed path, not the hot-key spreading.
+    HOT_KEY_EVENTS_PER_SECOND: "0",
   });
   try {
     const client = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
@@ -277,6 +279,7 @@ if (wanted("kafka-direct")) {
     // As a latency-minded service sets it (the relay's default too); the default 1 s only matters
     // below 100 events/s, but it would hold the last events of every step for a second.
     lingerMs: 5,
+    hotKeyEventsPerSecond: 0,
   });
   await tracker.track(event);
   paths.kafka_direct = await steppedLoad(
