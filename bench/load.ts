@@ -2,6 +2,7 @@
 // when each call was due, so a stall is not hidden by coordinated omission), and a stepped series of
 // open loops that raises the offered load until the path breaks.
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { cpuMeter } from "./cpu.ts";
 
 export const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 3);
 /** How long the half-load latency phase runs (`BENCH_HALF_SECONDS`). */
@@ -32,7 +33,16 @@ export interface Step {
    */
   generator_delay_p99_ms: number;
   generator_delay_max_ms: number;
+  /**
+   * CPU microseconds per acknowledged event of each measured process (the system under test) and of
+   * the generator (this process); `generator_bound` when the generator used more CPU than all of them:
+   * such a phase measures the generator, not the path.
+   */
+  cpu?: { us_per_event: Record<string, number>; generator_us_per_event: number; generator_bound: boolean };
 }
+
+/** Processes whose CPU a phase measures, by name, as pids (undefined: not running). */
+export type MeasuredProcesses = () => Record<string, number | undefined>;
 
 /**
  * `callsPerSecond` calls for `seconds`, each carrying `eventsPerCall` events. The achieved rate counts
@@ -43,8 +53,10 @@ export async function openLoop(
   callsPerSecond: number,
   eventsPerCall = 1,
   seconds = STEP_SECONDS,
+  measured?: MeasuredProcesses,
 ): Promise<Step> {
   const latencies: number[] = [];
+  const meter = measured && cpuMeter(measured);
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const started = performance.now();
@@ -77,6 +89,14 @@ export async function openLoop(
   await Promise.all(pending);
   delay.disable();
   const elapsed = Math.max(seconds * 1000, lastAnswer - started) / 1000;
+  const events = Math.max(1, latencies.length * eventsPerCall);
+  const used = meter?.stop();
+  const perEvent = (cpuSeconds: number) => +((cpuSeconds * 1e6) / events).toFixed(1);
+  const cpu = used && {
+    us_per_event: Object.fromEntries(Object.entries(used.processes).map(([name, s]) => [name, perEvent(s)])),
+    generator_us_per_event: perEvent(used.generator),
+    generator_bound: used.generator > Object.values(used.processes).reduce((a, b) => a + b, 0),
+  };
   return {
     offered_events_per_second: Math.round(callsPerSecond * eventsPerCall),
     achieved_events_per_second: Math.round((latencies.length * eventsPerCall) / elapsed),
@@ -84,6 +104,7 @@ export async function openLoop(
     ...latencySummary(latencies),
     generator_delay_p99_ms: +(delay.percentile(99) / 1e6).toFixed(2),
     generator_delay_max_ms: +(delay.max / 1e6).toFixed(2),
+    ...(cpu ? { cpu } : {}),
   };
 }
 
@@ -119,6 +140,8 @@ export async function steppedLoad(
     stepSeconds?: number;
     halfSeconds?: number;
     onSample?: () => void;
+    /** Processes whose CPU per event each phase records. */
+    measured?: MeasuredProcesses;
   },
 ): Promise<SteppedResult> {
   const eventsPerCall = options.eventsPerCall ?? 1;
@@ -130,7 +153,13 @@ export async function steppedLoad(
   const pause = () => new Promise((resolve) => setTimeout(resolve, 500));
   try {
     for (let i = 0; i < (options.maxSteps ?? 10); i++) {
-      const step = await openLoop(call, rate / eventsPerCall, eventsPerCall, options.stepSeconds);
+      const step = await openLoop(
+        call,
+        rate / eventsPerCall,
+        eventsPerCall,
+        options.stepSeconds,
+        options.measured,
+      );
       steps.push(step);
       if (broken(step)) break;
       sustained = step;
@@ -145,6 +174,7 @@ export async function steppedLoad(
         half / eventsPerCall,
         eventsPerCall,
         options.halfSeconds ?? HALF_SECONDS,
+        options.measured,
       );
     }
   } finally {

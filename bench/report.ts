@@ -189,6 +189,34 @@ export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
     "",
     `![latency](${stamp}-latency.svg)`,
     "",
+    "## CPU per event",
+    "",
+    "CPU time of each process over a phase (from /proc) divided by the events acknowledged in it, at the last step that held and at half that load; events per second per core is 1,000,000 / µs. ⚠ marks a phase whose load generator (this process) used more CPU than the system under test: it measures the generator more than the path.",
+    "",
+    "| path | phase | µs per event, by process | generator µs per event | |",
+    "|---|---|---|---|---|",
+    ...Object.entries(r.paths).flatMap(([name, result]) =>
+      (
+        [
+          ["sustained", result.sustained],
+          ["half load", result.at_half],
+        ] as const
+      ).flatMap(([phase, step]) =>
+        step?.cpu === undefined
+          ? []
+          : [
+              `| ${name} | ${phase} | ${Object.entries(step.cpu.us_per_event)
+                .map(
+                  ([process, us]) =>
+                    `${process} ${us} (${Math.round(1e6 / Math.max(us, 0.1))} ev/s per core)`,
+                )
+                .join(
+                  ", ",
+                )} | ${step.cpu.generator_us_per_event} | ${step.cpu.generator_bound ? "⚠ generator-bound" : ""} |`,
+            ],
+      ),
+    ),
+    "",
     "## Resident memory",
     "",
     `![memory](${stamp}-memory.svg)`,

@@ -193,12 +193,18 @@ if (wanted("relay") || wanted("edge")) {
     const onSample = relay.memory.sample;
     if (wanted("relay")) {
       say("relay gRPC single");
-      paths.relay_grpc_single = await steppedLoad(trackOne, { startEventsPerSecond: 100, onSample });
+      const measured = () => ({ relay: relay.pid() });
+      paths.relay_grpc_single = await steppedLoad(trackOne, {
+        startEventsPerSecond: 100,
+        onSample,
+        measured,
+      });
       say("relay gRPC batched (100 per call)");
       paths.relay_grpc_batched = await steppedLoad(() => client.trackEvents({ events: batch }, auth), {
         startEventsPerSecond: 1000,
         eventsPerCall: 100,
         onSample,
+        measured,
       });
       say("relay REST single");
       const restHeaders = { "content-type": "application/json", authorization: `Bearer ${KEY}` };
@@ -206,6 +212,7 @@ if (wanted("relay") || wanted("edge")) {
       paths.relay_rest_single = await steppedLoad(() => post(restUrl, single, restHeaders), {
         startEventsPerSecond: 100,
         onSample,
+        measured,
       });
       say("peers: autocannon on relay REST, ghz on relay gRPC");
       peers.autocannon_relay_rest = await autocannon(restUrl, single, restHeaders);
@@ -243,10 +250,13 @@ if (wanted("relay") || wanted("edge")) {
           edge.memory.sample();
           relay.memory.sample();
         };
+        // The edge's CPU is workerd's; the relay behind it is reported on its own.
+        const measuredBoth = () => ({ edge: edge.pid(), relay: relay.pid() });
         say("edge HTTP single");
         paths.edge_http_single = await steppedLoad(() => post(track, single, trackHeaders), {
           startEventsPerSecond: 100,
           onSample: sampleBoth,
+          measured: measuredBoth,
         });
         say("edge HTTP batched (beacon bodies of 100, text/plain)");
         paths.edge_http_batched = await steppedLoad(
@@ -255,6 +265,7 @@ if (wanted("relay") || wanted("edge")) {
             startEventsPerSecond: 1000,
             eventsPerCall: 100,
             onSample: sampleBoth,
+            measured: measuredBoth,
           },
         );
         say("peer: autocannon on edge HTTP single");
@@ -314,6 +325,7 @@ if (wanted("ceilings")) {
       () => post(bare.url, single, { "content-type": "application/json" }),
       {
         startEventsPerSecond: 200,
+        measured: () => ({ bare_http: bare.pid() }),
       },
     );
     peers.autocannon_bare_http = await autocannon(bare.url, single, { "content-type": "application/json" });

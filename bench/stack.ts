@@ -62,6 +62,7 @@ export const startRelay = async (env: Record<string, string>) => {
   return {
     httpUrl: "http://127.0.0.1:18181",
     grpcUrl: "http://127.0.0.1:15151",
+    pid: nodePid,
     memory: memoryWatch(nodePid),
     stop: () => stopChild(child),
   };
@@ -70,7 +71,12 @@ export const startRelay = async (env: Record<string, string>) => {
 /** The Cloudflare entry point as wrangler bundles it, in workerd (Miniflare), forwarding to `relayUrl`. */
 export const startEdge = async (relayUrl: string, edgeSecret: string) => {
   const mf = await startWorkerdEdge({ relayUrl, edgeSecret, port: 18789 });
-  return { url: "http://127.0.0.1:18789", memory: memoryWatch(workerdPid), stop: () => mf.dispose() };
+  return {
+    url: "http://127.0.0.1:18789",
+    pid: workerdPid,
+    memory: memoryWatch(workerdPid),
+    stop: () => mf.dispose(),
+  };
 };
 
 /** The HTTP ceiling: a bare Node server in its own process that reads the body and answers 200. */
@@ -84,5 +90,5 @@ export const startBareHttp = async () => {
     { stdio: "inherit" },
   );
   await waitForHttp("http://127.0.0.1:18484/");
-  return { url: "http://127.0.0.1:18484", stop: () => stopChild(child) };
+  return { url: "http://127.0.0.1:18484", pid: () => child.pid, stop: () => stopChild(child) };
 };

@@ -96,6 +96,8 @@ interface Shared {
 class TopicLane {
   readonly topic: string;
   #pending: Pending[] = [];
+  /** Events in `#pending`, kept as a count: summing the list on every write is quadratic under load. */
+  #pendingEvents = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #draining: Promise<void> | undefined;
   #spool: RecordSpool | undefined;
@@ -144,11 +146,13 @@ class TopicLane {
     if (!this.#spooling) {
       return new Promise((resolve, reject) => {
         this.#pending.push({ records, resolve, reject });
+        this.#pendingEvents += records.length;
         shared.buffered += records.length;
         if (shared.buffered > shared.settings.bufferMaxEvents) this.#overflow = true;
-        const waiting = this.#pending.reduce((n, p) => n + p.records.length, 0);
         this.#flushSoon(
-          this.#overflow || waiting >= shared.settings.flushAtEvents ? 0 : shared.settings.lingerMs,
+          this.#overflow || this.#pendingEvents >= shared.settings.flushAtEvents
+            ? 0
+            : shared.settings.lingerMs,
         );
       });
     }
@@ -229,7 +233,8 @@ class TopicLane {
       const behind = this.#pending;
       this.#pending = [];
       const spooled = [...batch, ...behind];
-      this.#shared.buffered -= behind.reduce((n, p) => n + p.records.length, 0);
+      this.#shared.buffered -= this.#pendingEvents;
+      this.#pendingEvents = 0;
       try {
         await this.#spoolAppend(spooled.flatMap((p) => p.records));
       } catch (error) {
@@ -256,24 +261,24 @@ class TopicLane {
     }
   }
 
+  /** The next request's worth of pending writes, in order, taken off the list with one splice. */
   #take(settings: WritePathSettings): Pending[] {
-    const batch: Pending[] = [];
+    let taken = 0;
     let events = 0;
     let bytes = 0;
-    while (this.#pending.length > 0) {
-      const next = this.#pending[0] as Pending;
+    for (const next of this.#pending) {
       const size = next.records.reduce((n, r) => n + recordBytes(r), 0);
       if (
-        batch.length > 0 &&
+        taken > 0 &&
         (events + next.records.length > settings.maxBatchEvents || bytes + size > settings.maxBatchBytes)
       )
         break;
-      batch.push(next);
+      taken++;
       events += next.records.length;
       bytes += size;
-      this.#pending.shift();
     }
-    return batch;
+    this.#pendingEvents -= events;
+    return this.#pending.splice(0, taken);
   }
 
   /**
