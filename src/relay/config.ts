@@ -36,6 +36,12 @@ export const RelaySettings = z
      * bodies costs refusals, not memory. At least one full request (1 MiB).
      */
     RELAY_BODY_BUDGET_BYTES: int(32 * 1024 * 1024, 1024 * 1024),
+    /**
+     * Events being handled at once over every transport (REST, Connect, gRPC, the edge's calls); beyond
+     * it calls get 429 / RESOURCE_EXHAUSTED `overloaded` (retry in a second), so an overloaded relay
+     * refuses work instead of running out of memory. At least one full batch.
+     */
+    RELAY_MAX_INFLIGHT_EVENTS: int(5000, 100),
     KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
     KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
     /** PLAINTEXT locally; SASL_SSL against a managed cluster (docs/security.md). */

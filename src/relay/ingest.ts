@@ -50,6 +50,11 @@ interface IngestDeps {
   env?: Environment;
   /** Per-key and per-tenant rate limits; none in unit tests that do not test them. */
   limiter?: RateLimiter;
+  /**
+   * Events being handled at once, all transports together; beyond it calls are refused with a
+   * retryable `overloaded` (RELAY_MAX_INFLIGHT_EVENTS). Unbounded when absent.
+   */
+  maxInflightEvents?: number;
 }
 
 const FORBIDDEN = "this key may not write events of that tenant";
@@ -63,6 +68,8 @@ const fieldErrorsOf = (issues: readonly Issue[]) => issues.map(({ path, message 
  */
 export class IngestService {
   readonly deps: IngestDeps;
+  /** Events of calls under way: each holds its request, its outcome and its caller until answered. */
+  #inflight = 0;
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
@@ -96,8 +103,29 @@ export class IngestService {
 
   /** Validates each event on its own; the accepted ones are written together, as one durable batch. */
   async trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
-    const { metrics } = this.deps;
+    const { metrics, maxInflightEvents } = this.deps;
     metrics.received.inc(inputs.length);
+    // A CPU-bound relay takes calls faster than it answers them; without a bound their memory grows
+    // until the heap gives out. Refused calls cost almost nothing and the client retries them.
+    if (maxInflightEvents !== undefined && this.#inflight + inputs.length > maxInflightEvents) {
+      metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
+      throw new ApiError(
+        "overloaded",
+        "the relay is handling too many events right now; retry in a second",
+        [],
+        1,
+      );
+    }
+    this.#inflight += inputs.length;
+    try {
+      return await this.#trackBatch(inputs, principal);
+    } finally {
+      this.#inflight -= inputs.length;
+    }
+  }
+
+  async #trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
+    const { metrics } = this.deps;
     this.#admit(inputs, principal);
     const outcomes: EventOutcome[] = [];
     const records: EventRecord[] = [];

@@ -47,6 +47,9 @@ const closeServer = (server: Server | Http2Server, sessions: Set<Http2Session>) 
     for (const session of sessions) session.destroy();
   });
 
+/** Calls one gRPC connection may have under way at once. */
+const GRPC_MAX_CONCURRENT_STREAMS = 256;
+
 /** How much of an over-limit body the relay reads and discards so that its client can read the 413. */
 const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 const DRAIN_MAX_MS = 10_000;
@@ -150,6 +153,7 @@ export const startRelay = async (
     metrics,
     log,
     limiter,
+    maxInflightEvents: settings.RELAY_MAX_INFLIGHT_EVENTS,
   });
 
   const edgeCalls = new EdgeCallVerifier(settings.EDGE_SECRET);
@@ -216,7 +220,12 @@ export const startRelay = async (
     }),
   );
   // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.
-  const grpcServer = createHttp2Server(connectNodeAdapter({ routes, ...limits }));
+  // A bound on the streams a connection may have open: without it a client that sends faster than the
+  // relay answers makes HTTP/2 buffer its calls until the heap gives out; with it, the client waits.
+  const grpcServer = createHttp2Server(
+    { settings: { maxConcurrentStreams: GRPC_MAX_CONCURRENT_STREAMS } },
+    connectNodeAdapter({ routes, ...limits }),
+  );
   const sessions = new Set<Http2Session>();
   grpcServer.on("session", (session: Http2Session) => {
     sessions.add(session);

@@ -13,18 +13,21 @@ import { fixedEnvironment } from "../../support/core.ts";
 class MemorySink implements RecordSink {
   records: EventRecord[] = [];
   full = false;
+  /** When set, writes wait for it: a slow Kafka. */
+  gate: Promise<void> | undefined;
   kafkaAvailable = true;
   get accepting() {
     return !this.full;
   }
   async write(records: readonly EventRecord[]) {
     if (this.full) throw new SinkUnavailableError("full");
+    await this.gate;
     this.records.push(...records);
   }
   async close() {}
 }
 
-const setup = (bodyBudgetBytes = 32 * 1024 * 1024) => {
+const setup = (bodyBudgetBytes = 32 * 1024 * 1024, maxInflightEvents?: number) => {
   const sink = new MemorySink();
   const metrics = createMetrics();
   const log = pino({ level: "silent" });
@@ -35,6 +38,7 @@ const setup = (bodyBudgetBytes = 32 * 1024 * 1024) => {
     metrics,
     log,
     env: fixedEnvironment(),
+    maxInflightEvents,
   });
   const app = createHttpApp({ ingest, metrics, log, bodyBudgetBytes });
   const post = (path: string, body: unknown, key = "sk_a") =>
@@ -152,5 +156,23 @@ describe("relay ingest (in-memory sink)", () => {
     const response = await app.request("/nope");
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ code: "not_found" });
+  });
+
+  it("refuses calls beyond the events it may handle at once with a retryable 429 overloaded, and takes them again after", async () => {
+    const { sink, post } = setup(32 * 1024 * 1024, 150);
+    let open = () => undefined as unknown;
+    sink.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const batch = { events: Array.from({ length: 100 }, () => event("tenant_a", { event_id: undefined })) };
+    const first = post("/api/v1/behaviors/track/batch", batch, "svc");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = await post("/api/v1/behaviors/track/batch", batch, "svc");
+    expect(second.status).toBe(429);
+    expect(second.headers.get("retry-after")).toBe("1");
+    expect(await second.json()).toMatchObject({ code: "overloaded", retryable: true });
+    open();
+    expect((await first).status).toBe(200);
+    expect((await post("/api/v1/behaviors/track/batch", batch, "svc")).status).toBe(200);
   });
 });
