@@ -20,7 +20,9 @@ export const parseJsonBody = (bytes: Uint8Array | ArrayBuffer): unknown => {
   let text: string;
   try {
     text = utf8.decode(bytes);
-  } catch {
+  } catch (error) {
+    // A fatal TextDecoder throws TypeError on bytes that are not UTF-8; anything else is not the body's.
+    if (!(error instanceof TypeError)) throw error;
     throw new ApiError("malformed_body", "the body is not valid UTF-8");
   }
   try {

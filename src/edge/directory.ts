@@ -104,7 +104,9 @@ export class CachedDirectory implements Directory {
       let pulled: T | undefined;
       try {
         pulled = await pull();
-      } catch {
+      } catch (error) {
+        // The feed is the relay: unreachable, refusing or answering nonsense, the answer is "retry".
+        console.warn("the relay's feed could not be read", error);
         throw new ApiError("store_unavailable", "the edge cannot check keys and configs right now; retry");
       }
       value = JSON.stringify(pulled ?? null);

@@ -72,8 +72,9 @@ export const tryQueued = async (
       for (const refusal of message.refusals)
         metrics.add("edge_events_quarantined_total", 1, { reason: refusal.reason });
     }
-  } catch {
-    // Every kind of failure is retried: see above. The relay logs its side of a refused call.
+  } catch (error) {
+    // Every kind of failure is retried: see above. Counted below as a retry; the relay logs its side.
+    console.warn("queued work could not be handed to the relay; retrying later", error);
     left = message;
   }
   if (left === undefined) return { action: "done" };

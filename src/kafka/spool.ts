@@ -179,8 +179,9 @@ export class Spool implements RecordSpool {
       try {
         const r = JSON.parse(line) as { t: string; k: string; v: string; id: string; o?: 1 };
         records.push({ topic: r.t, key: r.k, value: r.v, eventId: r.id, ...(r.o ? { overflow: true } : {}) });
-      } catch {
+      } catch (error) {
         // A torn final line: its append never completed, so it was never acknowledged.
+        if (!(error instanceof SyntaxError)) throw error;
       }
     }
     return records;

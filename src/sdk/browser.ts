@@ -75,8 +75,11 @@ export const browserEnvironment = (): TrackerEnvironment => {
   };
   let storage: TrackerEnvironment["storage"];
   try {
-    storage = g.localStorage; // throws where storage is disabled
-  } catch {}
+    storage = g.localStorage;
+  } catch (error) {
+    // Browsers throw SecurityError where storage is disabled: the tracker then keeps events in memory only.
+    if (!(error instanceof Error && error.name === "SecurityError")) throw error;
+  }
   return {
     fetch: (url, init) => g.fetch(url, init),
     sendBeacon: (url, body) => g.navigator.sendBeacon?.(url, body) ?? false,
