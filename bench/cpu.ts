@@ -44,3 +44,10 @@ export const cpuMeter = (processes: () => Record<string, number | undefined>) =>
     },
   };
 };
+
+/** The CPU seconds of the children a process has waited for (cutime + cstime) from its /proc stat line. */
+export const cpuSecondsOfChildren = (stat: string): number => {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // cutime and cstime are fields 16 and 17 of the line: 14 and 15 after the name.
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+};

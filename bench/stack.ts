@@ -43,9 +43,11 @@ const stopChild = (child: ChildProcess) =>
     child.kill("SIGTERM");
   });
 
-/** The relay as `npm run relay` runs it: compiled, with a bounded heap. */
-export const startRelay = async (env: Record<string, string>) => {
-  const child = spawn("sh", [join(root, "scripts", "relay.sh")], {
+/** The relay as `npm run relay` runs it: compiled, with a bounded heap; on the CPUs of `cpuList` if given. */
+export const startRelay = async (env: Record<string, string>, cpuList?: string) => {
+  const relay = ["sh", join(root, "scripts", "relay.sh")];
+  const [command, ...args] = cpuList === undefined ? relay : ["taskset", "-c", cpuList, ...relay];
+  const child = spawn(command as string, args, {
     env: {
       ...process.env,
       RELAY_HTTP_PORT: "18181",

@@ -4,12 +4,13 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import { createServer as createHttp2Server, type Http2Server, type Http2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
+import { BehaviorService } from "../gen/recommender/v1/behavior_pb.js";
+import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
 import { tenantTopics } from "../kafka/topics.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
@@ -19,7 +20,8 @@ import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
 import { createMetrics } from "./metrics.ts";
-import { behaviorRoutes } from "./rpc/service.ts";
+import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
+import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
 import { ConfigRepository } from "./store/configs.ts";
 import { KeyRepository } from "./store/keys.ts";
@@ -33,19 +35,21 @@ export interface RunningRelay {
   close(): Promise<void>;
 }
 
-const listen = (server: Server | Http2Server, port: number, host: string) =>
+const listen = (server: Server, port: number, host: string) =>
   new Promise<number>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 
-/** Stops a listener and ends its open connections (HTTP/1.1 keep-alive sockets, HTTP/2 sessions). */
-const closeServer = (server: Server | Http2Server, sessions: Set<Http2Session>) =>
+/** Stops a listener and ends its open connections (HTTP/1.1 keep-alive sockets). */
+const closeServer = (server: Server) =>
   new Promise<void>((resolve) => {
     server.close(() => resolve());
-    if ("closeAllConnections" in server) server.closeAllConnections();
-    for (const session of sessions) session.destroy();
+    server.closeAllConnections();
   });
+
+/** The start of every RPC path the relay serves (`/recommender.v1.BehaviorService/TrackEvent`…). */
+const RPC_PATH_PREFIX = "/recommender.v1.";
 
 /** Calls one gRPC connection may have under way at once. */
 const GRPC_MAX_CONCURRENT_STREAMS = 256;
@@ -157,7 +161,8 @@ export const startRelay = async (
   });
 
   const edgeCalls = new EdgeCallVerifier(settings.EDGE_SECRET);
-  const routes = behaviorRoutes(ingest, edgeCalls);
+  const handlers = behaviorHandlers(ingest, edgeCalls);
+  const routes = connectRoutes(handlers);
   // The same body limit as REST: a larger message is refused before it is buffered.
   const limits = { readMaxBytes: MAX_REQUEST_BYTES };
   const app = createHttpApp({
@@ -202,6 +207,7 @@ export const startRelay = async (
   });
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
   const rest = getRequestListener(app.fetch);
+  const rpc = connectNodeAdapter({ routes, ...limits });
   const httpServer = createHttpServer(
     // A client that trickles its request (slowloris) is answered 408 and cut off, not waited for.
     {
@@ -209,30 +215,23 @@ export const startRelay = async (
       headersTimeout: settings.RELAY_REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: Math.min(30_000, settings.RELAY_REQUEST_TIMEOUT_MS / 2),
     },
-    connectNodeAdapter({
-      routes,
-      ...limits,
-      fallback: (req, res) => {
-        if (Number(req.headers["content-length"]) > MAX_REQUEST_BYTES)
-          refuseOversized(req as IncomingMessage, res as ServerResponse);
-        else void rest(req as IncomingMessage, res as ServerResponse);
-      },
-    }),
+    (req, res) => {
+      // RPC paths are /<package>.<Service>/<Method>; only those go through Connect's adapter.
+      if (req.url?.startsWith(RPC_PATH_PREFIX)) rpc(req, res);
+      else if (Number(req.headers["content-length"]) > MAX_REQUEST_BYTES) refuseOversized(req, res);
+      else void rest(req, res);
+    },
   );
   // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.
-  // A bound on the streams a connection may have open: without it a client that sends faster than the
-  // relay answers makes HTTP/2 buffer its calls until the heap gives out; with it, the client waits.
-  const grpcServer = createHttp2Server(
-    { settings: { maxConcurrentStreams: GRPC_MAX_CONCURRENT_STREAMS } },
-    connectNodeAdapter({ routes, ...limits }),
+  const grpcServer = createGrpcServer(
+    [
+      grpcJsService(BehaviorService, handlers.behavior, log),
+      grpcJsService(EdgeForwardingService, handlers.edgeForwarding, log),
+    ],
+    { maxConcurrentStreams: GRPC_MAX_CONCURRENT_STREAMS, maxMessageBytes: MAX_REQUEST_BYTES },
   );
-  const sessions = new Set<Http2Session>();
-  grpcServer.on("session", (session: Http2Session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
   const httpPort = await listen(httpServer, settings.RELAY_HTTP_PORT, settings.RELAY_HOST);
-  const grpcPort = await listen(grpcServer, settings.RELAY_GRPC_PORT, settings.RELAY_HOST);
+  const grpcPort = await grpcServer.listen(settings.RELAY_HOST, settings.RELAY_GRPC_PORT);
   log.info(
     { httpPort, grpcPort, brokers: settings.KAFKA_BROKERS, spool: settings.SPOOL_DIR },
     "relay listening",
@@ -248,7 +247,8 @@ export const startRelay = async (
     grpcUrl: `http://${settings.RELAY_HOST}:${grpcPort}`,
     ingest,
     close: async () => {
-      await Promise.all([closeServer(httpServer, new Set()), closeServer(grpcServer, sessions)]);
+      grpcServer.close();
+      await closeServer(httpServer);
       await kafka.close();
       await mongo.close();
       log.info("relay stopped");

@@ -1,4 +1,4 @@
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import {
   ApiError,
   bearerToken,
@@ -12,8 +12,18 @@ import {
   parseJsonBody,
   RefusalBatch,
 } from "../../core/index.ts";
-import { type BehaviorEvent, BehaviorService } from "../../gen/recommender/v1/behavior_pb.js";
-import { EdgeForwardingService } from "../../gen/recommender/v1/edge_pb.js";
+import {
+  type BehaviorEvent,
+  BehaviorService,
+  type TrackEventRequest,
+  type TrackEventsRequest,
+  type ValidateEventRequest,
+} from "../../gen/recommender/v1/behavior_pb.js";
+import {
+  EdgeForwardingService,
+  type ForwardEventsRequest,
+  type QuarantineEventsRequest,
+} from "../../gen/recommender/v1/edge_pb.js";
 import type { Principal } from "../auth.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
 import type { EventOutcome, IngestService } from "../ingest.ts";
@@ -79,90 +89,111 @@ const trackBatch = async (ingest: IngestService, events: unknown[], principal: P
   };
 };
 
+/** The request headers a handler reads, whichever server carried the call. */
+export interface CallHeaders {
+  get(name: string): string | null;
+}
+
+/** What a handler sees of its call: Connect's HandlerContext and grpc-js's metadata both give this. */
+export interface CallContext {
+  requestHeader: CallHeaders;
+}
+
+/** Unary handlers by method (local name), each answering a message init or throwing a ConnectError. */
+// biome-ignore lint/suspicious/noExplicitAny: requests and answers are each method's own message types
+export type UnaryHandlers = Record<string, (request: any, ctx: CallContext) => Promise<any>>;
+
 /**
- * BehaviorService over gRPC, gRPC-Web and Connect, on the same ingest service as REST; and the edge's
- * EdgeForwardingService, whose calls carry a signature instead of a key.
+ * BehaviorService, on the same ingest service as REST; and the edge's EdgeForwardingService, whose calls
+ * carry a signature instead of a key. Served by Connect on :8080 (gRPC, gRPC-Web, Connect) and by
+ * grpc-js on :50051 (src/relay/rpc/grpc-server.ts).
  */
-export const behaviorRoutes =
-  (ingest: IngestService, edgeCalls: EdgeCallVerifier) => (router: ConnectRouter) => {
-    const guarded = async <T>(ctx: HandlerContext, call: (principal: Principal) => Promise<T>) => {
+export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerifier) => {
+  const guarded = async <T>(ctx: CallContext, call: (principal: Principal) => Promise<T>) => {
+    try {
+      return await call(await ingest.authenticate(bearerToken(ctx.requestHeader.get("authorization"))));
+    } catch (error) {
+      throw asRpcError(error);
+    }
+  };
+
+  const edgeForwarding = {
+    forwardEvents: async (request: ForwardEventsRequest) => {
       try {
-        return await call(await ingest.authenticate(bearerToken(ctx.requestHeader.get("authorization"))));
+        const { eventsJson, timestampMs, nonce, signature } = request;
+        await edgeCalls.verify("forward", { timestamp: Number(timestampMs), nonce, signature }, eventsJson);
+        const batch = parseBatch(parseJsonBody(eventsJson));
+        if (!batch.ok) throw new ApiError(batch.problem.code, batch.problem.detail, batch.problem.errors);
+        return { result: await trackBatch(ingest, batch.events, { kind: "edge" }) };
       } catch (error) {
         throw asRpcError(error);
       }
-    };
-
-    router.service(EdgeForwardingService, {
-      forwardEvents: async (request) => {
-        try {
-          const { eventsJson, timestampMs, nonce, signature } = request;
-          await edgeCalls.verify("forward", { timestamp: Number(timestampMs), nonce, signature }, eventsJson);
-          const batch = parseBatch(parseJsonBody(eventsJson));
-          if (!batch.ok) throw new ApiError(batch.problem.code, batch.problem.detail, batch.problem.errors);
-          return { result: await trackBatch(ingest, batch.events, { kind: "edge" }) };
-        } catch (error) {
-          throw asRpcError(error);
-        }
-      },
-      quarantineEvents: async (request) => {
-        try {
-          const { refusalsJson, timestampMs, nonce, signature } = request;
-          await edgeCalls.verify(
-            "quarantine",
-            { timestamp: Number(timestampMs), nonce, signature },
-            refusalsJson,
-          );
-          const parsed = RefusalBatch.safeParse(parseJsonBody(refusalsJson));
-          if (!parsed.success) throw new ApiError("invalid_request", "the body is not a list of refusals");
-          return { quarantined: await ingest.quarantine(parsed.data.refusals) };
-        } catch (error) {
-          throw asRpcError(error);
-        }
-      },
-    });
-
-    router.service(BehaviorService, {
-      trackEvent: (request, ctx) =>
-        guarded(ctx, async (principal) => {
-          const outcome = await ingest.track(eventOf(request.event), principal);
-          if (!outcome.ok) throw rpcError(outcome.code, outcome.message, outcome.errors);
-          return {
-            success: true,
-            eventId: outcome.eventId,
-            message: "Event tracked successfully",
-            validationWarnings: outcome.warnings.map(issueToProto),
-          };
-        }),
-
-      trackEvents: (request, ctx) =>
-        guarded(ctx, (principal) => trackBatch(ingest, request.events.map(eventOf), principal)),
-
-      validateEvent: (request, ctx) =>
-        guarded(ctx, async (principal) => {
-          const result = await ingest.validate(eventOf(request.event), principal);
-          return {
-            success: result.ok,
-            errors: result.errors.map(issueToProto),
-            validationWarnings: result.warnings.map(issueToProto),
-          };
-        }),
-
-      health: async () => {
-        const report = await ingest.health();
-        const { stats } = report;
-        return {
-          status: report.status,
-          kafkaAvailable: report.kafka_available,
-          stats: {
-            totalEvents: BigInt(stats.total_events),
-            kafkaSuccess: BigInt(stats.kafka_success),
-            kafkaFailed: BigInt(stats.kafka_failed),
-            rejected: BigInt(stats.rejected),
-            validationWarnings: BigInt(stats.validation_warnings),
-            successRate: stats.success_rate,
-          },
-        };
-      },
-    });
+    },
+    quarantineEvents: async (request: QuarantineEventsRequest) => {
+      try {
+        const { refusalsJson, timestampMs, nonce, signature } = request;
+        await edgeCalls.verify(
+          "quarantine",
+          { timestamp: Number(timestampMs), nonce, signature },
+          refusalsJson,
+        );
+        const parsed = RefusalBatch.safeParse(parseJsonBody(refusalsJson));
+        if (!parsed.success) throw new ApiError("invalid_request", "the body is not a list of refusals");
+        return { quarantined: await ingest.quarantine(parsed.data.refusals) };
+      } catch (error) {
+        throw asRpcError(error);
+      }
+    },
   };
+
+  const behavior = {
+    trackEvent: (request: TrackEventRequest, ctx: CallContext) =>
+      guarded(ctx, async (principal) => {
+        const outcome = await ingest.track(eventOf(request.event), principal);
+        if (!outcome.ok) throw rpcError(outcome.code, outcome.message, outcome.errors);
+        return {
+          success: true,
+          eventId: outcome.eventId,
+          message: "Event tracked successfully",
+          validationWarnings: outcome.warnings.map(issueToProto),
+        };
+      }),
+
+    trackEvents: (request: TrackEventsRequest, ctx: CallContext) =>
+      guarded(ctx, (principal) => trackBatch(ingest, request.events.map(eventOf), principal)),
+
+    validateEvent: (request: ValidateEventRequest, ctx: CallContext) =>
+      guarded(ctx, async (principal) => {
+        const result = await ingest.validate(eventOf(request.event), principal);
+        return {
+          success: result.ok,
+          errors: result.errors.map(issueToProto),
+          validationWarnings: result.warnings.map(issueToProto),
+        };
+      }),
+
+    health: async () => {
+      const report = await ingest.health();
+      const { stats } = report;
+      return {
+        status: report.status,
+        kafkaAvailable: report.kafka_available,
+        stats: {
+          totalEvents: BigInt(stats.total_events),
+          kafkaSuccess: BigInt(stats.kafka_success),
+          kafkaFailed: BigInt(stats.kafka_failed),
+          rejected: BigInt(stats.rejected),
+          validationWarnings: BigInt(stats.validation_warnings),
+          successRate: stats.success_rate,
+        },
+      };
+    },
+  };
+  return { behavior, edgeForwarding };
+};
+
+/** The handlers as Connect routes. */
+export const connectRoutes = (handlers: ReturnType<typeof behaviorHandlers>) => (router: ConnectRouter) => {
+  router.service(EdgeForwardingService, handlers.edgeForwarding);
+  router.service(BehaviorService, handlers.behavior);
+};

@@ -1,0 +1,142 @@
+// Load generators that are cheaper than the paths they drive: ghz (Go) for gRPC and autocannon for HTTP,
+// each in its own process, so that its CPU is measured beside the system under test's and a phase
+// whose generator needed more CPU than the system is flagged instead of reported as the system's limit.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { cpuSecondsOfChildren } from "./cpu.ts";
+
+const root = join(import.meta.dirname, "..");
+const run = promisify(execFile);
+
+/**
+ * Runs a command through `sh`, which waits for it and then prints its own /proc stat line: the
+ * children's CPU (cutime + cstime) there is the command's, all of its threads included, which
+ * /proc/<pid> cannot give once the command has exited.
+ */
+const measuredCommand = async (command: string, args: string[]) => {
+  const out = join(await mkdtemp(join(tmpdir(), "bench-generator-")), "out");
+  try {
+    const { stdout } = await run(
+      "sh",
+      ["-c", `"$@" > "$0" && read -r stat < /proc/$$/stat && echo "$stat"`, out, command, ...args],
+      { maxBuffer: 1024 * 1024, timeout: 600_000 },
+    );
+    return { output: await readFile(out, "utf8"), cpuSeconds: cpuSecondsOfChildren(stdout.trim()) };
+  } catch (error) {
+    const { stderr, message } = error as Error & { stderr?: string };
+    throw new Error(`${command.split("/").at(-1)} failed: ${stderr?.trim() || message}`);
+  } finally {
+    await rm(dirname(out), { recursive: true, force: true });
+  }
+};
+
+export interface GeneratorRun {
+  /** Calls answered with success. */
+  ok: number;
+  errors: number;
+  seconds: number;
+  calls_per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** CPU seconds the generator process used. */
+  cpu_seconds: number;
+}
+
+let ghzPath: string | undefined;
+const ghzBinary = async () => {
+  ghzPath ??= (await run("sh", [join(root, "scripts", "ghz.sh")], { timeout: 600_000 })).stdout.trim();
+  return ghzPath;
+};
+
+/**
+ * ghz calling `method` (e.g. "recommender.v1.BehaviorService/TrackEvent") with `data` (JSON of the
+ * request message): `calls` in all, at `rps` per second (0: as fast as it goes) from `concurrency`
+ * workers over `connections` HTTP/2 connections.
+ */
+export const ghz = async (options: {
+  target: string;
+  method: string;
+  data: unknown;
+  metadata?: Record<string, string>;
+  calls: number;
+  rps: number;
+  concurrency: number;
+  connections?: number;
+}): Promise<GeneratorRun> => {
+  const args = [
+    "--insecure",
+    "--proto",
+    join(root, "protos", "recommender", "v1", "behavior.proto"),
+    "--import-paths",
+    join(root, "protos"),
+    "--call",
+    options.method,
+    "-d",
+    JSON.stringify(options.data),
+    "-m",
+    JSON.stringify(options.metadata ?? {}),
+    "-n",
+    String(options.calls),
+    "-c",
+    String(options.concurrency),
+    "--connections",
+    String(options.connections ?? 1),
+    "--format",
+    "json",
+  ];
+  if (options.rps > 0) args.push("--rps", String(options.rps));
+  const { output, cpuSeconds } = await measuredCommand(await ghzBinary(), [...args, options.target]);
+  const r = JSON.parse(output);
+  const at = (p: number) =>
+    +(
+      (r.latencyDistribution?.find((d: { percentage: number }) => d.percentage === p)?.latency ?? 0) / 1e6
+    ).toFixed(2);
+  const ok = Number(r.statusCodeDistribution?.OK ?? 0);
+  const seconds = Number(r.total) / 1e9;
+  return {
+    ok,
+    errors: options.calls - ok,
+    seconds,
+    calls_per_second: Math.round(ok / seconds),
+    p50_ms: at(50),
+    p99_ms: at(99),
+    cpu_seconds: cpuSeconds,
+  };
+};
+
+/**
+ * autocannon POSTing `body` to `url`: `calls` in all, at `rps` per second overall (0: as fast as it
+ * goes) over `connections` keep-alive connections.
+ */
+export const autocannon = async (options: {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  calls: number;
+  rps: number;
+  connections: number;
+}): Promise<GeneratorRun> => {
+  const args = ["-j", "-c", String(options.connections), "-a", String(options.calls), "-m", "POST"];
+  args.push("-b", options.body);
+  if (options.rps > 0) args.push("-R", String(options.rps));
+  for (const [k, v] of Object.entries(options.headers)) args.push("-H", `${k}: ${v}`);
+  const { output, cpuSeconds } = await measuredCommand(join(root, "node_modules", ".bin", "autocannon"), [
+    ...args,
+    options.url,
+  ]);
+  const r = JSON.parse(output);
+  const ok = Number(r["2xx"] ?? 0);
+  const seconds = Number(r.duration);
+  return {
+    ok,
+    errors: options.calls - ok,
+    seconds,
+    calls_per_second: Math.round(ok / seconds),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    cpu_seconds: cpuSeconds,
+  };
+};
