@@ -1,8 +1,9 @@
 // The floors the relay's CPU per event is compared with: each framework alone, doing the least a server
 // of that kind does (decode the request, answer a constant), in its own process so that its CPU can be
 // read from /proc like the relay's. `node bench/floor-server.ts <grpc-js|connect|hono-node> <port>`;
-// `node bench/floor-server.ts producer <brokers> <topic> <records>` writes records with the relay's
-// producer settings and prints its CPU seconds.
+// `node bench/floor-server.ts producer <brokers> <topic> <records> [<per second>]` writes records with
+// the relay's producer settings (in requests of 1,000, or one by one at a steady rate) and prints its
+// CPU seconds.
 import { createServer as createHttp2Server } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -53,7 +54,7 @@ if (kind === "grpc-js") {
   });
   serve({ fetch: app.fetch, port: Number(args[0]), hostname: "127.0.0.1" });
 } else if (kind === "producer") {
-  const [brokers = "", topic = "", count = "0"] = args;
+  const [brokers = "", topic = "", count = "0", rate = "0"] = args;
   const producer = new Producer({
     clientId: "bench-floor-producer",
     bootstrapBrokers: brokers.split(","),
@@ -77,16 +78,27 @@ if (kind === "grpc-js") {
   const before = process.cpuUsage();
   const started = performance.now();
   const total = Number(count);
-  // Requests of 1,000 records, four under way at once: what the relay's lane does under load.
-  let sent = 0;
-  const lane = async () => {
+  const perSecond = Number(rate);
+  if (perSecond > 0) {
+    // One record per request at a steady rate: what Kafka costs a single-event path at that rate.
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / perSecond;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      sends.push(send(1));
+    }
+    await Promise.all(sends);
+  } else {
+    // Requests of 1,000 records back to back: what the relay's lane sends under load (the client
+    // allows one request in flight per connection for an idempotent producer).
+    let sent = 0;
     while (sent < total) {
       const n = Math.min(1000, total - sent);
       sent += n;
       await send(n);
     }
-  };
-  await Promise.all([lane(), lane(), lane(), lane()]);
+  }
   const used = process.cpuUsage(before);
   const seconds = (performance.now() - started) / 1000;
   await producer.close();

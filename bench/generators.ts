@@ -1,8 +1,8 @@
-// Load generators that are cheaper than the paths they drive: ghz (Go) for gRPC and autocannon for HTTP,
+// Load generators that are cheaper than the paths they drive: ghz for gRPC and vegeta for HTTP (both Go),
 // each in its own process, so that its CPU is measured beside the system under test's and a phase
 // whose generator needed more CPU than the system is flagged instead of reported as the system's limit.
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -54,15 +54,16 @@ const ghzBinary = async () => {
 /**
  * ghz calling `method` (e.g. "recommender.v1.BehaviorService/TrackEvent") with `data` (JSON of the
  * request message): `calls` in all, at `rps` per second (0: as fast as it goes) from `concurrency`
- * workers over `connections` HTTP/2 connections.
+ * workers over `connections` HTTP/2 connections. A count rather than a duration: at the end of a
+ * duration ghz cancels the calls under way and counts them as errors.
  */
 export const ghz = async (options: {
   target: string;
   method: string;
   data: unknown;
   metadata?: Record<string, string>;
-  calls: number;
   rps: number;
+  calls: number;
   concurrency: number;
   connections?: number;
 }): Promise<GeneratorRun> => {
@@ -98,7 +99,7 @@ export const ghz = async (options: {
   const seconds = Number(r.total) / 1e9;
   return {
     ok,
-    errors: options.calls - ok,
+    errors: Number(r.count) - ok,
     seconds,
     calls_per_second: Math.round(ok / seconds),
     p50_ms: at(50),
@@ -107,36 +108,55 @@ export const ghz = async (options: {
   };
 };
 
+let vegetaPath: string | undefined;
+const vegetaBinary = async () => {
+  vegetaPath ??= (await run("sh", [join(root, "scripts", "vegeta.sh")], { timeout: 600_000 })).stdout.trim();
+  return vegetaPath;
+};
+
 /**
- * autocannon POSTing `body` to `url`: `calls` in all, at `rps` per second overall (0: as fast as it
- * goes) over `connections` keep-alive connections.
+ * vegeta POSTing `body` to `url` for `seconds`: at a constant `rps` (an open loop: requests go out when
+ * due, however slowly earlier ones are answered, up to `workers` at once), or with `rps` 0 as fast as
+ * `workers` keep-alive connections go (a closed loop).
  */
-export const autocannon = async (options: {
+export const vegeta = async (options: {
   url: string;
   body: string;
   headers: Record<string, string>;
-  calls: number;
   rps: number;
-  connections: number;
+  seconds: number;
+  workers: number;
 }): Promise<GeneratorRun> => {
-  const args = ["-j", "-c", String(options.connections), "-a", String(options.calls), "-m", "POST"];
-  args.push("-b", options.body);
-  if (options.rps > 0) args.push("-R", String(options.rps));
-  for (const [k, v] of Object.entries(options.headers)) args.push("-H", `${k}: ${v}`);
-  const { output, cpuSeconds } = await measuredCommand(join(root, "node_modules", ".bin", "autocannon"), [
-    ...args,
-    options.url,
-  ]);
-  const r = JSON.parse(output);
-  const ok = Number(r["2xx"] ?? 0);
-  const seconds = Number(r.duration);
-  return {
-    ok,
-    errors: options.calls - ok,
-    seconds,
-    calls_per_second: Math.round(ok / seconds),
-    p50_ms: r.latency.p50,
-    p99_ms: r.latency.p99,
-    cpu_seconds: cpuSeconds,
-  };
+  const dir = await mkdtemp(join(tmpdir(), "bench-vegeta-"));
+  try {
+    const bodyFile = join(dir, "body");
+    const targets = join(dir, "targets");
+    const results = join(dir, "results");
+    await writeFile(bodyFile, options.body);
+    const headers = Object.entries(options.headers).map(([k, v]) => `${k}: ${v}`);
+    await writeFile(targets, [`POST ${options.url}`, ...headers, `@${bodyFile}`, ""].join("\n"));
+    const bin = await vegetaBinary();
+    const args = ["attack", `-targets=${targets}`, `-duration=${options.seconds}s`, `-output=${results}`];
+    if (options.rps > 0) args.push(`-rate=${options.rps}/1s`, `-workers=${options.workers}`);
+    else args.push("-rate=0", `-max-workers=${options.workers}`);
+    const { cpuSeconds } = await measuredCommand(bin, args);
+    const { stdout } = await run(bin, ["report", "-type=json", results], { maxBuffer: 16 * 1024 * 1024 });
+    const r = JSON.parse(stdout);
+    const ok = Object.entries(r.status_codes ?? {})
+      .filter(([code]) => code.startsWith("2"))
+      .reduce((sum, [, n]) => sum + Number(n), 0);
+    // From the first request sent to the last answer received.
+    const seconds = (Number(r.duration) + Number(r.wait)) / 1e9;
+    return {
+      ok,
+      errors: Number(r.requests) - ok,
+      seconds,
+      calls_per_second: Math.round(ok / seconds),
+      p50_ms: +(r.latencies["50th"] / 1e6).toFixed(2),
+      p99_ms: +(r.latencies["99th"] / 1e6).toFixed(2),
+      cpu_seconds: cpuSeconds,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 };

@@ -26,16 +26,17 @@ export interface Step {
   error_rate: number;
   p50_ms: number;
   p99_ms: number;
-  p999_ms: number;
+  /** Not reported by the external generators (ghz, vegeta), which give p99 at most. */
+  p999_ms?: number;
   /**
-   * How late the generator's own event loop ran during the phase (p99 and max, ms): a stall here delays
-   * calls and their answers, so it shows in the path's latency without being the path's.
+   * How late this process's event loop ran during a phase it generated (p99 and max, ms): a stall here
+   * delays calls and their answers, so it shows in the path's latency without being the path's.
    */
-  generator_delay_p99_ms: number;
-  generator_delay_max_ms: number;
+  generator_delay_p99_ms?: number;
+  generator_delay_max_ms?: number;
   /**
    * CPU microseconds per acknowledged event of each measured process (the system under test) and of
-   * the generator (this process); `generator_bound` when the generator used more CPU than all of them:
+   * the generator; `generator_bound` when the generator used more CPU than all of them:
    * such a phase measures the generator, not the path.
    */
   cpu?: { us_per_event: Record<string, number>; generator_us_per_event: number; generator_bound: boolean };

@@ -1,29 +1,30 @@
-// `npm run bench`: every benchmark in one run on this machine, each path beside its ceiling and its peer,
-// under a stepped open-loop load. Writes bench/results/<date>.json and the report <date>.md with SVG
-// charts. `npm run bench -- --only relay,edge` runs some paths (core, browser, relay, edge, kafka-direct,
-// ceilings). Methodology: docs/performance.md.
+// `npm run bench`: every benchmark in one run on this machine: each path's CPU per event beside its
+// framework's floor, its sustained load under a stepped open loop driven by ghz or vegeta, and its
+// ceiling and peer. Writes bench/results/<date>.json and the report <date>.md with SVG charts.
+// `npm run bench -- --only relay,floors` runs some parts (core, browser, relay, edge, floors,
+// kafka-direct, ceilings). Methodology: docs/performance.md.
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { toJson } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
 import { pino } from "pino";
 import { bundleTracker } from "../scripts/lib/tracker-bundle.ts";
 import { EXAMPLE_EVENTS, encodeEvent, eventToProto, validateEvent } from "../src/core/index.ts";
-import { BehaviorEventSchema, BehaviorService } from "../src/gen/recommender/v1/behavior_pb.js";
+import { BehaviorEventSchema } from "../src/gen/recommender/v1/behavior_pb.js";
 import { KafkaTracker } from "../src/sdk/kafka-tracker.ts";
 import { measureValidation } from "./core.ts";
+import { cpuPhase, producerFloor, startFloor, startWorkerdFloor, steppedExternal } from "./efficiency.ts";
+import { type GeneratorRun, ghz, vegeta } from "./generators.ts";
+import type { Efficiency } from "./goals.ts";
 import { createTopic, producerLatencyAt, producerPerformance } from "./kafka-ceiling.ts";
 import { HALF_SECONDS, STEP_SECONDS, type SteppedResult, steppedLoad } from "./load.ts";
 import { writeReport } from "./report.ts";
-import { startBareHttp, startEdge, startRelay } from "./stack.ts";
+import { startEdge, startRelay } from "./stack.ts";
 
 const root = join(import.meta.dirname, "..");
 const run = promisify(execFile);
@@ -49,77 +50,53 @@ const protoEvent = eventToProto({ ...sample.event, event_id: "" } as typeof samp
 const single = JSON.stringify(event);
 const beacon = JSON.stringify({ events: Array.from({ length: 100 }, () => event) });
 
-// node:http with keep-alive rather than fetch: in this process fetch tops out near 1,300 requests/s,
-// a tenth of what autocannon reaches on the same bare server, and would measure itself.
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-const post = (url: string, body: string, headers: Record<string, string>) =>
-  new Promise<void>((resolve, reject) => {
-    const req = request(url, { method: "POST", agent, headers }, (res) => {
-      res.resume();
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`)),
-      );
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+/** Calls per second of the fixed-load single-call phases that CPU per call is compared at. */
+const SINGLE_RATE = 300;
+const SINGLE_SECONDS = 10;
+/** How long the closed-loop batched phases (calls of 100 events, 50 under way) run, or how many calls. */
+const BATCH_SECONDS = 6;
+const BATCH_CALLS = 1500;
+/** The relay, the edge and the floors run on one core when the machine lets us pin them. */
+const cpuList = await run("taskset", ["-c", "1", "true"]).then(
+  () => (cpus().length >= 2 ? "1" : null),
+  () => null,
+);
+const pinned = cpuList ?? undefined;
 
-/** autocannon (closed loop, 32 connections): an independent check of our HTTP load generator. */
-const autocannon = async (url: string, body: string, headers: Record<string, string>) => {
-  const args = ["-j", "-c", "32", "-d", String(STEP_SECONDS * 2), "-m", "POST", "-b", body];
-  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
-  const { stdout } = await run(join(root, "node_modules", ".bin", "autocannon"), [...args, url], {
-    maxBuffer: 64 * 1024 * 1024,
+const protoJson = toJson(BehaviorEventSchema, protoEvent);
+const auth = { authorization: `Bearer ${KEY}` };
+const grpcSingle = (target: string, rps: number, calls: number) =>
+  ghz({
+    target,
+    method: "recommender.v1.BehaviorService/TrackEvent",
+    data: { event: protoJson },
+    metadata: auth,
+    rps,
+    calls,
+    concurrency: 50,
   });
-  const r = JSON.parse(stdout);
-  return {
-    requests_per_second: Math.round(r.requests.average),
-    p50_ms: r.latency.p50,
-    p99_ms: r.latency.p99,
-    non_2xx: r.non2xx,
-    errors: r.errors,
-  };
-};
+const grpcBatched = (target: string, rps: number, calls: number) =>
+  ghz({
+    target,
+    method: "recommender.v1.BehaviorService/TrackEvents",
+    data: { events: Array.from({ length: 100 }, () => protoJson) },
+    metadata: auth,
+    rps,
+    calls,
+    concurrency: 50,
+  });
+const post = (url: string, body: string, headers: Record<string, string>, rps: number, seconds: number) =>
+  vegeta({ url, body, headers, rps, seconds, workers: 50 });
+const jsonHeaders = { "content-type": "application/json", ...auth };
 
-/** ghz (closed loop, 32 concurrent calls), the gRPC peer load tool, built from the Go module proxy. */
-const ghz = async (target: string) => {
-  const { stdout: bin } = await run("sh", [join(root, "scripts", "ghz.sh")], { timeout: 600_000 });
-  const { stdout } = await run(
-    bin.trim(),
-    [
-      "--insecure",
-      "--proto",
-      join(root, "protos", "recommender", "v1", "behavior.proto"),
-      "--import-paths",
-      join(root, "protos"),
-      "--call",
-      "recommender.v1.BehaviorService/TrackEvent",
-      "-d",
-      JSON.stringify({ event: toJson(BehaviorEventSchema, protoEvent) }),
-      "-m",
-      JSON.stringify({ authorization: `Bearer ${KEY}` }),
-      "-c",
-      "32",
-      "-z",
-      `${STEP_SECONDS * 2}s`,
-      "--format",
-      "json",
-      target,
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
-  const r = JSON.parse(stdout);
-  const at = (p: number) =>
-    +(
-      (r.latencyDistribution?.find((d: { percentage: number }) => d.percentage === p)?.latency ?? 0) / 1e6
-    ).toFixed(2);
-  return {
-    requests_per_second: Math.round(r.rps),
-    p50_ms: at(50),
-    p99_ms: at(99),
-    status: r.statusCodeDistribution,
-  };
+/** A phase run once unmeasured (JIT warm-up), then measured. */
+const warmed = async (
+  processes: Record<string, number | undefined>,
+  perCall: number,
+  drive: () => Promise<GeneratorRun>,
+) => {
+  await drive();
+  return cpuPhase(processes, perCall, drive);
 };
 
 /** kafkajs doing the relay's job (validate, serialise, produce keyed JSON, acks=all, gzip): the peer producer. */
@@ -172,53 +149,76 @@ if (wanted("browser")) {
   };
 }
 
+const efficiency: Efficiency = { cpu_list: cpuList, single_calls_per_second: SINGLE_RATE, phases: {} };
+
 if (wanted("relay") || wanted("edge")) {
-  const relay = await startRelay({
-    KAFKA_BROKERS: BROKERS.join(","),
-    RELAY_API_KEYS: `${KEY}=*`,
-    ADMIN_TOKEN: ADMIN,
-    EDGE_SECRET,
-    MONGODB_DB: tenant,
-    // Every benchmark event is the same user's: measure the keyed path, not the hot-key spreading.
-    HOT_KEY_EVENTS_PER_SECOND: "0",
-  });
+  const relay = await startRelay(
+    {
+      KAFKA_BROKERS: BROKERS.join(","),
+      RELAY_API_KEYS: `${KEY}=*`,
+      ADMIN_TOKEN: ADMIN,
+      EDGE_SECRET,
+      MONGODB_DB: tenant,
+      // Every benchmark event is the same user's: measure the keyed path, not the hot-key spreading.
+      HOT_KEY_EVENTS_PER_SECOND: "0",
+      // The benchmark looks for the relay's limit, not the rate limiter's.
+      RATE_LIMIT_KEY_EVENTS_PER_SECOND: "1000000000",
+      RATE_LIMIT_TENANT_EVENTS_PER_SECOND: "1000000000",
+    },
+    pinned,
+  );
   try {
-    const client = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
-    const auth = { headers: { authorization: `Bearer ${KEY}` } };
-    const trackOne = () => client.trackEvent({ event: protoEvent }, auth);
-    const batch = Array.from({ length: 100 }, () => protoEvent);
-    await trackOne(); // provisions the topic
+    const grpcTarget = relay.grpcUrl.replace("http://", "");
+    await grpcSingle(grpcTarget, 10, 1); // provisions the topic
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const idle = relay.memory.now();
     const onSample = relay.memory.sample;
+    const measured = () => ({ relay: relay.pid() });
     if (wanted("relay")) {
-      say("relay gRPC single");
-      const measured = () => ({ relay: relay.pid() });
-      paths.relay_grpc_single = await steppedLoad(trackOne, {
-        startEventsPerSecond: 100,
-        onSample,
-        measured,
-      });
-      say("relay gRPC batched (100 per call)");
-      paths.relay_grpc_batched = await steppedLoad(() => client.trackEvents({ events: batch }, auth), {
-        startEventsPerSecond: 1000,
-        eventsPerCall: 100,
-        onSample,
-        measured,
-      });
-      say("relay REST single");
-      const restHeaders = { "content-type": "application/json", authorization: `Bearer ${KEY}` };
       const restUrl = `${relay.httpUrl}/api/v1/behaviors/track`;
-      paths.relay_rest_single = await steppedLoad(() => post(restUrl, single, restHeaders), {
-        startEventsPerSecond: 100,
-        onSample,
+      const restBatchUrl = `${relay.httpUrl}/api/v1/behaviors/track/batch`;
+      const sampling = setInterval(onSample, 250);
+      try {
+        say(`relay CPU per event (pinned to CPU ${cpuList ?? "none"})`);
+        efficiency.phases.relay_grpc_single = await warmed(measured(), 1, () =>
+          grpcSingle(grpcTarget, SINGLE_RATE, SINGLE_RATE * SINGLE_SECONDS),
+        );
+        efficiency.phases.relay_grpc_batched = await warmed(measured(), 100, () =>
+          grpcBatched(grpcTarget, 0, BATCH_CALLS),
+        );
+        efficiency.phases.relay_rest_single = await warmed(measured(), 1, () =>
+          post(restUrl, single, jsonHeaders, SINGLE_RATE, SINGLE_SECONDS),
+        );
+        efficiency.phases.relay_rest_batched = await warmed(measured(), 100, () =>
+          post(restBatchUrl, beacon, jsonHeaders, 0, BATCH_SECONDS),
+        );
+      } finally {
+        clearInterval(sampling);
+      }
+      say("relay gRPC single (ghz)");
+      paths.relay_grpc_single = await steppedExternal(
+        (rps, seconds) => grpcSingle(grpcTarget, rps, rps * seconds),
         measured,
-      });
-      say("peers: autocannon on relay REST, ghz on relay gRPC");
-      peers.autocannon_relay_rest = await autocannon(restUrl, single, restHeaders);
-      peers.ghz_relay_grpc = await ghz(relay.grpcUrl.replace("http://", "")).catch((error: Error) => ({
-        skipped: `ghz could not run: ${error.message.split("\n")[0]}`,
-      }));
+        { startEventsPerSecond: 200, onSample },
+      );
+      say("relay gRPC batched (ghz, 100 per call)");
+      paths.relay_grpc_batched = await steppedExternal(
+        (rps, seconds) => grpcBatched(grpcTarget, rps, rps * seconds),
+        measured,
+        { startEventsPerSecond: 2000, eventsPerCall: 100, onSample },
+      );
+      say("relay REST single (vegeta)");
+      paths.relay_rest_single = await steppedExternal(
+        (rps, seconds) => post(restUrl, single, jsonHeaders, rps, seconds),
+        measured,
+        { startEventsPerSecond: 200, onSample },
+      );
+      say("relay REST batched (vegeta, 100 per call)");
+      paths.relay_rest_batched = await steppedExternal(
+        (rps, seconds) => post(restBatchUrl, beacon, jsonHeaders, rps, seconds),
+        measured,
+        { startEventsPerSecond: 2000, eventsPerCall: 100, onSample },
+      );
       memory.relay = { idle_mb: idle, peak_mb: relay.memory.peak };
     }
     if (wanted("edge")) {
@@ -240,10 +240,13 @@ if (wanted("relay") || wanted("edge")) {
       say("edge (workerd) build and start");
       const edge = await startEdge(relay.httpUrl, EDGE_SECRET);
       try {
+        const edgePid = edge.pid();
+        if (pinned !== undefined && edgePid !== undefined)
+          await run("taskset", ["-pc", pinned, String(edgePid)]);
         const collect = `${edge.url}/api/v1/behaviors/collect?key=${key}`;
         const track = `${edge.url}/api/v1/behaviors/track`;
         const trackHeaders = { "content-type": "application/json", authorization: `Bearer ${key}` };
-        await post(track, single, trackHeaders);
+        await post(track, single, trackHeaders, 10, 1);
         await new Promise((resolve) => setTimeout(resolve, 2000));
         const edgeIdle = edge.memory.now();
         const sampleBoth = () => {
@@ -252,24 +255,22 @@ if (wanted("relay") || wanted("edge")) {
         };
         // The edge's CPU is workerd's; the relay behind it is reported on its own.
         const measuredBoth = () => ({ edge: edge.pid(), relay: relay.pid() });
-        say("edge HTTP single");
-        paths.edge_http_single = await steppedLoad(() => post(track, single, trackHeaders), {
-          startEventsPerSecond: 100,
-          onSample: sampleBoth,
-          measured: measuredBoth,
-        });
-        say("edge HTTP batched (beacon bodies of 100, text/plain)");
-        paths.edge_http_batched = await steppedLoad(
-          () => post(collect, beacon, { "content-type": "text/plain" }),
-          {
-            startEventsPerSecond: 1000,
-            eventsPerCall: 100,
-            onSample: sampleBoth,
-            measured: measuredBoth,
-          },
+        say("edge CPU per call");
+        efficiency.phases.edge_single = await warmed(measuredBoth(), 1, () =>
+          post(track, single, trackHeaders, SINGLE_RATE, SINGLE_SECONDS),
         );
-        say("peer: autocannon on edge HTTP single");
-        peers.autocannon_edge_single = await autocannon(track, single, trackHeaders);
+        say("edge HTTP single (vegeta)");
+        paths.edge_http_single = await steppedExternal(
+          (rps, seconds) => post(track, single, trackHeaders, rps, seconds),
+          measuredBoth,
+          { startEventsPerSecond: 200, onSample: sampleBoth },
+        );
+        say("edge HTTP batched (vegeta, beacon bodies of 100, text/plain)");
+        paths.edge_http_batched = await steppedExternal(
+          (rps, seconds) => post(collect, beacon, { "content-type": "text/plain" }, rps, seconds),
+          measuredBoth,
+          { startEventsPerSecond: 2000, eventsPerCall: 100, onSample: sampleBoth },
+        );
         memory.edge_workerd = { idle_mb: edgeIdle, peak_mb: edge.memory.peak };
       } finally {
         await edge.stop();
@@ -278,6 +279,59 @@ if (wanted("relay") || wanted("edge")) {
   } finally {
     await relay.stop();
   }
+}
+
+if (wanted("floors")) {
+  say(`floors: bare grpc-js, bare connect-node, bare Hono (node-server, workerd), raw producer`);
+  const port = 18600;
+  for (const kind of ["grpc-js", "connect"] as const) {
+    const floor = await startFloor(kind, port, pinned);
+    try {
+      const name = kind.replace("-", "_");
+      const target = `127.0.0.1:${port}`;
+      efficiency.phases[`floor_${name}_single`] = await warmed({ floor: floor.pid() }, 1, () =>
+        grpcSingle(target, SINGLE_RATE, SINGLE_RATE * SINGLE_SECONDS),
+      );
+      efficiency.phases[`floor_${name}_batched`] = await warmed({ floor: floor.pid() }, 100, () =>
+        grpcBatched(target, 0, BATCH_CALLS),
+      );
+    } finally {
+      await floor.stop();
+    }
+  }
+  const hono = await startFloor("hono-node", port, pinned);
+  try {
+    const url = `http://127.0.0.1:${port}/track`;
+    efficiency.phases.floor_hono_node_single = await warmed({ floor: hono.pid() }, 1, () =>
+      post(url, single, jsonHeaders, SINGLE_RATE, SINGLE_SECONDS),
+    );
+    efficiency.phases.floor_hono_node_batched = await warmed({ floor: hono.pid() }, 100, () =>
+      post(url, beacon, jsonHeaders, 0, BATCH_SECONDS),
+    );
+  } finally {
+    await hono.stop();
+  }
+  const workerd = await startWorkerdFloor(port);
+  try {
+    const workerdPid = workerd.pid();
+    if (pinned !== undefined && workerdPid !== undefined)
+      await run("taskset", ["-pc", pinned, String(workerdPid)]);
+    efficiency.phases.floor_hono_workerd_single = await warmed({ floor: workerdPid }, 1, () =>
+      post(`http://127.0.0.1:${port}/track`, single, jsonHeaders, SINGLE_RATE, SINGLE_SECONDS),
+    );
+  } finally {
+    await workerd.stop();
+  }
+  const topic = `user-behaviors-${tenant}_producer_floor`;
+  await createTopic(BROKERS, topic);
+  efficiency.producer_floor = await producerFloor(BROKERS, topic, 150_000, pinned);
+  efficiency.producer_floor_single = await producerFloor(
+    BROKERS,
+    topic,
+    SINGLE_RATE * SINGLE_SECONDS,
+    pinned,
+    SINGLE_RATE,
+  );
 }
 
 if (wanted("kafka-direct")) {
@@ -318,20 +372,6 @@ if (wanted("ceilings")) {
   }
   say("peer: kafkajs producer");
   peers.kafkajs_producer = await kafkajsPeer();
-  say("ceiling: bare Node HTTP server");
-  const bare = await startBareHttp();
-  try {
-    paths.bare_http = await steppedLoad(
-      () => post(bare.url, single, { "content-type": "application/json" }),
-      {
-        startEventsPerSecond: 200,
-        measured: () => ({ bare_http: bare.pid() }),
-      },
-    );
-    peers.autocannon_bare_http = await autocannon(bare.url, single, { "content-type": "application/json" });
-  } finally {
-    await bare.stop();
-  }
 }
 
 const date = new Date().toISOString();
@@ -350,6 +390,7 @@ const result = {
     note: "open loop, offered load ×1.6 per step until errors > 1 %, p99 > 2 s or < 85 % carried",
   },
   duration_seconds: Math.round((Date.now() - started) / 1000),
+  efficiency,
   paths,
   ceilings,
   peers,

@@ -11,7 +11,7 @@ export type Principal = (
   | { kind: "admin" }
   | { kind: "edge" }
 ) & {
-  /** The hash of the key presented, for per-key rate limits; set by the ingest service. */
+  /** The hash of the key presented, for per-key rate limits; set by the key cache or the ingest service. */
   keyId?: string;
 };
 
@@ -97,7 +97,9 @@ export class CachedKeyStore implements KeyStore {
       return cached.principal;
     }
     if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(id, { principal, until: Date.now() + this.#ttlMs });
-    return principal;
+    // Cached with its key's hash, so a call hashes its key once.
+    const known = principal && { ...principal, keyId: id };
+    this.#cache.set(id, { principal: known, until: Date.now() + this.#ttlMs });
+    return known;
   }
 }

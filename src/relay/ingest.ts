@@ -81,7 +81,7 @@ export class IngestService {
     if (principal === undefined) {
       throw new ApiError("unauthenticated", "send a secret or service key as Authorization: Bearer <key>");
     }
-    return { ...principal, keyId: hashKey(key as string) };
+    return principal.keyId === undefined ? { ...principal, keyId: hashKey(key as string) } : principal;
   }
 
   async validate(input: unknown, principal: Principal): Promise<ValidationResult> {
