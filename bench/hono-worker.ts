@@ -8,4 +8,5 @@ app.post("/track", async (c) => {
   await c.req.json();
   return c.json(answer);
 });
+// biome-ignore lint/style/noDefaultExport: a Worker module is its default export
 export default app;
