@@ -137,8 +137,10 @@ export const vegeta = async (options: {
     await writeFile(targets, [`POST ${options.url}`, ...headers, `@${bodyFile}`, ""].join("\n"));
     const bin = await vegetaBinary();
     const args = ["attack", `-targets=${targets}`, `-duration=${options.seconds}s`, `-output=${results}`];
+    // At most `workers` requests under way: vegeta would otherwise add workers while a server is slow.
     if (options.rps > 0) args.push(`-rate=${options.rps}/1s`, `-workers=${options.workers}`);
-    else args.push("-rate=0", `-max-workers=${options.workers}`);
+    else args.push("-rate=0");
+    args.push(`-max-workers=${options.workers}`);
     const { cpuSeconds } = await measuredCommand(bin, args);
     const { stdout } = await run(bin, ["report", "-type=json", results], { maxBuffer: 16 * 1024 * 1024 });
     const r = JSON.parse(stdout);

@@ -53,6 +53,8 @@ export type ErrorCode = keyof typeof ERRORS;
 /** A field-level detail of an error. */
 export interface FieldError {
   path: string;
+  /** The problem's code (`required`, `invalid_type`…) where a validation rule found it. */
+  code?: string;
   message: string;
 }
 

@@ -1,6 +1,7 @@
 /** The runtime-free domain shared by edge, relay and clients. Imports nothing but zod. */
 export * from "./actions.ts";
 export * from "./admin.ts";
+export * from "./answers.ts";
 export * from "./credentials.ts";
 export * from "./edge-signing.ts";
 export * from "./errors.ts";

@@ -43,7 +43,7 @@ export const RefusalBatch = z.object({
     .array(
       z.object({
         reason: Reason,
-        errors: z.array(z.object({ path: z.string(), message: z.string() })),
+        errors: z.array(z.object({ path: z.string(), code: z.string().optional(), message: z.string() })),
         event: z.unknown(),
       }),
     )

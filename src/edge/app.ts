@@ -1,23 +1,32 @@
 import { type Context, Hono } from "hono";
+import { requestId } from "hono/request-id";
 import {
   ApiError,
   type BehaviorEvent,
   BodyBudget,
   type BodyTab,
+  batchAnswer,
   bearerToken,
   CONTENT_REFUSALS,
   claimedTenantId,
   ERRORS,
   type ErrorCode,
+  type EventOutcome,
+  type EventRefusal,
   encodeEvent,
   type FieldError,
+  fieldErrorsOf,
+  forbiddenEvent,
   type Issue,
+  invalidEvent,
   isValidTenantId,
   mayWriteTenant,
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
   type Refusal,
+  trackAnswer,
+  validateAnswer,
   validateEvent,
 } from "../core/index.ts";
 import { readJsonBody } from "./body.ts";
@@ -26,21 +35,26 @@ import { enrich } from "./enrich.ts";
 import { EdgeMetrics } from "./metrics.ts";
 import { type Delivery, type EdgeKey, type EdgePorts, RelayUnavailableError } from "./ports.ts";
 
-type Outcome =
-  | { ok: true; event: BehaviorEvent; warnings: Issue[] }
-  | { ok: false; code: ErrorCode; message: string; errors: FieldError[]; input: unknown };
+/** An event checked at the edge: accepted with the event to forward, or refused with what was sent. */
+type Outcome = { ok: true; event: BehaviorEvent; warnings: Issue[] } | (EventRefusal & { input: unknown });
+
+/** The outcome as the answers in src/core/answers.ts take it. */
+const answered = (o: Outcome): EventOutcome =>
+  o.ok ? { ok: true, eventId: o.event.event_id, warnings: o.warnings } : o;
 
 /** The key of a request: `Authorization: Bearer`, `X-Api-Key`, or `?key=` for beacons that cannot set headers. */
 /** Each request's share of the isolate's body budget, set by the middleware for the behaviour routes. */
-export type EdgeEnv = { Variables: { bodyTab: BodyTab } };
+export type EdgeEnv = { Variables: { bodyTab: BodyTab; requestId: string } };
 
 const presentedKey = (c: Context): string | undefined =>
   bearerToken(c.req.header("authorization")) ?? c.req.header("x-api-key") ?? c.req.query("key");
 
 const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) =>
-  c.body(JSON.stringify(problem(code, detail, { errors })), ERRORS[code].status, {
-    "content-type": PROBLEM_CONTENT_TYPE,
-  });
+  c.body(
+    JSON.stringify(problem(code, detail, { errors, requestId: c.get("requestId") })),
+    ERRORS[code].status,
+    { "content-type": PROBLEM_CONTENT_TYPE },
+  );
 
 /**
  * The edge: where browsers and apps send events (SPEC §6, §9). It authenticates the key, checks the
@@ -50,6 +64,7 @@ const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: F
  */
 export const createEdgeApp = (ports: EdgePorts) => {
   const app = new Hono<EdgeEnv>({ strict: false });
+  app.use(requestId());
   const metrics = ports.metrics ?? new EdgeMetrics();
   const bodyTimeoutMs = ports.bodyTimeoutMs ?? 10_000;
   const budget = new BodyBudget(ports.bodyBudgetBytes ?? 8 * 1024 * 1024);
@@ -86,13 +101,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
     const tenant = claimedTenantId(input);
     if (tenant !== undefined && !mayWriteTenant(key.kind === "service" ? null : key.tenant_id, tenant)) {
-      return {
-        ok: false,
-        code: "forbidden",
-        message: "this key may not write events of that tenant",
-        errors: [{ path: "tenant_id", message: "tenant_id is not the tenant of this key" }],
-        input,
-      };
+      return { ...forbiddenEvent(), input };
     }
     const omitIp = c.req.query("ip") === "omit" || c.req.header("x-ip") === "omit";
     const enriched = enrich(input, ports.clientInfo(c.req.raw), c.req.header("user-agent") ?? null, omitIp);
@@ -101,15 +110,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
       tenant !== undefined && isValidTenantId(tenant) ? await ports.directory.tenant(tenant) : undefined;
     const config = records?.configs.find((cfg) => cfg.scenario_id === scenario);
     const result = validateEvent(enriched, config, ports.env);
-    if (!result.ok) {
-      return {
-        ok: false,
-        code: "invalid_event",
-        message: `${result.errors.length} problem(s) with the event`,
-        errors: result.errors.map(({ path, message }) => ({ path, message })),
-        input: enriched,
-      };
-    }
+    if (!result.ok) return { ...invalidEvent(result.errors, result.warnings), input: enriched };
     // Checked here, not only at the relay: an event acknowledged here must be one the relay will take.
     const encoded = encodeEvent(result.event);
     if (!encoded.ok) {
@@ -118,6 +119,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
         code: encoded.code,
         message: encoded.error.message,
         errors: [encoded.error],
+        warnings: result.warnings,
         input: enriched,
       };
     }
@@ -202,7 +204,9 @@ export const createEdgeApp = (ports: EdgePorts) => {
     const checked = await Promise.all(inputs.map((input) => check(input, key, c)));
     const accepted = checked.flatMap((o) => (o.ok ? [o.event] : []));
     const refusals = checked.flatMap((o): Refusal[] =>
-      !o.ok && CONTENT_REFUSALS.has(o.code) ? [{ reason: o.code, errors: o.errors, event: o.input }] : [],
+      !o.ok && CONTENT_REFUSALS.has(o.code)
+        ? [{ reason: o.code, errors: fieldErrorsOf(o.errors), event: o.input }]
+        : [],
     );
     const [{ deliveries, queued }] = await Promise.all([deliver(accepted), keep(refusals)]);
     // The relay's refusals replace the acceptances of the events it refused.
@@ -210,49 +214,25 @@ export const createEdgeApp = (ports: EdgePorts) => {
     const outcomes = checked.map((o): Outcome => {
       if (!o.ok) return o;
       const delivery = deliveries[next++];
-      return delivery?.status === "refused" ? { ok: false, ...delivery, input: o.event } : o;
+      return delivery?.status === "refused"
+        ? { ok: false, ...delivery, warnings: o.warnings, input: o.event }
+        : o;
     });
     for (const o of outcomes) {
       if (o.ok) metrics.add("edge_events_accepted_total");
       else metrics.add("edge_events_refused_total", 1, { reason: o.code });
     }
-    const succeeded = outcomes.filter((o) => o.ok).length;
     const status = queued ? 202 : 200;
     if (single) {
       const [outcome] = outcomes as [Outcome];
-      if (!outcome.ok) return problemResponse(c, outcome.code, outcome.message, outcome.errors);
+      if (!outcome.ok)
+        return problemResponse(c, outcome.code, outcome.message, fieldErrorsOf(outcome.errors));
       return c.json(
-        {
-          success: true,
-          event_id: outcome.event.event_id,
-          message: queued ? "Event accepted and queued for delivery" : "Event tracked successfully",
-          ...(outcome.warnings.length > 0 ? { validation_warnings: outcome.warnings } : {}),
-        },
+        trackAnswer({ ok: true, eventId: outcome.event.event_id, warnings: outcome.warnings }, queued),
         status,
       );
     }
-    return c.json(
-      {
-        success: succeeded === outcomes.length,
-        total: outcomes.length,
-        succeeded,
-        failed: outcomes.length - succeeded,
-        queued,
-        results: outcomes.map((o, index) =>
-          o.ok
-            ? { index, success: true, event_id: o.event.event_id, validation_warnings: o.warnings }
-            : {
-                index,
-                success: false,
-                error_code: o.code,
-                message: o.message,
-                errors: o.errors,
-                retryable: ERRORS[o.code].retryable,
-              },
-        ),
-      },
-      status,
-    );
+    return c.json({ ...batchAnswer(outcomes.map(answered)), queued }, status);
   };
 
   const batchOf = (body: unknown): unknown[] => {
@@ -272,9 +252,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
   app.post("/api/v1/behaviors/validate", async (c) => {
     const key = await authenticate(c);
     const outcome = await check(await bodyOf(c), key, c);
-    return outcome.ok
-      ? c.json({ success: true, errors: [], validation_warnings: outcome.warnings })
-      : c.json({ success: false, errors: outcome.errors, validation_warnings: [] });
+    // Another tenant's event is the key's problem, not the event's: 403, as /track answers it.
+    if (!outcome.ok && outcome.code === "forbidden") {
+      throw new ApiError("forbidden", outcome.message, fieldErrorsOf(outcome.errors));
+    }
+    return c.json(validateAnswer({ errors: [], ...outcome }));
   });
   app.get("/api/v1/behaviors/health", (c) => c.json({ status: "healthy" }));
   app.get("/metrics", (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));

@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import {
   ERRORS,
   type ErrorCode,
+  type Issue,
   MAX_EVENTS_PER_BATCH,
   MAX_REQUEST_BYTES,
   type Refusal,
@@ -122,7 +123,7 @@ export const relayForwarder = (
           else if (r.retryable) deliveries.push({ status: "retry" });
           else {
             const code = (r.errorCode in ERRORS ? r.errorCode : "invalid_event") as ErrorCode;
-            const errors = r.errors.map(({ path, message }) => ({ path, message }));
+            const errors = r.errors.map(({ path, code, message }) => ({ path, code, message }) as Issue);
             const message = errors.map((e) => e.message).join("; ") || ERRORS[code].title;
             deliveries.push({ status: "refused", code, message, errors });
           }

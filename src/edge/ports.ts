@@ -3,7 +3,7 @@ import type {
   BehaviorEvent,
   Environment,
   ErrorCode,
-  FieldError,
+  Issue,
   Refusal,
   TrackingConfig,
 } from "../core/index.ts";
@@ -42,7 +42,7 @@ export interface Directory {
 export type Delivery =
   | { status: "stored" }
   /** Refused for good (e.g. invalid against a config newer than the edge's copy): the client must hear it. */
-  | { status: "refused"; code: ErrorCode; message: string; errors: FieldError[] }
+  | { status: "refused"; code: ErrorCode; message: string; errors: Issue[] }
   /** Not stored, and worth sending again later (the relay could not store it right now). */
   | { status: "retry" };
 

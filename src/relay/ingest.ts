@@ -5,9 +5,13 @@ import {
   claimedTenantId,
   type Environment,
   type ErrorCode,
+  type EventOutcome,
+  type EventRefusal,
   encodeEvent,
+  fieldErrorsOf,
+  forbiddenEvent,
   type Issue,
-  issue,
+  invalidEvent,
   isValidTenantId,
   quarantineRecord,
   quarantineTenantOf,
@@ -21,10 +25,6 @@ import type { EventRecord, RecordSink } from "../kafka/records.ts";
 import { hashKey, type KeyStore, mayWrite, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { RelayMetrics } from "./metrics.ts";
-
-export type EventOutcome =
-  | { ok: true; eventId: string; warnings: Issue[] }
-  | { ok: false; code: ErrorCode; message: string; errors: Issue[]; warnings: Issue[] };
 
 export interface HealthReport {
   status: "healthy" | "degraded";
@@ -57,10 +57,6 @@ interface IngestDeps {
   maxInflightEvents?: number;
 }
 
-const FORBIDDEN = "this key may not write events of that tenant";
-
-const fieldErrorsOf = (issues: readonly Issue[]) => issues.map(({ path, message }) => ({ path, message }));
-
 /**
  * The relay's ingest logic, shared by REST and gRPC: authorise, validate against the tenant's
  * tracking config, write accepted events durably to the tenant's topic, and quarantine refused ones
@@ -85,8 +81,10 @@ export class IngestService {
   }
 
   async validate(input: unknown, principal: Principal): Promise<ValidationResult> {
-    const forbidden = this.#forbidden(input, principal);
-    if (forbidden !== undefined) throw new ApiError("forbidden", FORBIDDEN, [forbidden]);
+    if (!this.#mayWrite(input, principal)) {
+      const refusal = forbiddenEvent();
+      throw new ApiError("forbidden", refusal.message, fieldErrorsOf(refusal.errors));
+    }
     const result = validateEvent(input, await this.#configFor(input), this.deps.env);
     if (!result.ok) return result;
     // The same answer /track would give: an event that cannot be written is not valid.
@@ -193,19 +191,10 @@ export class IngestService {
   async #check(
     input: unknown,
     principal: Principal,
-  ): Promise<{ ok: true; record: EventRecord; warnings: Issue[] } | (EventOutcome & { ok: false })> {
-    const forbidden = this.#forbidden(input, principal);
-    if (forbidden !== undefined) return this.#refuse("forbidden", FORBIDDEN, [forbidden], []);
+  ): Promise<{ ok: true; record: EventRecord; warnings: Issue[] } | EventRefusal> {
+    if (!this.#mayWrite(input, principal)) return this.#counted(forbiddenEvent());
     const result = validateEvent(input, await this.#configFor(input), this.deps.env);
-    if (!result.ok) {
-      const count = result.errors.length;
-      return this.#refuse(
-        "invalid_event",
-        `${count} problem${count === 1 ? "" : "s"} with the event`,
-        result.errors,
-        result.warnings,
-      );
-    }
+    if (!result.ok) return this.#counted(invalidEvent(result.errors, result.warnings));
     const encoded = encodeEvent(result.event);
     if (!encoded.ok)
       return this.#refuse(encoded.code, encoded.error.message, [encoded.error], result.warnings);
@@ -222,22 +211,19 @@ export class IngestService {
     };
   }
 
-  #refuse(
-    code: ErrorCode,
-    message: string,
-    errors: Issue[],
-    warnings: Issue[],
-  ): EventOutcome & { ok: false } {
-    this.deps.metrics.rejected.inc({ reason: code });
-    return { ok: false, code, message, errors, warnings };
+  #refuse(code: ErrorCode, message: string, errors: Issue[], warnings: Issue[]): EventRefusal {
+    return this.#counted({ ok: false, code, message, errors, warnings });
+  }
+
+  #counted(refusal: EventRefusal): EventRefusal {
+    this.deps.metrics.rejected.inc({ reason: refusal.code });
+    return refusal;
   }
 
   /** A key may only write (and read the configs of) its own tenant; internal keys any tenant. */
-  #forbidden(input: unknown, principal: Principal): Issue | undefined {
+  #mayWrite(input: unknown, principal: Principal): boolean {
     const tenant = claimedTenantId(input);
-    return tenant === undefined || mayWrite(principal, tenant)
-      ? undefined
-      : issue("tenant_id", "invalid_value", "is not the tenant of this key");
+    return tenant === undefined || mayWrite(principal, tenant);
   }
 
   async #configFor(input: unknown) {

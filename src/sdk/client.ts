@@ -12,6 +12,7 @@ import {
   eventToProto,
   type FieldError,
   type Issue,
+  invalidEvent,
   isPlainObject,
   MAX_EVENTS_PER_BATCH,
   type MusicData,
@@ -136,17 +137,17 @@ const grpcSend = (url: string, apiKey: string, timeoutMs: number): Send => {
           : problemOutcome(
               r.errorCode,
               r.errors.map((e) => e.message).join("; "),
-              r.errors.map(({ path, message }) => ({ path, message })),
+              r.errors.map(({ path, code, message }) => ({ path, code, message })),
               r.retryable,
             ),
       );
     } catch (error) {
       const connect = ConnectError.from(error);
-      // The gRPC status in snake case (`unauthenticated`, `permission_denied`, `unavailable` …).
-      const code = Code[connect.code].replace(
-        /[A-Z]/g,
-        (c, at: number) => `${at > 0 ? "_" : ""}${c.toLowerCase()}`,
-      );
+      // Our code (`forbidden`, `sink_unavailable` …) as the relay sends it in the `error-code`
+      // metadata; without it (a proxy answered) the gRPC status in snake case.
+      const code =
+        connect.metadata.get("error-code") ??
+        Code[connect.code].replace(/[A-Z]/g, (c, at: number) => `${at > 0 ? "_" : ""}${c.toLowerCase()}`);
       throw new BatchFailure(code, connect.rawMessage, RETRYABLE_CODES.has(connect.code));
     }
   };
@@ -155,7 +156,6 @@ const grpcSend = (url: string, apiKey: string, timeoutMs: number): Send => {
 interface Pending {
   event: BehaviorEvent;
   bytes: number;
-  warnings: Issue[];
   resolve: (outcome: TrackOutcome) => void;
 }
 
@@ -200,21 +200,19 @@ export class BehaviorClient {
       tenant_id: input.tenant_id ?? this.options.tenantId,
       context: { ...this.options.context, ...(isPlainObject(input.context) ? input.context : {}) },
     };
+    // Checked here without the tenant's config, only to refuse what no config would accept without a
+    // round trip; the server checks against the config, and its warnings are the ones answered.
     const result = validateEvent(filled, undefined, defaultEnvironment);
     if (!result.ok) {
-      return Promise.resolve(problemOutcome("invalid_event", "the event is invalid", result.errors, false));
+      const refusal = invalidEvent(result.errors, result.warnings);
+      return Promise.resolve(problemOutcome(refusal.code, refusal.message, result.errors, false));
     }
     const encoded = encodeEvent(result.event);
     if (!encoded.ok) {
       return Promise.resolve(problemOutcome(encoded.code, encoded.error.message, [encoded.error], false));
     }
     return new Promise((resolve) => {
-      this.#queue.push({
-        event: result.event,
-        bytes: encoded.json.length,
-        warnings: result.warnings,
-        resolve,
-      });
+      this.#queue.push({ event: result.event, bytes: encoded.json.length, resolve });
       this.#queuedBytes += encoded.json.length;
       const full = this.#queue.length >= this.options.maxBatchEvents || this.#queuedBytes >= MAX_BATCH_BYTES;
       if (full) this.#flushSoon(0);
@@ -287,10 +285,7 @@ export class BehaviorClient {
     while (this.#queue.length > 0) {
       const batch = this.#take();
       const outcomes = await this.#deliver(batch.map((p) => p.event));
-      batch.forEach((p, i) => {
-        const outcome = outcomes[i] as TrackOutcome;
-        p.resolve(outcome.success ? { ...outcome, warnings: [...p.warnings, ...outcome.warnings] } : outcome);
-      });
+      for (const [i, p] of batch.entries()) p.resolve(outcomes[i] as TrackOutcome);
     }
   }
 

@@ -4,10 +4,12 @@ import {
   bearerToken,
   ERRORS,
   type ErrorCode,
+  type EventOutcome,
   eventFromProto,
   type FieldError,
   issueToProto,
   MAX_EVENTS_PER_BATCH,
+  nothingStored,
   parseBatch,
   parseJsonBody,
   RefusalBatch,
@@ -26,7 +28,7 @@ import {
 } from "../../gen/recommender/v1/edge_pb.js";
 import type { Principal } from "../auth.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
-import type { EventOutcome, IngestService } from "../ingest.ts";
+import type { IngestService } from "../ingest.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */
 const codeOf = (code: ErrorCode): Code => {
@@ -34,11 +36,17 @@ const codeOf = (code: ErrorCode): Code => {
   return Code[name as keyof typeof Code];
 };
 
-const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) =>
-  new ConnectError(
+/** Our error code travels beside the gRPC status, so clients see the same codes as over REST. */
+const ERROR_CODE_METADATA = "error-code";
+
+const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) => {
+  const error = new ConnectError(
     errors.length > 0 ? `${message}: ${errors.map((e) => e.message).join("; ")}` : message,
     codeOf(code),
   );
+  error.metadata.set(ERROR_CODE_METADATA, code);
+  return error;
+};
 
 /** The event of a request; an absent one is an empty message, so validation names the missing fields. */
 const eventOf = (event: BehaviorEvent | undefined) => (event === undefined ? {} : eventFromProto(event));
@@ -76,10 +84,10 @@ const trackBatch = async (ingest: IngestService, events: unknown[], principal: P
     throw rpcError("payload_too_large", `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, got ${count}`);
   }
   const outcomes = await ingest.trackBatch(events, principal);
-  const succeeded = outcomes.filter((o) => o.ok).length;
-  if (succeeded === 0 && outcomes.every((o) => !o.ok && o.code === "sink_unavailable")) {
+  if (nothingStored(outcomes)) {
     throw rpcError("sink_unavailable", "the relay cannot store events right now; retry");
   }
+  const succeeded = outcomes.filter((o) => o.ok).length;
   return {
     success: succeeded === count,
     total: count,

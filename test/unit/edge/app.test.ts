@@ -286,7 +286,7 @@ describe("edge app", () => {
             status: "refused",
             code: "invalid_event",
             message: "strict config",
-            errors: [{ path: "x", message: "bad" }],
+            errors: [{ path: "x", code: "invalid_value", message: "bad" }],
           }
         : event.item_id === "later"
           ? { status: "retry" }

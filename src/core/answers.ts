@@ -1,0 +1,82 @@
+import { ERRORS, type ErrorCode, type FieldError } from "./errors.ts";
+import type { Issue } from "./field-spec.ts";
+
+/**
+ * What became of one event of a call, on the edge and the relay alike. A refusal carries our error
+ * code, a message, the field problems (each with its code) and whatever warnings validation found.
+ */
+export type EventOutcome =
+  | { ok: true; eventId: string; warnings: Issue[] }
+  | { ok: false; code: ErrorCode; message: string; errors: Issue[]; warnings: Issue[] };
+
+export type EventRefusal = EventOutcome & { ok: false };
+
+/** The refusal of an event that failed validation. */
+export const invalidEvent = (errors: Issue[], warnings: Issue[]): EventRefusal => ({
+  ok: false,
+  code: "invalid_event",
+  message: `${errors.length} ${errors.length === 1 ? "problem" : "problems"} with the event`,
+  errors,
+  warnings,
+});
+
+/** The refusal of an event whose tenant the key may not write. */
+export const forbiddenEvent = (): EventRefusal => ({
+  ok: false,
+  code: "forbidden",
+  message: "this key may not write events of that tenant",
+  errors: [{ path: "tenant_id", code: "invalid_value", message: "tenant_id is not the tenant of this key" }],
+  warnings: [],
+});
+
+/** Field problems as problem+json `errors` entries: path, code and message. */
+export const fieldErrorsOf = (issues: readonly Issue[]): FieldError[] =>
+  issues.map(({ path, code, message }) => ({ path, code, message }));
+
+/** One event's entry in a batch answer (REST; gRPC maps the same fields to its message). */
+export const batchResult = (outcome: EventOutcome, index: number) =>
+  outcome.ok
+    ? { index, success: true as const, event_id: outcome.eventId, validation_warnings: outcome.warnings }
+    : {
+        index,
+        success: false as const,
+        error_code: outcome.code,
+        message: outcome.message,
+        errors: fieldErrorsOf(outcome.errors),
+        validation_warnings: outcome.warnings,
+        retryable: ERRORS[outcome.code].retryable,
+      };
+
+/**
+ * When not one event of a batch could be stored and only for that reason, the whole call is refused
+ * (503, retryable), so generic retry logic sees it; otherwise the answer lists each event.
+ */
+export const nothingStored = (outcomes: readonly EventOutcome[]): boolean =>
+  outcomes.length > 0 && outcomes.every((o) => !o.ok && o.code === "sink_unavailable");
+
+/** The answer to a batch call. */
+export const batchAnswer = (outcomes: readonly EventOutcome[]) => {
+  const succeeded = outcomes.filter((o) => o.ok).length;
+  return {
+    success: succeeded === outcomes.length,
+    total: outcomes.length,
+    succeeded,
+    failed: outcomes.length - succeeded,
+    results: outcomes.map(batchResult),
+  };
+};
+
+/** The answer to a single call whose event was accepted. */
+export const trackAnswer = (outcome: EventOutcome & { ok: true }, queued = false) => ({
+  success: true as const,
+  event_id: outcome.eventId,
+  message: queued ? "Event accepted and queued for delivery" : "Event tracked successfully",
+  ...(outcome.warnings.length > 0 ? { validation_warnings: outcome.warnings } : {}),
+});
+
+/** The answer to a validate call: what /track would say, without storing anything. */
+export const validateAnswer = (outcome: { ok: boolean; errors: Issue[]; warnings: Issue[] }) => ({
+  success: outcome.ok,
+  errors: fieldErrorsOf(outcome.errors),
+  validation_warnings: outcome.warnings,
+});
