@@ -85,6 +85,13 @@ const envelopeShape = {
     .min(0)
     .optional()
     .describe("When the first server (edge or relay) received it, epoch milliseconds, by the server's clock"),
+  config_version: z
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "The version of the tenant's tracking config the event was last checked against; set by the server (a value sent is replaced), absent when there was none",
+    ),
 };
 
 /** What an incoming event must satisfy to be accepted at all (SPEC §2); unknown keys are dropped with a warning. */

@@ -79,6 +79,7 @@ const configRules = (config: TrackingConfig): ScenarioRules => {
   return rules;
 };
 
+/** A zod path as field errors name it everywhere: `events[0].context.os`. */
 const formatPath = (path: readonly PropertyKey[]): string => {
   let out = "";
   for (const key of path) {
@@ -130,6 +131,17 @@ const issueCodeOf = (iss: z.core.$ZodIssue): IssueCode => {
       return "invalid_value";
   }
 };
+
+/**
+ * Zod's issues as field problems, the one way every schema's failures are reported (events, admin
+ * requests, tracking configs): one path format, our issue codes, and a message that starts with the
+ * path, or with `subject` when the whole value is at fault.
+ */
+export const issuesOfZod = (issues: readonly z.core.$ZodIssue[], subject = "the value"): Issue[] =>
+  issues.map((iss) => {
+    const path = formatPath(iss.path);
+    return { path, code: issueCodeOf(iss), message: `${path === "" ? subject : path} ${iss.message}` };
+  });
 
 /** Whether a JSON value nests deeper than `max`; iterative, so hostile nesting cannot overflow the stack. */
 const nestsDeeperThan = (value: unknown, max: number): boolean => {
@@ -194,9 +206,7 @@ export const validateEvent = (
   const parsed = EventEnvelope.safeParse(input);
   if (!parsed.success) {
     const explained = EventEnvelope.safeParse(input, EXPLAIN_PARAMS);
-    const errors = (explained.error ?? parsed.error).issues.map((iss) =>
-      issue(formatPath(iss.path), issueCodeOf(iss), iss.message),
-    );
+    const errors = issuesOfZod((explained.error ?? parsed.error).issues, "the event");
     return { ok: false, event: undefined, errors, warnings };
   }
   const event = parsed.data as BehaviorEvent;
@@ -221,6 +231,11 @@ export const validateEvent = (
       issue("timestamp", "clock_skew", `is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future`),
     );
   }
+
+  // Which rules the event passed, so it can be checked again against its config's version later; a
+  // deleted config's rules are not applied, so an event checked against one names none.
+  if (config?.is_active === true) event.config_version = config.version;
+  else delete event.config_version;
 
   const scenarioIssues: Issue[] = [];
   const strict = checkScenario(event, config, scenarioIssues, warnings);

@@ -69,7 +69,12 @@ describe("relay ingest into Kafka", () => {
       context: { location: "上海" },
     });
     const expected = validateEvent({ ...video(tenantA, { user_id: "用户_1" }), event_id: body.event_id });
-    expect(JSON.parse(record?.value ?? "")).toEqual({ ...expected.event, received_at: expect.any(Number) });
+    // Checked against tenant A's config (version 1): the record says so.
+    expect(JSON.parse(record?.value ?? "")).toEqual({
+      ...expected.event,
+      received_at: expect.any(Number),
+      config_version: 1,
+    });
     expect(record?.value).toContain('"location":"上海"');
   });
 

@@ -187,3 +187,23 @@ describe("scenario-data problems", () => {
     ]);
   });
 });
+
+describe("config_version", () => {
+  it("names the version of the active config the event was checked against, replacing a sent one", () => {
+    const config = configFor("video_data", target, { version: 7 });
+    const result = validateEvent({ ...videoEvent({ duration: 10 }), config_version: 3 }, config);
+    expect(result.ok).toBe(true);
+    expect(result.event?.config_version).toBe(7);
+  });
+
+  it("is absent when there was no config, or only a deleted one", () => {
+    const sent = { ...videoEvent({ duration: 10 }), config_version: 3 };
+    const none = validateEvent(sent);
+    const deleted = validateEvent(sent, configFor("video_data", target, { is_active: false }));
+    for (const result of [none, deleted]) {
+      expect(result.ok).toBe(true);
+      expect(result.event).toBeDefined();
+      expect(result.event).not.toHaveProperty("config_version");
+    }
+  });
+});

@@ -9,6 +9,7 @@ import {
   CreateApiKeyRequest,
   configFromTemplate,
   FromTemplateRequest,
+  issuesOfZod,
   NONCE_HEADER,
   ScenarioId,
   ScenarioType,
@@ -74,10 +75,7 @@ export const createAdminApi = (deps: AdminDeps) => {
     strict: false,
     defaultHook: (result) => {
       if (!result.success) {
-        const errors = result.error.issues.map((i) => {
-          const path = i.path.map(String).join(".");
-          return { path, message: path === "" ? i.message : `${path} ${i.message}` };
-        });
+        const errors = issuesOfZod(result.error.issues, "the request");
         throw new ApiError(
           "invalid_request",
           `${errors.length} problem${errors.length === 1 ? "" : "s"} with the request`,

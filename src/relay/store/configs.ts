@@ -1,7 +1,8 @@
 import { type Collection, type Db, MongoServerError } from "mongodb";
+import type * as z from "zod";
 import {
   ApiError,
-  type FieldError,
+  issuesOfZod,
   type ScenarioType,
   TrackingConfig,
   type TrackingConfigDefinition,
@@ -16,16 +17,11 @@ const DUPLICATE_KEY = 11000;
 const STALE_CLAIM_MS = 30_000;
 const NO_ID = { projection: { _id: 0 } } as const;
 
-const invalid = (issues: { path: PropertyKey[]; message: string }[]): ApiError =>
+const invalid = (issues: z.core.$ZodIssue[]): ApiError =>
   new ApiError(
     "invalid_request",
     "the tracking config is invalid",
-    issues.map(
-      (i): FieldError => ({
-        path: i.path.map(String).join("."),
-        message: `${i.path.map(String).join(".")} ${i.message}`,
-      }),
-    ),
+    issuesOfZod(issues, "the tracking config"),
   );
 
 /**
