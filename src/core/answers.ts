@@ -1,3 +1,4 @@
+import * as z from "zod";
 import { ERRORS, type ErrorCode, type FieldError } from "./errors.ts";
 import type { Issue } from "./field-spec.ts";
 
@@ -79,4 +80,41 @@ export const validateAnswer = (outcome: { ok: boolean; errors: Issue[]; warnings
   success: outcome.ok,
   errors: fieldErrorsOf(outcome.errors),
   validation_warnings: outcome.warnings,
+});
+
+// The answers' shapes, for the API's OpenAPI document; the builders above produce them.
+const IssueShape = z.object({ path: z.string(), code: z.string(), message: z.string() });
+const FieldErrorShape = z.object({ path: z.string(), code: z.string().optional(), message: z.string() });
+
+export const TrackAnswer = z.object({
+  success: z.literal(true),
+  event_id: z.string(),
+  message: z.string(),
+  validation_warnings: z.array(IssueShape).optional(),
+});
+
+export const BatchAnswer = z.object({
+  success: z.boolean().describe("Every event was accepted"),
+  total: z.int(),
+  succeeded: z.int(),
+  failed: z.int(),
+  queued: z.boolean().optional().describe("Edge only: some events wait in its durable queue (202)"),
+  results: z.array(
+    z.object({
+      index: z.int(),
+      success: z.boolean(),
+      event_id: z.string().optional(),
+      error_code: z.string().optional(),
+      message: z.string().optional(),
+      errors: z.array(FieldErrorShape).optional(),
+      validation_warnings: z.array(IssueShape),
+      retryable: z.boolean().optional().describe("Sending this event again may succeed"),
+    }),
+  ),
+});
+
+export const ValidateAnswer = z.object({
+  success: z.boolean(),
+  errors: z.array(FieldErrorShape),
+  validation_warnings: z.array(IssueShape),
 });

@@ -5,7 +5,11 @@ import {
   defaultEnvironment,
   type Environment,
   encodeEvent,
+  fieldErrorsOf,
   type Issue,
+  type QuarantineReason,
+  quarantineRecord,
+  quarantineTenantOf,
   type TrackingConfig,
   topicFor,
   validateEvent,
@@ -141,13 +145,23 @@ export class KafkaTracker {
   async trackMany(events: readonly TrackedEvent[]): Promise<TrackOutcome[]> {
     this.#received.inc(events.length);
     const records: EventRecord[] = [];
+    const now = this.env.now();
+    // Refused events are kept in their tenant's -rejected topic with the reason, as the relay keeps them.
+    const refuse = (event: unknown, reason: QuarantineReason, errors: Issue[], warnings: Issue[]) => {
+      const tenant = quarantineTenantOf(event);
+      if (tenant !== undefined) {
+        const refusal = { reason, errors: fieldErrorsOf(errors), event };
+        records.push({ ...quarantineRecord(tenant, refusal, now), eventId: "" });
+      }
+      return { ok: false as const, errors, warnings };
+    };
     const outcomes = events.map((input): TrackOutcome => {
       const filled = input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input;
       const config = this.#configs.get(`${filled.tenant_id}/${filled.scenario_id}`);
       const result = validateEvent(filled, config, this.env);
-      if (!result.ok) return { ok: false, errors: result.errors, warnings: result.warnings };
+      if (!result.ok) return refuse(filled, "invalid_event", result.errors, result.warnings);
       const encoded = encodeEvent(result.event);
-      if (!encoded.ok) return { ok: false, errors: [encoded.error], warnings: result.warnings };
+      if (!encoded.ok) return refuse(filled, encoded.code, [encoded.error], result.warnings);
       const { event } = result;
       records.push({
         topic: topicFor(event.tenant_id),
@@ -157,7 +171,7 @@ export class KafkaTracker {
       });
       return { ok: true, event_id: event.event_id, warnings: result.warnings };
     });
-    this.#rejected.inc(events.length - records.length);
+    this.#rejected.inc(outcomes.filter((o) => !o.ok).length);
     if (records.length > 0) await this.writer.sink.write(records);
     return outcomes;
   }

@@ -228,11 +228,19 @@ describe("tracking-config admin API on the MongoDB-wire server", () => {
     expect(none.body.changes).toEqual([]);
   });
 
-  it("serves the OpenAPI document and a docs page", async () => {
+  it("serves the OpenAPI document of the event and admin APIs, and a docs page", async () => {
     const doc = (await (await fetch(`${relay.httpUrl}/api/v1/openapi.json`)).json()) as {
-      paths: Record<string, unknown>;
+      paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>>;
     };
     expect(Object.keys(doc.paths)).toContain("/api/v1/tracking-configs/{tenant_id}/{scenario_id}");
+    for (const path of ["track", "track/batch", "validate"]) {
+      const post = doc.paths[`/api/v1/behaviors/${path}`]?.post;
+      expect(post?.requestBody, path).toBeDefined();
+      expect(Object.keys(post?.responses ?? {}), path).toEqual(
+        expect.arrayContaining(["200", "400", "401", "403", "429", "503"]),
+      );
+    }
+    expect(JSON.stringify(doc.paths["/api/v1/behaviors/track/batch"])).toContain('"retryable"');
     const page = await fetch(`${relay.httpUrl}/api/v1/docs`);
     expect(page.headers.get("content-type")).toContain("text/html");
   });

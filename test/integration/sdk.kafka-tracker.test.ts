@@ -6,6 +6,7 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import {
   configFromTemplate,
   EXAMPLE_EVENTS,
+  quarantineTopicFor,
   type Template,
   templateFor,
   topicFor,
@@ -59,7 +60,7 @@ describe("the Kafka-direct tracker against a real broker", () => {
     }
   });
 
-  it("refuses what validation refuses, with the field, and writes nothing of it", async () => {
+  it("refuses what validation refuses, with the field, and keeps it in -rejected only", async () => {
     const tenant = uniqueName("tracker");
     const config = {
       ...configFromTemplate(
@@ -84,6 +85,20 @@ describe("the Kafka-direct tracker against a real broker", () => {
     expect(good?.ok).toBe(true);
     const records = await readTopic(brokers, topicFor(tenant), 2, 5000);
     expect(records.map((r) => r.headers.get("event_id"))).toEqual([good?.ok ? good.event_id : ""]);
+    // Checked against the config it was given, and says which version.
+    expect(JSON.parse(records[0]?.value ?? "{}").config_version).toBe(config.version);
+    const quarantined = await readTopic(brokers, quarantineTopicFor(tenant), 2);
+    expect(quarantined.map((r) => JSON.parse(r.value))).toEqual([
+      expect.objectContaining({
+        reason: "invalid_event",
+        errors: [expect.objectContaining({ path: "context.device_type", code: "invalid_value" })],
+        event: expect.objectContaining({ context: { device_type: "fridge" } }),
+      }),
+      expect.objectContaining({
+        reason: "invalid_event",
+        errors: [expect.objectContaining({ path: "scenario_data.video_data.duration" })],
+      }),
+    ]);
     const metrics = await tracker.registry.metrics();
     expect(metrics).toMatch(/^kafka_tracker_events_rejected_total 2$/m);
   });

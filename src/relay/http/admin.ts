@@ -5,11 +5,14 @@ import * as z from "zod";
 import {
   ApiError,
   ApiKeyRecord,
+  BatchAnswer,
+  BehaviorEventInput,
   bearerToken,
   CreateApiKeyRequest,
   configFromTemplate,
   FromTemplateRequest,
   issuesOfZod,
+  MAX_EVENTS_PER_BATCH,
   NONCE_HEADER,
   ScenarioId,
   ScenarioType,
@@ -17,10 +20,12 @@ import {
   TEMPLATES,
   TenantId,
   TIMESTAMP_HEADER,
+  TrackAnswer,
   TrackingConfig,
   TrackingConfigDefinition,
   TrackingConfigUpdate,
   templateFor,
+  ValidateAnswer,
 } from "../../core/index.ts";
 import { type KeyStore, mayManage, type Principal } from "../auth.ts";
 import type { CachedConfigSource } from "../config-source.ts";
@@ -57,6 +62,57 @@ const problemBody = { description: "A problem (RFC 9457, application/problem+jso
 const bearer = [{ bearer: [] }];
 const TenantScenario = z.object({ tenant_id: TenantId, scenario_id: ScenarioId });
 const ConfigList = z.object({ configs: z.array(TrackingConfig), total: z.int() });
+
+/**
+ * The event API (served by src/relay/http/behaviors.ts, and by the edge with the same answers) in the
+ * same document as the admin API. Documented, not validated here: an event's problems are part of its
+ * answer (per event in a batch, warnings beside success), which the ingest pipeline builds.
+ */
+const documentEventApi = (api: OpenAPIHono<RelayEnv>) => {
+  const body = (schema: z.ZodType, description: string) => ({
+    content: { "application/json": { schema } },
+    description,
+  });
+  const refusals = {
+    400: problemBody,
+    401: problemBody,
+    403: problemBody,
+    413: problemBody,
+    415: problemBody,
+    429: problemBody,
+    503: problemBody,
+  };
+  const post = (path: string, summary: string, request: z.ZodType, answer: z.ZodType) =>
+    api.openAPIRegistry.registerPath({
+      method: "post",
+      path,
+      summary,
+      tags: ["events"],
+      security: bearer,
+      request: { body: body(request, "JSON; gzip with Content-Encoding: gzip") },
+      responses: { 200: body(answer, "The answer"), ...refusals },
+    });
+  post("/api/v1/behaviors/track", "Track one event", BehaviorEventInput, TrackAnswer);
+  post(
+    "/api/v1/behaviors/track/batch",
+    "Track up to 100 events; each is answered on its own",
+    z.object({ events: z.array(BehaviorEventInput).min(1).max(MAX_EVENTS_PER_BATCH) }),
+    BatchAnswer,
+  );
+  post(
+    "/api/v1/behaviors/validate",
+    "Check an event against its tenant's tracking config without storing it",
+    BehaviorEventInput,
+    ValidateAnswer,
+  );
+  api.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/api/v1/behaviors/health",
+    summary: "Health and counters",
+    tags: ["events"],
+    responses: { 200: { description: "status, kafka_available and stats" } },
+  });
+};
 
 const sameSecret = (given: string, expected: string | undefined): boolean => {
   if (expected === undefined || expected === "") return false;
@@ -396,9 +452,10 @@ export const createAdminApi = (deps: AdminDeps) => {
     },
   );
 
+  documentEventApi(api);
   api.doc31("/api/v1/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "Behaviour-event ingestion: admin API", version: "1" },
+    info: { title: "Behaviour-event ingestion API", version: "1" },
   });
   api.get("/api/v1/docs", (c) => c.html(DOCS_PAGE));
   return api;
