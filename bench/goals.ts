@@ -133,3 +133,29 @@ export const goalsOf = (r: {
   }
   return goals;
 };
+
+/**
+ * Where a path's CPU goes beyond Kafka: its CPU per event less the raw producer's for the same kind of
+ * write (one record per request for single calls, requests of 1,000 for batched ones), beside the
+ * framework floor that does the same call without writing anything. An estimate: the relay batches
+ * what arrives within its linger time, so for single calls it pays less than one request per event.
+ */
+export const beyondKafkaOf = (efficiency: Efficiency | undefined) => {
+  const p = efficiency?.phases ?? {};
+  const single = efficiency?.producer_floor_single?.us_per_event;
+  const bulk = efficiency?.producer_floor?.us_per_event;
+  // [path, its phase, the producer figure it is compared with, the floor, the floor's phase]
+  const rows = [
+    ["gRPC single", "relay_grpc_single", single, "bare grpc-js", "floor_grpc_js_single"],
+    ["REST single", "relay_rest_single", single, "bare Hono on node-server", "floor_hono_node_single"],
+    ["gRPC batched", "relay_grpc_batched", bulk, "bare grpc-js", "floor_grpc_js_batched"],
+    ["REST batched", "relay_rest_batched", bulk, "bare Hono on node-server", "floor_hono_node_batched"],
+  ] as const;
+  return rows.flatMap(([path, phase, kafka, floorName, floorPhase]) => {
+    const relay = us(p[phase], "relay");
+    const floor = us(p[floorPhase], "floor");
+    if (relay === undefined || kafka === undefined || floor === undefined) return [];
+    const beyond = +(relay - kafka).toFixed(1);
+    return [{ path, relay, kafka, beyond, floorName, floor, ratio: +(beyond / floor).toFixed(2) }];
+  });
+};

@@ -7,6 +7,7 @@ import {
   type BodyTab,
   batchAnswer,
   bearerToken,
+  boundedRefusal,
   CONTENT_REFUSALS,
   claimedTenantId,
   ERRORS,
@@ -161,8 +162,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
    * quarantine, or the durable queue when the relay cannot be reached. Refusals are not acknowledged
    * events, so a failure of both is counted and logged, not answered.
    */
-  const keep = async (refusals: Refusal[]) => {
-    if (refusals.length === 0) return;
+  const keep = async (received: Refusal[]) => {
+    if (received.length === 0) return;
+    // Bounded first: a refused event may be JSON nested too deep to serialise again (JSON.stringify and
+    // the queue's structured clone overflow the stack), or up to a request's size.
+    const refusals = received.map(boundedRefusal);
     try {
       await ports.forwarder.quarantine(refusals);
       for (const r of refusals) metrics.add("edge_events_quarantined_total", 1, { reason: r.reason });

@@ -109,9 +109,9 @@ describe("tracking-config admin API on the MongoDB-wire server", () => {
     expect(bad.status).toBe(400);
     expect(bad.headers.get("content-type")).toBe("application/problem+json");
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual([
-      "optional_fields.0.field_type",
-      "optional_fields.1.min_value",
-      "optional_fields.2.allowed_values",
+      "optional_fields[0].field_type",
+      "optional_fields[1].min_value",
+      "optional_fields[2].allowed_values",
     ]);
     expect((await call("GET", `/api/v1/tracking-configs/${tenant}/nope`)).status).toBe(404);
     expect(

@@ -4,7 +4,19 @@ import { describe, expect, it } from "vitest";
 import { cpuSecondsOfChildren } from "../../../bench/cpu.ts";
 import { cpuPhase } from "../../../bench/efficiency.ts";
 import { vegeta } from "../../../bench/generators.ts";
-import { goalsOf } from "../../../bench/goals.ts";
+import { beyondKafkaOf, goalsOf } from "../../../bench/goals.ts";
+
+/** A fixed-load phase whose one process used `us` µs per event. */
+const phase = (process: string, us: number) => ({
+  events: 1,
+  events_per_second: 1,
+  errors: 0,
+  p50_ms: 1,
+  p99_ms: 1,
+  us_per_event: { [process]: us },
+  generator_us_per_event: 1,
+  generator_bound: false,
+});
 
 describe("CPU per event against floors", () => {
   it("reads the CPU of a process's waited-for children (cutime + cstime) from its stat line", () => {
@@ -37,16 +49,6 @@ describe("CPU per event against floors", () => {
   }, 120_000);
 
   it("states each goal as a ratio of two figures of the run and marks it met or not", () => {
-    const phase = (process: string, us: number) => ({
-      events: 1,
-      events_per_second: 1,
-      errors: 0,
-      p50_ms: 1,
-      p99_ms: 1,
-      us_per_event: { [process]: us },
-      generator_us_per_event: 1,
-      generator_bound: false,
-    });
     const step = (eps: number, p99 = 1) => ({
       offered_events_per_second: eps,
       achieved_events_per_second: eps,
@@ -84,5 +86,31 @@ describe("CPU per event against floors", () => {
     expect(byName("relay_grpc_batched sustained")).toMatchObject({ ratio: 0.67, met: true });
     expect(byName("relay idle RSS")?.met).toBe(true);
     expect(byName("relay peak RSS")?.met).toBe(false);
+  });
+
+  it("estimates a path's CPU beyond Kafka against the floor that writes nothing", () => {
+    const rows = beyondKafkaOf({
+      cpu_list: null,
+      single_calls_per_second: 300,
+      phases: {
+        relay_rest_single: phase("relay", 600),
+        floor_hono_node_single: phase("floor", 200),
+        relay_rest_batched: phase("relay", 30),
+      },
+      producer_floor: { records_per_second: 1, us_per_event: 10 },
+      producer_floor_single: { records_per_second: 1, us_per_event: 450 },
+    });
+    // Batched REST has no floor in this run: no row rather than a made-up one.
+    expect(rows).toEqual([
+      {
+        path: "REST single",
+        relay: 600,
+        kafka: 450,
+        beyond: 150,
+        floorName: "bare Hono on node-server",
+        floor: 200,
+        ratio: 0.75,
+      },
+    ]);
   });
 });

@@ -334,4 +334,24 @@ describe("edge app", () => {
     expect(metrics).toContain('edge_events_quarantined_total{reason="invalid_event"} 1');
     expect(metrics).toContain("edge_quarantine_queued_total 1");
   });
+
+  it("keeps a refused event nested too deep to serialise again, as its tenant, user and id", async () => {
+    const { send, quarantined } = setup();
+    const depth = 100_000;
+    const nested = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+    const body = JSON.stringify(specEvent).replace(/}$/, `,"extra_data":${nested}}`);
+    const response = await send("/api/v1/behaviors/track", body, {
+      "content-type": "application/json",
+      authorization: `Bearer ${PK}`,
+    });
+    expect(response.status).toBe(400);
+    expect(quarantined).toEqual([
+      expect.objectContaining({
+        reason: "invalid_event",
+        event: expect.objectContaining({ tenant_id: "mymx", user_id: specEvent.user_id, truncated: true }),
+      }),
+    ]);
+    // What travels to the relay or the queue serialises.
+    expect(() => JSON.stringify(quarantined)).not.toThrow();
+  });
 });
