@@ -75,6 +75,8 @@ export const createEdgeApp = (ports: EdgePorts) => {
       return next();
     }),
   );
+  /** Whether the last hand-over of events to the relay reached it. */
+  let relayReachable = true;
   const bodyOf = (c: Context<EdgeEnv>) =>
     readJsonBody(c.req.raw, { timeoutMs: bodyTimeoutMs, tab: c.get("bodyTab") });
 
@@ -137,8 +139,10 @@ export const createEdgeApp = (ports: EdgePorts) => {
     let deliveries: Delivery[];
     try {
       deliveries = await ports.forwarder.forward(events);
+      relayReachable = true;
     } catch (error) {
-      if (!(error instanceof RelayUnavailableError)) {
+      if (error instanceof RelayUnavailableError) relayReachable = false;
+      else {
         console.error("the relay refused a forwarded batch", error);
         throw new ApiError("internal", "the edge could not hand the events to the relay; retry");
       }
@@ -223,8 +227,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
         : o;
     });
     for (const o of outcomes) {
-      if (o.ok) metrics.add("edge_events_accepted_total");
-      else metrics.add("edge_events_refused_total", 1, { reason: o.code });
+      if (!o.ok) metrics.add("edge_events_refused_total", 1, { reason: o.code });
+      else {
+        metrics.add("edge_events_accepted_total");
+        if (o.warnings.length > 0) metrics.add("edge_events_warned_total");
+      }
     }
     const status = queued ? 202 : 200;
     if (single) {
@@ -262,7 +269,27 @@ export const createEdgeApp = (ports: EdgePorts) => {
     }
     return c.json(validateAnswer({ errors: [], ...outcome }));
   });
-  app.get("/api/v1/behaviors/health", (c) => c.json({ status: "healthy" }));
+  /**
+   * The relay's health shape, from this isolate's counters: "Kafka" is the relay behind the edge, so
+   * `kafka_success` counts events the relay stored and `kafka_failed` those queued because it could
+   * not; degraded while the last hand-over to the relay failed.
+   */
+  app.get("/api/v1/behaviors/health", (c) => {
+    const accepted = metrics.total("edge_events_accepted_total");
+    const total = accepted + metrics.total("edge_events_refused_total");
+    return c.json({
+      status: relayReachable ? "healthy" : "degraded",
+      kafka_available: relayReachable,
+      stats: {
+        total_events: total,
+        kafka_success: metrics.total("edge_events_forwarded_total"),
+        kafka_failed: metrics.total("edge_events_queued_total"),
+        rejected: metrics.total("edge_events_refused_total"),
+        validation_warnings: metrics.total("edge_events_warned_total"),
+        success_rate: total === 0 ? 1 : Number((accepted / total).toFixed(4)),
+      },
+    });
+  });
   app.get("/metrics", (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
 
   /** CORS preflight: granted only to an origin the key in `?key=` allows. */

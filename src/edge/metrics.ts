@@ -5,6 +5,7 @@
  */
 const HELP = {
   edge_events_accepted_total: "Events acknowledged (stored by the relay or queued)",
+  edge_events_warned_total: "Acknowledged events that came with validation warnings",
   edge_events_refused_total: "Events refused to the client, by error code",
   edge_events_forwarded_total: "Events the relay stored (from a request or from the queue)",
   edge_events_queued_total: "Events put in the durable queue because the relay could not take them",
@@ -27,6 +28,13 @@ export class EdgeMetrics {
     if (count === 0) return;
     const key = label === undefined ? name : `${name}{reason="${label.reason}"}`;
     this.#counters.set(key, (this.#counters.get(key) ?? 0) + count);
+  }
+
+  /** A counter's total over its labels. */
+  total(name: EdgeCounter): number {
+    let sum = 0;
+    for (const [key, value] of this.#counters) if (key === name || key.startsWith(`${name}{`)) sum += value;
+    return sum;
   }
 
   /** Prometheus text exposition format. */

@@ -99,6 +99,26 @@ describe("the event API contract: the edge and the relay answer alike", () => {
     }
   }
 
+  it("/health answers the same shape, counting what each side saw", async () => {
+    const shape = (value: unknown): unknown =>
+      typeof value === "object" && value !== null
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shape(v)]))
+        : typeof value;
+    const health = async (app: keyof typeof apps) =>
+      (await apps[app].request("/api/v1/behaviors/health")).json();
+    const [relay, edge] = [await health("relay"), await health("edge")];
+    expect(shape(edge)).toEqual(shape(relay));
+    expect(edge).toMatchObject({ status: "healthy", kafka_available: true });
+    // The track and validate cases above ran first: one acknowledged event each of the two, with a
+    // warning for the second; refusals for the other three.
+    expect(edge.stats).toMatchObject({
+      total_events: 5,
+      rejected: 3,
+      validation_warnings: 1,
+      success_rate: 0.4,
+    });
+  });
+
   it("/track/batch of all of them: per-event results with codes, messages, warnings and retryable", async () => {
     const batch = { events: Object.values(INPUTS) };
     const relay = await answerOf(await post("relay", "/api/v1/behaviors/track/batch", batch));
