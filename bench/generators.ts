@@ -45,10 +45,20 @@ export interface GeneratorRun {
   cpu_seconds: number;
 }
 
-let ghzPath: string | undefined;
-const ghzBinary = async () => {
-  ghzPath ??= (await run("sh", [join(root, "scripts", "ghz.sh")], { timeout: 600_000 })).stdout.trim();
-  return ghzPath;
+/** The Go tools the generators are, built once into the cache (scripts/go-tool.sh). */
+const GO_TOOLS = {
+  ghz: ["github.com/bojand/ghz/cmd/ghz", "v0.120.0"],
+  vegeta: ["github.com/tsenart/vegeta/v12", "v12.13.0"],
+} as const;
+const built = new Map<keyof typeof GO_TOOLS, Promise<string>>();
+const goTool = (name: keyof typeof GO_TOOLS): Promise<string> => {
+  let path = built.get(name);
+  if (path === undefined) {
+    const script = join(root, "scripts", "go-tool.sh");
+    path = run("sh", [script, name, ...GO_TOOLS[name]], { timeout: 600_000 }).then((r) => r.stdout.trim());
+    built.set(name, path);
+  }
+  return path;
 };
 
 /**
@@ -89,7 +99,7 @@ export const ghz = async (options: {
     "json",
   ];
   if (options.rps > 0) args.push("--rps", String(options.rps));
-  const { output, cpuSeconds } = await measuredCommand(await ghzBinary(), [...args, options.target]);
+  const { output, cpuSeconds } = await measuredCommand(await goTool("ghz"), [...args, options.target]);
   const r = JSON.parse(output);
   const at = (p: number) =>
     +(
@@ -106,12 +116,6 @@ export const ghz = async (options: {
     p99_ms: at(99),
     cpu_seconds: cpuSeconds,
   };
-};
-
-let vegetaPath: string | undefined;
-const vegetaBinary = async () => {
-  vegetaPath ??= (await run("sh", [join(root, "scripts", "vegeta.sh")], { timeout: 600_000 })).stdout.trim();
-  return vegetaPath;
 };
 
 /**
@@ -135,7 +139,7 @@ export const vegeta = async (options: {
     await writeFile(bodyFile, options.body);
     const headers = Object.entries(options.headers).map(([k, v]) => `${k}: ${v}`);
     await writeFile(targets, [`POST ${options.url}`, ...headers, `@${bodyFile}`, ""].join("\n"));
-    const bin = await vegetaBinary();
+    const bin = await goTool("vegeta");
     const args = ["attack", `-targets=${targets}`, `-duration=${options.seconds}s`, `-output=${results}`];
     // At most `workers` requests under way: vegeta would otherwise add workers while a server is slow.
     if (options.rps > 0) args.push(`-rate=${options.rps}/1s`, `-workers=${options.workers}`);

@@ -134,7 +134,9 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
   const report = (reason: string, events: unknown[]) => {
     try {
       options.onError?.(reason, events);
-    } catch {}
+    } catch {
+      // The page's own handler threw: a tracker never throws into the page it runs in.
+    }
   };
 
   let queue: Queued[] = [];
@@ -149,7 +151,9 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       const pending = [...inFlight, ...queue];
       if (pending.length === 0) env.storage?.removeItem(storageKey);
       else env.storage?.setItem(storageKey, JSON.stringify(pending.slice(-MAX_STORED)));
-    } catch {}
+    } catch {
+      // Storage full or disabled (quota, private mode): the events stay queued in memory only.
+    }
   };
 
   /** Takes over what earlier pages of this tenant left unsent (their event ids make resends recognisable). */
@@ -161,7 +165,9 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       if (key?.startsWith(prefix) && key !== storageKey) {
         try {
           queue.push(...(JSON.parse(storage.getItem(key) ?? "[]") as Queued[]));
-        } catch {}
+        } catch {
+          report("unreadable stored events", []); // not JSON: not ours to resend
+        }
         storage.removeItem(key);
       }
     }
@@ -219,7 +225,10 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       for (const [events, body] of bodies(queue)) if (!env.sendBeacon(url, body)) kept.push(...events);
       queue = kept;
       save();
-    } catch {}
+    } catch {
+      // sendBeacon refused the body outright: what is queued stays stored for the next page.
+      save();
+    }
   };
 
   const track = (event: PageEvent, now = false) => {
