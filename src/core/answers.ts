@@ -118,3 +118,44 @@ export const ValidateAnswer = z.object({
   errors: z.array(FieldErrorShape),
   validation_warnings: z.array(IssueShape),
 });
+
+/** What a health answer is computed from: counters of one process (relay) or isolate (edge). */
+export interface HealthCounts {
+  /** Whether events reach Kafka now (at the edge: whether the last hand-over to the relay worked). */
+  kafkaAvailable: boolean;
+  received: number;
+  accepted: number;
+  stored: number;
+  failed: number;
+  refused: number;
+  warned: number;
+}
+
+/** The health answer, on the edge and the relay alike. */
+export const healthAnswer = (c: HealthCounts) => ({
+  status: c.kafkaAvailable ? ("healthy" as const) : ("degraded" as const),
+  kafka_available: c.kafkaAvailable,
+  stats: {
+    total_events: c.received,
+    kafka_success: c.stored,
+    kafka_failed: c.failed,
+    rejected: c.refused,
+    validation_warnings: c.warned,
+    success_rate: c.received === 0 ? 1 : Number((c.accepted / c.received).toFixed(4)),
+  },
+});
+
+export const HealthAnswer = z.object({
+  status: z.enum(["healthy", "degraded"]).describe("degraded while events cannot reach Kafka now"),
+  kafka_available: z.boolean(),
+  stats: z.object({
+    total_events: z.int().describe("Events received"),
+    kafka_success: z.int().describe("Events written to Kafka (at the edge: handed to the relay)"),
+    kafka_failed: z
+      .int()
+      .describe("Failed writes (at the edge: events queued because the relay did not answer)"),
+    rejected: z.int().describe("Events refused"),
+    validation_warnings: z.int().describe("Events accepted with warnings"),
+    success_rate: z.number().describe("Accepted over received"),
+  }),
+});

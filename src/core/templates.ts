@@ -1,18 +1,21 @@
 import * as z from "zod";
-import type { ActionType } from "./actions.ts";
-import type { FieldSpec, FieldType, ItemType } from "./field-spec.ts";
-import { memberOf, SCENARIO_MEMBERS, type ScenarioType } from "./scenarios.ts";
+import { ActionType } from "./actions.ts";
+import { FieldSpec, type FieldType, type ItemType } from "./field-spec.ts";
+import { memberOf, SCENARIO_MEMBERS, ScenarioType } from "./scenarios.ts";
+
+const TemplateId = ScenarioType.exclude(["custom"]);
 
 /** A built-in starting point for a tracking config (SPEC §3). */
-export interface Template {
-  template_id: Exclude<ScenarioType, "custom">;
-  name: string;
-  scenario_type: Exclude<ScenarioType, "custom">;
-  description: string;
-  required_fields: FieldSpec[];
-  optional_fields: FieldSpec[];
-  typical_actions: ActionType[];
-}
+export const Template = z.object({
+  template_id: TemplateId,
+  name: z.string(),
+  scenario_type: TemplateId,
+  description: z.string(),
+  required_fields: z.array(FieldSpec),
+  optional_fields: z.array(FieldSpec),
+  typical_actions: z.array(ActionType),
+});
+export type Template = z.infer<typeof Template>;
 
 /**
  * What each template asks for. Required fields are kept to the one that every typical action

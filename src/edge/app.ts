@@ -18,6 +18,7 @@ import {
   type FieldError,
   fieldErrorsOf,
   forbiddenEvent,
+  healthAnswer,
   type Issue,
   invalidEvent,
   isValidTenantId,
@@ -277,18 +278,17 @@ export const createEdgeApp = (ports: EdgePorts) => {
   app.get("/api/v1/behaviors/health", (c) => {
     const accepted = metrics.total("edge_events_accepted_total");
     const total = accepted + metrics.total("edge_events_refused_total");
-    return c.json({
-      status: relayReachable ? "healthy" : "degraded",
-      kafka_available: relayReachable,
-      stats: {
-        total_events: total,
-        kafka_success: metrics.total("edge_events_forwarded_total"),
-        kafka_failed: metrics.total("edge_events_queued_total"),
-        rejected: metrics.total("edge_events_refused_total"),
-        validation_warnings: metrics.total("edge_events_warned_total"),
-        success_rate: total === 0 ? 1 : Number((accepted / total).toFixed(4)),
-      },
-    });
+    return c.json(
+      healthAnswer({
+        kafkaAvailable: relayReachable,
+        received: total,
+        accepted,
+        stored: metrics.total("edge_events_forwarded_total"),
+        failed: metrics.total("edge_events_queued_total"),
+        refused: metrics.total("edge_events_refused_total"),
+        warned: metrics.total("edge_events_warned_total"),
+      }),
+    );
   });
   app.get("/metrics", (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
 

@@ -10,6 +10,7 @@ import {
   encodeEvent,
   fieldErrorsOf,
   forbiddenEvent,
+  healthAnswer,
   type Issue,
   invalidEvent,
   isValidTenantId,
@@ -26,20 +27,8 @@ import { hashKey, type KeyStore, mayWrite, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
-export interface HealthReport {
-  status: "healthy" | "degraded";
-  /** Not part of the SPEC §6 body: whether events can be acknowledged (readiness). */
-  accepting: boolean;
-  kafka_available: boolean;
-  stats: {
-    total_events: number;
-    kafka_success: number;
-    kafka_failed: number;
-    rejected: number;
-    validation_warnings: number;
-    success_rate: number;
-  };
-}
+/** The health answer, and whether events can be acknowledged now (readiness; not in the answer). */
+export type HealthReport = ReturnType<typeof healthAnswer> & { accepting: boolean };
 
 interface IngestDeps {
   configs: ConfigSource;
@@ -273,17 +262,16 @@ export class IngestService {
       value(metrics.warnings),
     ]);
     return {
-      status: sink.kafkaAvailable ? "healthy" : "degraded",
+      ...healthAnswer({
+        kafkaAvailable: sink.kafkaAvailable,
+        received: total,
+        accepted,
+        stored: kafkaSuccess,
+        failed: kafkaFailed,
+        refused: rejected,
+        warned: warnings,
+      }),
       accepting: sink.accepting,
-      kafka_available: sink.kafkaAvailable,
-      stats: {
-        total_events: total,
-        kafka_success: kafkaSuccess,
-        kafka_failed: kafkaFailed,
-        rejected,
-        validation_warnings: warnings,
-        success_rate: total === 0 ? 1 : Number((accepted / total).toFixed(4)),
-      },
     };
   }
 }

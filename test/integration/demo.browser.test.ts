@@ -109,4 +109,35 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
     // pagehide beacon.
     expect(requests).toEqual(["fetch"]);
   }, 120_000);
+
+  it("serves its API reference from the relay alone, and its Try it out calls the relay", async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const elsewhere: string[] = [];
+    await page.route("**/*", (route) => {
+      if (route.request().url().startsWith(relay.httpUrl)) return route.continue();
+      elsewhere.push(route.request().url());
+      return route.abort();
+    });
+    await page.goto(`${relay.httpUrl}/api/v1/docs`);
+    const track = page.locator("#operations-events-post_api_v1_behaviors_track");
+    await track.waitFor({ timeout: 30_000 });
+    await expect(
+      page.locator("#operations-tracking_configs-post_api_v1_tracking_configs").count(),
+    ).resolves.toBe(1);
+    // The edge's internal feed is not part of the public document.
+    await expect(page.getByText("/api/v1/edge/changes").count()).resolves.toBe(0);
+
+    const health = page.locator("#operations-events-get_api_v1_behaviors_health");
+    await health.locator(".opblock-summary").click();
+    await health.getByRole("button", { name: "Try it out" }).click();
+    await health.getByRole("button", { name: "Execute" }).click();
+    const status = health.locator(".live-responses-table tbody .response-col_status").first();
+    await status.waitFor({ timeout: 15_000 });
+    await expect(status.textContent()).resolves.toContain("200");
+    await expect(
+      health.locator(".live-responses-table .microlight").first().textContent(),
+    ).resolves.toContain("kafka_available");
+    expect(elsewhere).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

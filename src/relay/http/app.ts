@@ -1,17 +1,21 @@
 import type { Context } from "hono";
-import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import { ApiError, BodyBudget, MAX_REQUEST_BYTES } from "../../core/index.ts";
 import type { IngestService } from "../ingest.ts";
 import type { RelayMetrics } from "../metrics.ts";
-import { type AdminDeps, createAdminApi } from "./admin.ts";
-import { registerBehaviors } from "./behaviors.ts";
-import { registerOperations } from "./operations.ts";
+import { type AdminDeps, registerAdminRoutes } from "./admin.ts";
+import { createRelayApi } from "./openapi.ts";
 import { problemResponse, type RelayEnv } from "./respond.ts";
+import { registerDocRoutes } from "./routes/docs.ts";
+import { registerEventRoutes } from "./routes/events.ts";
+import { registerOperationRoutes } from "./routes/operations.ts";
 
-/** The relay's HTTP API on :8080 (REST beside Connect), sharing the ingest service with gRPC. */
+/**
+ * The relay's HTTP API on :8080 (REST beside Connect), sharing the ingest service with gRPC: one
+ * file per route group under routes/, all in the OpenAPI document served at /api/v1/openapi.json.
+ */
 export const createHttpApp = (deps: {
   ingest: IngestService;
   metrics: RelayMetrics;
@@ -20,7 +24,7 @@ export const createHttpApp = (deps: {
   /** Request-body bytes the relay holds at once (RELAY_BODY_BUDGET_BYTES). */
   bodyBudgetBytes: number;
 }) => {
-  const app = new Hono<RelayEnv>({ strict: false });
+  const app = createRelayApi();
   app.use(requestId());
   const tooLarge = (c: Context<RelayEnv>) =>
     problemResponse(c, "payload_too_large", `the body may be at most ${MAX_REQUEST_BYTES} bytes`);
@@ -43,18 +47,21 @@ export const createHttpApp = (deps: {
       return next();
     }),
   );
-  registerBehaviors(app, deps.ingest);
-  registerOperations(app, deps);
-  if (deps.admin !== undefined) app.route("/", createAdminApi(deps.admin));
+  registerEventRoutes(app, deps.ingest);
+  registerOperationRoutes(app, deps);
+  if (deps.admin !== undefined) registerAdminRoutes(app, deps.admin);
+  registerDocRoutes(app);
   app.notFound((c) => problemResponse(c, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     if (error instanceof ApiError) {
+      if (error.code === "store_unavailable") {
+        deps.log.warn(
+          { err: error.cause, requestId: c.get("requestId") },
+          "the configuration store did not answer",
+        );
+      }
       if (error.retryAfterSeconds !== undefined) c.header("retry-after", String(error.retryAfterSeconds));
       return problemResponse(c, error.code, error.message, error.errors);
-    }
-    if (error.name.startsWith("Mongo")) {
-      deps.log.warn({ err: error }, "the configuration store did not answer");
-      return problemResponse(c, "store_unavailable", "the configuration store is not reachable; retry");
     }
     if ((error as { code?: string }).code === "ECONNRESET") {
       // The client went away mid-body: nobody reads this answer, and it is not our failure.

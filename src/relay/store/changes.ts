@@ -1,4 +1,5 @@
 import type { Collection, Db } from "mongodb";
+import { storeCall } from "./mongo.ts";
 
 /** A change the edge must pick up: a tenant's config or its keys, numbered across all tenants. */
 export interface Change {
@@ -24,23 +25,29 @@ export class ChangeLog {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#changes().createIndex({ seq: 1 }, { unique: true, name: "seq" });
+    return storeCall(async () => {
+      await this.#changes().createIndex({ seq: 1 }, { unique: true, name: "seq" });
+    });
   }
 
   async record(change: Omit<Change, "seq">): Promise<void> {
-    const counter = await this.#counters().findOneAndUpdate(
-      { _id: "changes" },
-      { $inc: { seq: 1 } },
-      { upsert: true, returnDocument: "after" },
-    );
-    await this.#changes().insertOne({ ...change, seq: counter?.seq ?? 0 });
+    return storeCall(async () => {
+      const counter = await this.#counters().findOneAndUpdate(
+        { _id: "changes" },
+        { $inc: { seq: 1 } },
+        { upsert: true, returnDocument: "after" },
+      );
+      await this.#changes().insertOne({ ...change, seq: counter?.seq ?? 0 });
+    });
   }
 
   async since(seq: number, limit = 500): Promise<Change[]> {
-    return this.#changes()
-      .find({ seq: { $gt: seq } }, { projection: { _id: 0 } })
-      .sort({ seq: 1 })
-      .limit(limit)
-      .toArray();
+    return storeCall(async () => {
+      return this.#changes()
+        .find({ seq: { $gt: seq } }, { projection: { _id: 0 } })
+        .sort({ seq: 1 })
+        .limit(limit)
+        .toArray();
+    });
   }
 }

@@ -9,6 +9,7 @@ import {
   type TrackingConfigUpdate,
 } from "../../core/index.ts";
 import type { ChangeLog } from "./changes.ts";
+import { storeCall } from "./mongo.ts";
 
 type Stored = TrackingConfig;
 
@@ -43,50 +44,56 @@ export class ConfigRepository {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#configs().createIndex(
-      { tenant_id: 1, scenario_id: 1 },
-      { unique: true, name: "tenant_scenario" },
-    );
-    await this.#history().createIndex(
-      { tenant_id: 1, scenario_id: 1, version: 1 },
-      { unique: true, name: "tenant_scenario_version" },
-    );
+    return storeCall(async () => {
+      await this.#configs().createIndex(
+        { tenant_id: 1, scenario_id: 1 },
+        { unique: true, name: "tenant_scenario" },
+      );
+      await this.#history().createIndex(
+        { tenant_id: 1, scenario_id: 1, version: 1 },
+        { unique: true, name: "tenant_scenario_version" },
+      );
+    });
   }
 
   async create(definition: TrackingConfigDefinition, now: number): Promise<TrackingConfig> {
-    const config = TrackingConfig.parse({
-      ...definition,
-      is_active: true,
-      version: 1,
-      created_at: now,
-      updated_at: now,
-    });
-    try {
-      await this.#configs().insertOne({ ...config });
-    } catch (error) {
-      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
-        throw new ApiError(
-          "conflict",
-          `a tracking config for ${config.tenant_id}/${config.scenario_id} exists already`,
-          [
-            {
-              path: "scenario_id",
-              message: "scenario_id is taken for this tenant; update it with PUT instead",
-            },
-          ],
-        );
+    return storeCall(async () => {
+      const config = TrackingConfig.parse({
+        ...definition,
+        is_active: true,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+      });
+      try {
+        await this.#configs().insertOne({ ...config });
+      } catch (error) {
+        if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
+          throw new ApiError(
+            "conflict",
+            `a tracking config for ${config.tenant_id}/${config.scenario_id} exists already`,
+            [
+              {
+                path: "scenario_id",
+                message: "scenario_id is taken for this tenant; update it with PUT instead",
+              },
+            ],
+          );
+        }
+        throw error;
       }
-      throw error;
-    }
-    await this.#history().insertOne({ ...config });
-    await this.#logged(config);
-    return config;
+      await this.#history().insertOne({ ...config });
+      await this.#logged(config);
+      return config;
+    });
   }
 
   async get(tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
-    return (
-      (await this.#configs().findOne({ tenant_id: tenantId, scenario_id: scenarioId }, NO_ID)) ?? undefined
-    );
+    return storeCall(async () => {
+      return (
+        (await this.#configs().findOne({ tenant_id: tenantId, scenario_id: scenarioId }, NO_ID)) ?? undefined
+      );
+    });
   }
 
   async getVersion(
@@ -94,10 +101,12 @@ export class ConfigRepository {
     scenarioId: string,
     version: number,
   ): Promise<TrackingConfig | undefined> {
-    return (
-      (await this.#history().findOne({ tenant_id: tenantId, scenario_id: scenarioId, version }, NO_ID)) ??
-      undefined
-    );
+    return storeCall(async () => {
+      return (
+        (await this.#history().findOne({ tenant_id: tenantId, scenario_id: scenarioId, version }, NO_ID)) ??
+        undefined
+      );
+    });
   }
 
   async list(filter: {
@@ -105,11 +114,13 @@ export class ConfigRepository {
     scenario_type?: ScenarioType;
     include_inactive?: boolean;
   }): Promise<TrackingConfig[]> {
-    const query: Record<string, unknown> = {};
-    if (filter.tenant_id !== undefined) query.tenant_id = filter.tenant_id;
-    if (filter.scenario_type !== undefined) query.scenario_type = filter.scenario_type;
-    if (!filter.include_inactive) query.is_active = true;
-    return this.#configs().find(query, NO_ID).sort({ tenant_id: 1, scenario_id: 1 }).limit(1000).toArray();
+    return storeCall(async () => {
+      const query: Record<string, unknown> = {};
+      if (filter.tenant_id !== undefined) query.tenant_id = filter.tenant_id;
+      if (filter.scenario_type !== undefined) query.scenario_type = filter.scenario_type;
+      if (!filter.include_inactive) query.is_active = true;
+      return this.#configs().find(query, NO_ID).sort({ tenant_id: 1, scenario_id: 1 }).limit(1000).toArray();
+    });
   }
 
   /** Applies a partial update to the version it was based on; 409 when someone changed it meanwhile. */
@@ -119,27 +130,31 @@ export class ConfigRepository {
     patch: TrackingConfigUpdate,
     now: number,
   ): Promise<TrackingConfig> {
-    const current = await this.#current(tenantId, scenarioId);
-    const { version: basedOn, ...changes } = patch;
-    if (basedOn !== undefined && basedOn !== current.version) throw this.#conflict(current.version);
-    const next = TrackingConfig.safeParse({
-      ...current,
-      ...changes,
-      version: current.version + 1,
-      updated_at: now,
+    return storeCall(async () => {
+      const current = await this.#current(tenantId, scenarioId);
+      const { version: basedOn, ...changes } = patch;
+      if (basedOn !== undefined && basedOn !== current.version) throw this.#conflict(current.version);
+      const next = TrackingConfig.safeParse({
+        ...current,
+        ...changes,
+        version: current.version + 1,
+        updated_at: now,
+      });
+      if (!next.success) throw invalid(next.error.issues);
+      return this.#replace(current, next.data);
     });
-    if (!next.success) throw invalid(next.error.issues);
-    return this.#replace(current, next.data);
   }
 
   /** Soft delete: `is_active=false`, kept for old events and the history. */
   async deactivate(tenantId: string, scenarioId: string, now: number): Promise<TrackingConfig> {
-    const current = await this.#current(tenantId, scenarioId);
-    return this.#replace(current, {
-      ...current,
-      is_active: false,
-      version: current.version + 1,
-      updated_at: now,
+    return storeCall(async () => {
+      const current = await this.#current(tenantId, scenarioId);
+      return this.#replace(current, {
+        ...current,
+        is_active: false,
+        version: current.version + 1,
+        updated_at: now,
+      });
     });
   }
 

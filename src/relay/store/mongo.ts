@@ -1,4 +1,5 @@
-import { type Db, MongoClient } from "mongodb";
+import { type Db, MongoClient, MongoError } from "mongodb";
+import { ApiError } from "../../core/index.ts";
 
 /**
  * The relay's MongoDB client, renewed when its topology closes. When the first connection attempt
@@ -34,3 +35,23 @@ export class MongoConnection {
     await this.#client.close();
   }
 }
+
+/**
+ * Runs a repository operation; a MongoDB failure it did not handle itself (the server unreachable,
+ * a timeout) becomes a retryable `store_unavailable`, so callers see our error code, not the driver's.
+ */
+export const storeCall = async <T>(operation: () => Promise<T>): Promise<T> => {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof MongoError) {
+      const unavailable = new ApiError(
+        "store_unavailable",
+        "the configuration store is not reachable; retry",
+      );
+      unavailable.cause = error;
+      throw unavailable;
+    }
+    throw error;
+  }
+};
