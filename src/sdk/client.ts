@@ -136,7 +136,7 @@ const grpcSend = (url: string, apiKey: string, timeoutMs: number): Send => {
             }
           : problemOutcome(
               r.errorCode,
-              r.errors.map((e) => e.message).join("; "),
+              r.message,
               r.errors.map(({ path, code, message }) => ({ path, code, message })),
               r.retryable,
             ),

@@ -1,15 +1,22 @@
 import { createHash } from "node:crypto";
+import { create, toJson } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
+import { EXAMPLE_EVENTS, eventFromProto, eventToProto } from "../../src/core/index.ts";
 import { createEdgeApp } from "../../src/edge/app.ts";
 import type { EdgePorts } from "../../src/edge/ports.ts";
+import {
+  TrackEventsRequestSchema,
+  TrackEventsResponseSchema,
+} from "../../src/gen/recommender/v1/behavior_pb.js";
 import type { EventRecord, RecordSink } from "../../src/kafka/records.ts";
 import { EnvKeyStore } from "../../src/relay/auth.ts";
 import { InMemoryConfigSource } from "../../src/relay/config-source.ts";
+import { EdgeCallVerifier } from "../../src/relay/edge-calls.ts";
 import { createHttpApp } from "../../src/relay/http/app.ts";
 import { IngestService } from "../../src/relay/ingest.ts";
 import { createMetrics } from "../../src/relay/metrics.ts";
+import { behaviorHandlers } from "../../src/relay/rpc/service.ts";
 import { configFor, fixedEnvironment } from "../support/core.ts";
 
 // The same tenant, config and secret key on both sides; the relay writes to memory, the edge forwards
@@ -17,7 +24,7 @@ import { configFor, fixedEnvironment } from "../support/core.ts";
 const KEY = "sk_contract_mymx_0123456789";
 const config = configFor("video_data", { tenant_id: "mymx", scenario_id: "vlog_feed" });
 
-const relayApp = () => {
+const relayIngest = () => {
   const configs = new InMemoryConfigSource();
   configs.put(config);
   const sink: RecordSink = {
@@ -36,8 +43,9 @@ const relayApp = () => {
     log,
     env: fixedEnvironment(),
   });
-  return createHttpApp({ ingest, metrics, log, bodyBudgetBytes: 32 * 1024 * 1024 });
+  return { ingest, metrics, log };
 };
+const relayApp = () => createHttpApp({ ...relayIngest(), bodyBudgetBytes: 32 * 1024 * 1024 });
 
 const edgeApp = () => {
   const hash = createHash("sha256").update(KEY).digest("hex");
@@ -138,5 +146,50 @@ describe("the event API contract: the edge and the relay answer alike", () => {
       ],
     });
     expect(relay.body.results[3]).toMatchObject({ error_code: "forbidden", retryable: false });
+  });
+
+  it("gRPC TrackEvents answers a batch with the same fields as REST, in protobuf's names", async () => {
+    const { ingest } = relayIngest();
+    const events = [valid, { ...valid, tenant_id: "other" }, { ...valid, user_id: "" }].map((e) =>
+      eventToProto(e as never),
+    );
+    const answer = await behaviorHandlers(ingest, new EdgeCallVerifier([])).behavior.trackEvents(
+      create(TrackEventsRequestSchema, { events }),
+      { requestHeader: new Headers({ authorization: `Bearer ${KEY}` }) },
+    );
+    const grpc = toJson(TrackEventsResponseSchema, create(TrackEventsResponseSchema, answer), {
+      useProtoFieldName: true,
+      alwaysEmitImplicit: true,
+    });
+    const rest = await answerOf(
+      await apps.relay.request("/api/v1/behaviors/track/batch", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ events: events.map(eventFromProto) }),
+      }),
+    );
+    // Protobuf has no absent scalars: a success carries an empty error_code, message and false retryable.
+    const expected = rest.body.results.map((r: Record<string, unknown>) => ({
+      error_code: "",
+      message: "",
+      retryable: false,
+      errors: [],
+      event_id: "<event_id>",
+      ...r,
+    }));
+    const results = (grpc as { results: Record<string, unknown>[] }).results.map((r) => ({
+      ...r,
+      event_id: "<event_id>",
+      errors: (r.errors as Record<string, unknown>[]).map((e) =>
+        e.code === "" ? { ...e, code: undefined } : e,
+      ),
+    }));
+    expect(results).toEqual(expected);
+    expect(grpc).toMatchObject({ success: false, total: 3, succeeded: 1, failed: 2 });
+    expect(results[1]).toMatchObject({
+      error_code: "forbidden",
+      retryable: false,
+      message: expect.any(String),
+    });
   });
 });

@@ -1,10 +1,10 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import {
   ApiError,
+  batchAnswer,
   bearerToken,
   ERRORS,
   type ErrorCode,
-  type EventOutcome,
   eventFromProto,
   type FieldError,
   issueToProto,
@@ -51,22 +51,23 @@ const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) =
 /** The event of a request; an absent one is an empty message, so validation names the missing fields. */
 const eventOf = (event: BehaviorEvent | undefined) => (event === undefined ? {} : eventFromProto(event));
 
-const resultOf = (outcome: EventOutcome, index: number) =>
-  outcome.ok
-    ? {
-        index,
-        success: true,
-        eventId: outcome.eventId,
-        validationWarnings: outcome.warnings.map(issueToProto),
-      }
-    : {
-        index,
-        success: false,
-        errors: outcome.errors.map(issueToProto),
-        validationWarnings: outcome.warnings.map(issueToProto),
-        errorCode: outcome.code,
-        retryable: ERRORS[outcome.code].retryable,
-      };
+/** A batch answer (src/core/answers.ts) as TrackEventsResponse: the same fields, in protobuf's names. */
+const batchMessageOf = (answer: ReturnType<typeof batchAnswer>) => ({
+  ...answer,
+  results: answer.results.map((r) =>
+    r.success
+      ? { index: r.index, success: true, eventId: r.event_id, validationWarnings: r.validation_warnings }
+      : {
+          index: r.index,
+          success: false,
+          errorCode: r.error_code,
+          message: r.message,
+          errors: r.errors,
+          validationWarnings: r.validation_warnings,
+          retryable: r.retryable,
+        },
+  ),
+});
 
 /** The ApiError of a call as a Connect error (with `retry-after` metadata when it says when). */
 const asRpcError = (error: unknown) => {
@@ -87,14 +88,7 @@ const trackBatch = async (ingest: IngestService, events: unknown[], principal: P
   if (nothingStored(outcomes)) {
     throw rpcError("sink_unavailable", "the relay cannot store events right now; retry");
   }
-  const succeeded = outcomes.filter((o) => o.ok).length;
-  return {
-    success: succeeded === count,
-    total: count,
-    succeeded,
-    failed: count - succeeded,
-    results: outcomes.map(resultOf),
-  };
+  return batchMessageOf(batchAnswer(outcomes));
 };
 
 /** The request headers a handler reads, whichever server carried the call. */

@@ -1083,6 +1083,13 @@ export declare type EventResult = Message<"recommender.v1.EventResult"> & {
    * @generated from field: bool retryable = 7;
    */
   retryable: boolean;
+
+  /**
+   * Why it was refused, in words (the REST batch result's `message`), empty on success.
+   *
+   * @generated from field: string message = 8;
+   */
+  message: string;
 };
 
 /**
