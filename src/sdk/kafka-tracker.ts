@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import { Counter, Registry } from "prom-client";
+import * as z from "zod";
 import {
   type BehaviorEventInput,
   defaultEnvironment,
@@ -10,7 +11,7 @@ import {
   type QuarantineReason,
   quarantineRecord,
   quarantineTenantOf,
-  type TrackingConfig,
+  TrackingConfig,
   topicFor,
   validateEvent,
 } from "../core/index.ts";
@@ -32,6 +33,12 @@ export interface KafkaTrackerOptions {
   spoolDir: string;
   /** Tracking configs to validate against, as the relay would; without one only the envelope is checked. */
   configs?: readonly TrackingConfig[];
+  /**
+   * Where the tracker reads its tenant's configs itself: the relay's admin API, with the tenant's
+   * secret key. Read at open and every `refreshMs` (default 30 s); when a read fails the configs read
+   * last (or `configs`) stay in use.
+   */
+  configsFrom?: { relayUrl: string; secretKey: string; refreshMs?: number };
   clientId?: string;
   compression?: "none" | "gzip" | "snappy" | "lz4" | "zstd";
   /** A produce request goes when this many events wait (default 100)… */
@@ -53,6 +60,8 @@ export interface KafkaTrackerOptions {
   env?: Environment;
 }
 
+const ConfigList = z.object({ configs: z.array(TrackingConfig) });
+
 export type TrackOutcome =
   | { ok: true; event_id: string; warnings: Issue[] }
   | { ok: false; errors: Issue[]; warnings: Issue[] };
@@ -73,12 +82,15 @@ export class KafkaTracker {
   readonly #received: Counter;
   readonly #rejected: Counter;
   readonly #configs: Map<string, TrackingConfig>;
+  readonly #configsFrom: KafkaTrackerOptions["configsFrom"];
+  readonly #log: Logger;
+  #refresh: NodeJS.Timeout | undefined;
 
   private readonly writer: KafkaWriter;
   private readonly tenantId: string;
   private readonly env: Environment;
 
-  private constructor(writer: KafkaWriter, registry: Registry, options: KafkaTrackerOptions) {
+  private constructor(writer: KafkaWriter, registry: Registry, options: KafkaTrackerOptions, log: Logger) {
     this.writer = writer;
     this.registry = registry;
     const metric = { registers: [registry] };
@@ -95,6 +107,8 @@ export class KafkaTracker {
     this.tenantId = options.tenantId;
     this.env = options.env ?? defaultEnvironment;
     this.#configs = new Map((options.configs ?? []).map((c) => [`${c.tenant_id}/${c.scenario_id}`, c]));
+    this.#configsFrom = options.configsFrom;
+    this.#log = log;
   }
 
   /** Connects lazily; events spooled by an earlier run are delivered first. */
@@ -129,7 +143,45 @@ export class KafkaTracker {
       kafkaWriterMetrics(registry, "kafka_tracker"),
       log,
     );
-    return new KafkaTracker(writer, registry, options);
+    const tracker = new KafkaTracker(writer, registry, options, log);
+    if (options.configsFrom !== undefined) {
+      await tracker.refreshConfigs();
+      tracker.#refresh = setInterval(
+        () => void tracker.refreshConfigs(),
+        options.configsFrom.refreshMs ?? 30_000,
+      );
+      tracker.#refresh.unref();
+    }
+    return tracker;
+  }
+
+  /**
+   * Reads the tenant's active configs from the relay (`configsFrom`) and validates against them from
+   * now on; false, keeping the configs in use, when the relay does not answer with them.
+   */
+  async refreshConfigs(): Promise<boolean> {
+    const from = this.#configsFrom;
+    if (from === undefined) return false;
+    const url = `${from.relayUrl}/api/v1/tracking-configs?tenant_id=${encodeURIComponent(this.tenantId)}`;
+    try {
+      const response = await fetch(url, {
+        headers: { authorization: `Bearer ${from.secretKey}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+      const { configs } = ConfigList.parse(await response.json());
+      for (const key of [...this.#configs.keys()]) {
+        if (key.startsWith(`${this.tenantId}/`)) this.#configs.delete(key);
+      }
+      for (const config of configs) this.#configs.set(`${config.tenant_id}/${config.scenario_id}`, config);
+      return true;
+    } catch (error) {
+      this.#log.warn(
+        { err: error },
+        "could not read the tracking configs; validating against those read last",
+      );
+      return false;
+    }
   }
 
   /** Whether the last write reached Kafka (false while events go to the spool). */
@@ -178,6 +230,7 @@ export class KafkaTracker {
 
   /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next open. */
   close(): Promise<void> {
+    clearInterval(this.#refresh);
     return this.writer.close();
   }
 }

@@ -5,6 +5,7 @@ import { startDemoPage } from "../../scripts/demo/server.ts";
 import { topicFor } from "../../src/core/index.ts";
 import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
@@ -12,8 +13,8 @@ const brokers = inject("kafkaBrokers");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE_SECRET = newEdgeSecret();
-const EDGE_PORT = 18790;
-const DEMO_PORT = 18091;
+const EDGE_PORT = await freePort();
+const DEMO_PORT = await freePort();
 const TENANT = "mymx";
 const VIEWPORT = { width: 800, height: 600 };
 

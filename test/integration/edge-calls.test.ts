@@ -6,10 +6,11 @@ import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/ind
 import { EdgeForwardingService } from "../../src/gen/recommender/v1/edge_pb.js";
 import { startRelayAndEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 
 const brokers = inject("kafkaBrokers");
-const EDGE_PORT = 18800;
+const EDGE_PORT = await freePort();
 const tenant = uniqueName("signed");
 
 /** HMAC-SHA256 hex as docs/security.md specifies it, written here independently of src/. */

@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { adminClient, edgeTenant, newEdgeSecret, startDenoEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE_SECRET = newEdgeSecret();
-const PORT = 18787;
+const PORT = await freePort();
 const tenant = uniqueName("deno");
 const {
   event_id: _i,

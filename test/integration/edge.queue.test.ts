@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { adminClient, edgeTenant, newEdgeSecret, startDenoEdge, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { relayProcess } from "../support/relay.ts";
 
@@ -27,8 +28,8 @@ const COMPRESSED_SCHEDULE = {
 const runtimes = [
   {
     name: "workerd",
-    relayPorts: { RELAY_HTTP_PORT: "18091", RELAY_GRPC_PORT: "15091" },
-    edgePort: 18811,
+    relayPorts: { RELAY_HTTP_PORT: String(await freePort()), RELAY_GRPC_PORT: String(await freePort()) },
+    edgePort: await freePort(),
     start: async (relayUrl: string, edgeSecret: string, port: number) => {
       const mf = await startWorkerdEdge({ relayUrl, edgeSecret, port, vars: COMPRESSED_SCHEDULE });
       return { close: () => mf.dispose() };
@@ -36,8 +37,8 @@ const runtimes = [
   },
   {
     name: "Deno",
-    relayPorts: { RELAY_HTTP_PORT: "18092", RELAY_GRPC_PORT: "15092" },
-    edgePort: 18812,
+    relayPorts: { RELAY_HTTP_PORT: String(await freePort()), RELAY_GRPC_PORT: String(await freePort()) },
+    edgePort: await freePort(),
     start: (relayUrl: string, edgeSecret: string, port: number) =>
       startDenoEdge({ relayUrl, edgeSecret, port, vars: COMPRESSED_SCHEDULE }),
   },

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
@@ -11,14 +12,14 @@ const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("t")}`;
 const ORIGIN = "https://shop.example";
 const tenant = uniqueName("edge");
-const EDGE_PORT = 18788;
+const EDGE_PORT = await freePort();
 const EDGE_SECRET = newEdgeSecret();
 // Fixed ports and database, so the relay can be stopped and started again behind the edge, and can
 // push config changes to it.
 const relayEnv = {
   ADMIN_TOKEN: ADMIN,
   EDGE_SECRET,
-  RELAY_HTTP_PORT: "18282",
+  RELAY_HTTP_PORT: String(await freePort()),
   MONGODB_DB: uniqueName("edge_db"),
   EDGE_PUSH_URLS: `http://127.0.0.1:${EDGE_PORT}`,
 };

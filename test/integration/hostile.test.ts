@@ -14,13 +14,14 @@ import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
 import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
 import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge, workerdPid } from "../support/edge.ts";
 import { HOSTILE_TENANTS, type Nasty, nasties } from "../support/hostile.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { peakRssMb, relayProcess } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
 const SERVICE = `svc_${uniqueName("hostile")}`;
 const tenant = uniqueName("hostile");
-const EDGE_PORT = 18792;
+const EDGE_PORT = await freePort();
 const ADMIN = `admin_${uniqueName("hostile")}`;
 const EDGE_SECRET = newEdgeSecret();
 
@@ -71,8 +72,8 @@ describe("hostile input", () => {
   beforeAll(async () => {
     // The relay as its own process with default settings, as in production, so its peak memory is its own.
     relay = relayProcess({
-      RELAY_HTTP_PORT: "18088",
-      RELAY_GRPC_PORT: "15058",
+      RELAY_HTTP_PORT: String(await freePort()),
+      RELAY_GRPC_PORT: String(await freePort()),
       KAFKA_BROKERS: brokers.join(","),
       MONGODB_URI: inject("mongodbUri"),
       MONGODB_DB: uniqueName("hostile"),

@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { startRelayAndEdge } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 
 const brokers = inject("kafkaBrokers");
-const EDGE_PORT = 18798;
+const EDGE_PORT = await freePort();
 const TENANTS = Array.from({ length: 4 }, (_, i) => uniqueName(`iso${i}`));
 
 interface TenantKeys {

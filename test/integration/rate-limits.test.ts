@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BehaviorEvent, EXAMPLE_EVENTS, eventToProto } from "../../src/core/index.ts";
 import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
 import { startRelayAndEdge } from "../support/edge.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 
 const brokers = inject("kafkaBrokers");
@@ -12,7 +13,7 @@ const KEY_A = `svc_${uniqueName("a")}`;
 const KEY_B = `svc_${uniqueName("b")}`;
 const tenant = uniqueName("limited");
 const small = uniqueName("small");
-const EDGE_PORT = 18794;
+const EDGE_PORT = await freePort();
 const eventOf = (t: string) => ({ ...EXAMPLE_EVENTS.video_data, tenant_id: t, event_id: undefined });
 const batchOf = (t: string, n: number) =>
   JSON.stringify({ events: Array.from({ length: n }, () => eventOf(t)) });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { relayProcess } from "../support/relay.ts";
 
@@ -40,8 +41,8 @@ describe("a relay fleet (RELAY_WORKERS=2)", () => {
       `${JSON.stringify({ t: topicFor(tenant), k: "u_1", v: JSON.stringify(orphanEvent), id: orphanEvent.event_id })}\n`,
     );
     const relay = relayProcess({
-      RELAY_HTTP_PORT: "18093",
-      RELAY_GRPC_PORT: "15093",
+      RELAY_HTTP_PORT: String(await freePort()),
+      RELAY_GRPC_PORT: String(await freePort()),
       RELAY_WORKERS: "2",
       RELAY_API_KEYS: `${KEY}=*`,
       KAFKA_BROKERS: brokers.join(","),

@@ -12,9 +12,11 @@ import {
   topicFor,
 } from "../../src/core/index.ts";
 import { KafkaTracker, type KafkaTrackerOptions, type TrackedEvent } from "../../src/sdk/kafka-tracker.ts";
+import { adminClient } from "../support/edge.ts";
 import { readTopic } from "../support/kafka.ts";
 import { privateKafka } from "../support/private-kafka.ts";
 import { uniqueName } from "../support/random.ts";
+import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
 const { event_id: _id, timestamp: _ts, tenant_id: _t, ...video } = EXAMPLE_EVENTS.video_data;
@@ -101,6 +103,54 @@ describe("the Kafka-direct tracker against a real broker", () => {
     ]);
     const metrics = await tracker.registry.metrics();
     expect(metrics).toMatch(/^kafka_tracker_events_rejected_total 2$/m);
+  });
+
+  it("reads its tenant's configs from the relay with a secret key, and follows a change", async () => {
+    const tenant = uniqueName("tracker");
+    const admin = `admin_${uniqueName("t")}`;
+    const relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: admin } });
+    let tracker: KafkaTracker | undefined;
+    try {
+      const call = adminClient(relay.httpUrl, admin);
+      await call("/api/v1/tracking-configs/from-template", {
+        tenant_id: tenant,
+        scenario_id: "vlog_feed",
+        template_id: "video",
+        name: "Vlog",
+      });
+      const { key } = await call("/api/v1/api-keys", { kind: "secret", tenant_id: tenant, name: "tracker" });
+      tracker = await open({
+        tenantId: tenant,
+        lingerMs: 20,
+        configsFrom: { relayUrl: relay.httpUrl, secretKey: key },
+      });
+      const negative = { ...video, scenario_data: { video_data: { duration: -5 } } };
+      // Lenient: a warning, and the event names the version it was checked against.
+      const [lenient] = await tracker.trackMany([negative]);
+      expect(lenient).toMatchObject({ ok: true, warnings: [{ path: "scenario_data.video_data.duration" }] });
+
+      const updated = await fetch(`${relay.httpUrl}/api/v1/tracking-configs/${tenant}/vlog_feed`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
+        body: JSON.stringify({ strict: true, version: 1 }),
+      });
+      expect(updated.status).toBe(200);
+      expect(await tracker.refreshConfigs()).toBe(true);
+      const [strict] = await tracker.trackMany([negative]);
+      expect(strict).toMatchObject({ ok: false, errors: [{ path: "scenario_data.video_data.duration" }] });
+
+      // The relay gone: the configs read last stay in use.
+      await relay.close();
+      expect(await tracker.refreshConfigs()).toBe(false);
+      const [still] = await tracker.trackMany([negative]);
+      expect(still?.ok).toBe(false);
+      await tracker.close();
+      const records = await readTopic(brokers, topicFor(tenant), 1);
+      expect(JSON.parse(records[0]?.value ?? "{}")).toMatchObject({ config_version: 1 });
+    } finally {
+      await tracker?.close();
+      await relay.close();
+    }
   });
 
   describe("with a broker that goes away", () => {

@@ -56,3 +56,30 @@ export const readTopic = async (
   }
   return records;
 };
+
+/**
+ * Every record a topic holds now: reads up to the end offsets it has when called, so an audit counts
+ * duplicates without waiting out a timeout. Records written after the call are not included.
+ */
+export const readWholeTopic = async (
+  brokers: string[],
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> => {
+  const consumer = new Consumer({
+    clientId: "test-reader",
+    groupId: uniqueName("test_offsets"),
+    bootstrapBrokers: brokers,
+  });
+  try {
+    // A topic that does not exist (yet) holds nothing; an audit that expected records reads again.
+    const ends = await consumer.listOffsets({ topics: [topic] }).then(
+      (offsets) => offsets.get(topic) ?? [],
+      () => [],
+    );
+    const total = ends.reduce((sum, end) => sum + Number(end), 0);
+    return total === 0 ? [] : await readTopic(brokers, topic, total, timeoutMs);
+  } finally {
+    await consumer.close(true).catch(() => undefined);
+  }
+};
