@@ -91,9 +91,15 @@ describe("topics provisioned by an operator (TOPIC_AUTO_CREATE=false)", () => {
       }),
     });
     expect(response.status).toBe(201);
+    // Created before the answer; a broker's metadata may show a new topic a moment later.
     const admin = new Admin({ clientId: "topics-test", bootstrapBrokers: brokers });
-    const topics = await admin.listTopics();
+    const wanted = [topicFor(tenant), quarantineTopicFor(tenant)];
+    let topics: string[] = [];
+    for (let attempt = 0; attempt < 20 && !wanted.every((t) => topics.includes(t)); attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      topics = await admin.listTopics();
+    }
     await admin.close();
-    expect(topics).toEqual(expect.arrayContaining([topicFor(tenant), quarantineTopicFor(tenant)]));
+    expect(topics).toEqual(expect.arrayContaining(wanted));
   });
 });
