@@ -11,6 +11,7 @@ export * from "./field-spec.ts";
 export * from "./ids.ts";
 export * from "./json.ts";
 export * from "./limits.ts";
+export * from "./pipeline.ts";
 export * from "./protobuf.ts";
 export * from "./quarantine.ts";
 export * from "./rate-limit.ts";

@@ -9,27 +9,23 @@ import {
   bearerToken,
   boundedRefusal,
   CONTENT_REFUSALS,
+  checkEvent,
   claimedTenantId,
   ERRORS,
   type ErrorCode,
   type EventOutcome,
   type EventRefusal,
-  encodeEvent,
   type FieldError,
   fieldErrorsOf,
-  forbiddenEvent,
   healthAnswer,
   type Issue,
-  invalidEvent,
   isValidTenantId,
-  mayWriteTenant,
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
   type Refusal,
   trackAnswer,
   validateAnswer,
-  validateEvent,
 } from "../core/index.ts";
 import { readJsonBody } from "./body.ts";
 import { sha256Hex } from "./digest.ts";
@@ -102,32 +98,22 @@ export const createEdgeApp = (ports: EdgePorts) => {
     return key;
   };
 
+  const configFor = async (tenantId: string, scenarioId: string) =>
+    (await ports.directory.tenant(tenantId))?.configs.find((config) => config.scenario_id === scenarioId);
+
   const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
-    const tenant = claimedTenantId(input);
-    if (tenant !== undefined && !mayWriteTenant(key.kind === "service" ? null : key.tenant_id, tenant)) {
-      return { ...forbiddenEvent(), input };
-    }
     const omitIp = c.req.query("ip") === "omit" || c.req.header("x-ip") === "omit";
     const enriched = enrich(input, ports.clientInfo(c.req.raw), c.req.header("user-agent") ?? null, omitIp);
-    const scenario = (enriched as { scenario_id?: unknown } | null)?.scenario_id;
-    const records =
-      tenant !== undefined && isValidTenantId(tenant) ? await ports.directory.tenant(tenant) : undefined;
-    const config = records?.configs.find((cfg) => cfg.scenario_id === scenario);
-    const result = validateEvent(enriched, config, ports.env);
-    if (!result.ok) return { ...invalidEvent(result.errors, result.warnings), input: enriched };
-    // Checked here, not only at the relay: an event acknowledged here must be one the relay will take.
-    const encoded = encodeEvent(result.event);
-    if (!encoded.ok) {
-      return {
-        ok: false,
-        code: encoded.code,
-        message: encoded.error.message,
-        errors: [encoded.error],
-        warnings: result.warnings,
-        input: enriched,
-      };
-    }
-    return { ok: true, event: result.event, warnings: result.warnings };
+    // Encoded here too, not only at the relay: an event acknowledged here must be one the relay will take.
+    const checked = await checkEvent(
+      enriched,
+      key.kind === "service" ? null : key.tenant_id,
+      configFor,
+      ports.env,
+    );
+    return checked.ok
+      ? { ok: true, event: checked.event, warnings: checked.warnings }
+      : { ...checked, input: enriched };
   };
 
   /**

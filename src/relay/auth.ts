@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { mayWriteTenant } from "../core/index.ts";
 
 /**
  * Who is calling: a tenant's secret key may write only that tenant; an internal service key any; the
@@ -44,9 +43,9 @@ export class EnvKeyStore implements KeyStore {
   }
 }
 
-/** `mayWriteTenant` of src/core for a relay principal. */
-export const mayWrite = (principal: Principal, tenantId: string): boolean =>
-  mayWriteTenant(principal.kind === "tenant" ? principal.tenantId : null, tenantId);
+/** The only tenant a principal may write, or null for any (service keys, the admin, the edge). */
+export const writerTenantOf = (principal: Principal): string | null =>
+  principal.kind === "tenant" ? principal.tenantId : null;
 
 /** Managing configs: the admin token any tenant, a tenant's secret key its own; publishable keys never. */
 export const mayManage = (principal: Principal, tenantId: string | undefined): boolean =>

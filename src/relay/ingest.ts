@@ -2,28 +2,24 @@ import type { Logger } from "pino";
 import {
   ApiError,
   CONTENT_REFUSALS,
+  checkEvent,
   claimedTenantId,
   type Environment,
   type ErrorCode,
   type EventOutcome,
   type EventRefusal,
-  encodeEvent,
   fieldErrorsOf,
-  forbiddenEvent,
   healthAnswer,
   type Issue,
-  invalidEvent,
   isValidTenantId,
   quarantineRecord,
   quarantineTenantOf,
   type RateLimiter,
   type Refusal,
   topicFor,
-  type ValidationResult,
-  validateEvent,
 } from "../core/index.ts";
 import type { EventRecord, RecordSink } from "../kafka/records.ts";
-import { hashKey, type KeyStore, mayWrite, type Principal } from "./auth.ts";
+import { hashKey, type KeyStore, type Principal, writerTenantOf } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
@@ -69,18 +65,16 @@ export class IngestService {
     return principal.keyId === undefined ? { ...principal, keyId: hashKey(key as string) } : principal;
   }
 
-  async validate(input: unknown, principal: Principal): Promise<ValidationResult> {
-    if (!this.#mayWrite(input, principal)) {
-      const refusal = forbiddenEvent();
-      throw new ApiError("forbidden", refusal.message, fieldErrorsOf(refusal.errors));
+  /** The answer /track would give, without storing: an event that cannot be written is not valid. */
+  async validate(
+    input: unknown,
+    principal: Principal,
+  ): Promise<{ ok: boolean; errors: Issue[]; warnings: Issue[] }> {
+    const checked = await checkEvent(input, writerTenantOf(principal), this.#configFor, this.deps.env);
+    if (!checked.ok && checked.code === "forbidden") {
+      throw new ApiError("forbidden", checked.message, fieldErrorsOf(checked.errors));
     }
-    const result = validateEvent(input, await this.#configFor(input), this.deps.env);
-    if (!result.ok) return result;
-    // The same answer /track would give: an event that cannot be written is not valid.
-    const encoded = encodeEvent(result.event);
-    return encoded.ok
-      ? result
-      : { ok: false, event: undefined, errors: [encoded.error], warnings: result.warnings };
+    return checked.ok ? { ok: true, errors: [], warnings: checked.warnings } : checked;
   }
 
   async track(input: unknown, principal: Principal): Promise<EventOutcome> {
@@ -181,22 +175,18 @@ export class IngestService {
     input: unknown,
     principal: Principal,
   ): Promise<{ ok: true; record: EventRecord; warnings: Issue[] } | EventRefusal> {
-    if (!this.#mayWrite(input, principal)) return this.#counted(forbiddenEvent());
-    const result = validateEvent(input, await this.#configFor(input), this.deps.env);
-    if (!result.ok) return this.#counted(invalidEvent(result.errors, result.warnings));
-    const encoded = encodeEvent(result.event);
-    if (!encoded.ok)
-      return this.#refuse(encoded.code, encoded.error.message, [encoded.error], result.warnings);
-    const { event } = result;
+    const checked = await checkEvent(input, writerTenantOf(principal), this.#configFor, this.deps.env);
+    if (!checked.ok) return this.#counted(checked);
+    const { event } = checked;
     return {
       ok: true,
       record: {
         topic: topicFor(event.tenant_id),
         key: event.user_id,
-        value: encoded.json,
+        value: checked.json,
         eventId: event.event_id,
       },
-      warnings: result.warnings,
+      warnings: checked.warnings,
     };
   }
 
@@ -209,18 +199,7 @@ export class IngestService {
     return refusal;
   }
 
-  /** A key may only write (and read the configs of) its own tenant; internal keys any tenant. */
-  #mayWrite(input: unknown, principal: Principal): boolean {
-    const tenant = claimedTenantId(input);
-    return tenant === undefined || mayWrite(principal, tenant);
-  }
-
-  async #configFor(input: unknown) {
-    const tenant = claimedTenantId(input);
-    const scenario = (input as { scenario_id?: unknown } | null)?.scenario_id;
-    if (tenant === undefined || !isValidTenantId(tenant) || typeof scenario !== "string") return undefined;
-    return this.deps.configs.get(tenant, scenario);
-  }
+  readonly #configFor = (tenantId: string, scenarioId: string) => this.deps.configs.get(tenantId, scenarioId);
 
   /**
    * Keeps refused events, with the reason, in their tenants' -rejected topics; resolves once they are

@@ -3,9 +3,9 @@ import { Counter, Registry } from "prom-client";
 import * as z from "zod";
 import {
   type BehaviorEventInput,
+  checkEvent,
   defaultEnvironment,
   type Environment,
-  encodeEvent,
   fieldErrorsOf,
   type Issue,
   type QuarantineReason,
@@ -13,7 +13,6 @@ import {
   quarantineTenantOf,
   TrackingConfig,
   topicFor,
-  validateEvent,
 } from "../core/index.ts";
 import type { EventRecord } from "../kafka/records.ts";
 import {
@@ -83,8 +82,12 @@ export class KafkaTracker {
   readonly #rejected: Counter;
   readonly #configs: Map<string, TrackingConfig>;
   readonly #configsFrom: KafkaTrackerOptions["configsFrom"];
+  readonly #configFor = (tenantId: string, scenarioId: string) =>
+    this.#configs.get(`${tenantId}/${scenarioId}`);
   readonly #log: Logger;
   #refresh: NodeJS.Timeout | undefined;
+  /** trackMany calls still being checked, not yet handed to the write path; close() waits for them. */
+  readonly #handing = new Set<Promise<unknown>>();
 
   private readonly writer: KafkaWriter;
   private readonly tenantId: string;
@@ -195,6 +198,17 @@ export class KafkaTracker {
 
   /** Tracks several events with one write; outcomes in input order. */
   async trackMany(events: readonly TrackedEvent[]): Promise<TrackOutcome[]> {
+    const handing = this.#handOver(events);
+    this.#handing.add(handing);
+    const done = () => this.#handing.delete(handing);
+    handing.then(done, done);
+    const { outcomes, written } = await handing;
+    await written;
+    return outcomes;
+  }
+
+  /** Checks the events and hands the accepted ones (and the kept refusals) to the write path. */
+  async #handOver(events: readonly TrackedEvent[]) {
     this.#received.inc(events.length);
     const records: EventRecord[] = [];
     const now = this.env.now();
@@ -207,30 +221,35 @@ export class KafkaTracker {
       }
       return { ok: false as const, errors, warnings };
     };
-    const outcomes = events.map((input): TrackOutcome => {
+    const outcomes: TrackOutcome[] = [];
+    for (const input of events) {
       const filled = input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input;
-      const config = this.#configs.get(`${filled.tenant_id}/${filled.scenario_id}`);
-      const result = validateEvent(filled, config, this.env);
-      if (!result.ok) return refuse(filled, "invalid_event", result.errors, result.warnings);
-      const encoded = encodeEvent(result.event);
-      if (!encoded.ok) return refuse(filled, encoded.code, [encoded.error], result.warnings);
-      const { event } = result;
+      // A service key: any tenant may be written (null), checked as the relay checks its events.
+      const checked = await checkEvent(filled, null, this.#configFor, this.env);
+      if (!checked.ok) {
+        outcomes.push(refuse(filled, checked.code, checked.errors, checked.warnings));
+        continue;
+      }
+      const { event } = checked;
       records.push({
         topic: topicFor(event.tenant_id),
         key: event.user_id,
-        value: encoded.json,
+        value: checked.json,
         eventId: event.event_id,
       });
-      return { ok: true, event_id: event.event_id, warnings: result.warnings };
-    });
+      outcomes.push({ ok: true, event_id: event.event_id, warnings: checked.warnings });
+    }
     this.#rejected.inc(outcomes.filter((o) => !o.ok).length);
-    if (records.length > 0) await this.writer.sink.write(records);
-    return outcomes;
+    // Durable once `written` resolves; close() waits only for the hand-over, then flushes.
+    const written = records.length > 0 ? this.writer.sink.write(records) : Promise.resolve();
+    return { outcomes, written };
   }
 
   /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next open. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.#refresh);
+    // Events tracked before close() are delivered too, even those still being checked.
+    await Promise.allSettled(this.#handing);
     return this.writer.close();
   }
 }
