@@ -31,22 +31,25 @@ export class CachedConfigSource implements ConfigSource {
   readonly #load: (tenantId: string, scenarioId: string) => Promise<TrackingConfig | undefined>;
   readonly #ttlMs: number;
   readonly #onError: (error: unknown) => void;
+  readonly #now: () => number;
 
   constructor(
     load: (tenantId: string, scenarioId: string) => Promise<TrackingConfig | undefined>,
     ttlMs: number,
     onError: (error: unknown) => void,
+    now: () => number = Date.now,
   ) {
     this.#load = load;
     this.#ttlMs = ttlMs;
     this.#onError = onError;
+    this.#now = now;
   }
 
   async get(tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
     const id = `${tenantId}/${scenarioId}`;
     const cached = this.#cache.get(id);
     if (cached === undefined) return this.#refresh(id, tenantId, scenarioId);
-    if (cached.until <= Date.now()) void this.#refresh(id, tenantId, scenarioId);
+    if (cached.until <= this.#now()) void this.#refresh(id, tenantId, scenarioId);
     return cached.config;
   }
 
@@ -58,13 +61,13 @@ export class CachedConfigSource implements ConfigSource {
         .then(
           (config) => {
             if (this.#cache.size > 50_000) this.#cache.clear();
-            this.#cache.set(id, { config, until: Date.now() + this.#ttlMs });
+            this.#cache.set(id, { config, until: this.#now() + this.#ttlMs });
             return config;
           },
           (error: unknown) => {
             this.#onError(error);
             const stale = this.#cache.get(id);
-            if (stale !== undefined) stale.until = Date.now() + this.#ttlMs;
+            if (stale !== undefined) stale.until = this.#now() + this.#ttlMs;
             return stale?.config;
           },
         )

@@ -5,6 +5,9 @@ import { CachedConfigSource } from "../../../src/relay/config-source.ts";
 const config = (version: number) =>
   ({ tenant_id: "mymx", scenario_id: "vlog_feed", version }) as TrackingConfig;
 
+/** Lets pending promise callbacks run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
 describe("the relay's config cache", () => {
   it("answers from memory once a config is known, refreshing behind it, and keeps it while the store is down", async () => {
     let version = 1;
@@ -12,6 +15,8 @@ describe("the relay's config cache", () => {
     let loads = 0;
     let release: () => void = () => {};
     const errors: unknown[] = [];
+    let now = 0; // a clock the test moves
+
     const source = new CachedConfigSource(
       async () => {
         loads++;
@@ -25,22 +30,28 @@ describe("the relay's config cache", () => {
       },
       20,
       (e) => errors.push(e),
+      () => now,
     );
     expect((await source.get("mymx", "vlog_feed"))?.version).toBe(1);
     version = 2;
     down = true;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    now += 30;
     // Expired, and the store hangs: answered at once with the last known config, by one refresh.
     const answers = await Promise.all([source.get("mymx", "vlog_feed"), source.get("mymx", "vlog_feed")]);
     expect(answers.map((c) => c?.version)).toEqual([1, 1]);
     expect(loads).toBe(2);
     release();
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await settle();
     expect(errors).toHaveLength(1);
     down = false;
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    await source.get("mymx", "vlog_feed"); // triggers the refresh
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Still fresh: the failed refresh kept the config for another TTL, so nothing is loaded.
+    now += 10;
+    await source.get("mymx", "vlog_feed");
+    await settle();
+    expect(loads).toBe(2);
+    now += 30;
+    await source.get("mymx", "vlog_feed"); // expired: triggers the refresh
+    await settle();
     expect((await source.get("mymx", "vlog_feed"))?.version).toBe(2);
   });
 });
