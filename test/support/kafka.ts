@@ -31,12 +31,28 @@ export const readTopic = async (
     ...connection,
   });
   const records: ReadRecord[] = [];
-  const stream = await consumer.consume({
-    topics: [topic],
-    mode: MessagesStreamModes.EARLIEST,
-    autocommit: false,
-    maxWaitTime: 200,
-  });
+  const started = Date.now();
+  const consume = () =>
+    consumer.consume({
+      topics: [topic],
+      mode: MessagesStreamModes.EARLIEST,
+      autocommit: false,
+      maxWaitTime: 200,
+    });
+  let stream: Awaited<ReturnType<typeof consume>>;
+  // A topic created a moment ago may not be in the metadata of the broker asked yet: asked again.
+  for (;;) {
+    try {
+      stream = await consume();
+      break;
+    } catch (error) {
+      if (!/unknown topic/i.test(String(error)) || Date.now() - started > timeoutMs) {
+        await consumer.close(true).catch(() => undefined);
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
   const timer = setTimeout(() => void stream.close(), timeoutMs);
   try {
     for await (const message of stream) {

@@ -36,7 +36,9 @@ describe("CPU per event against floors", () => {
       const phase = await cpuPhase({ server: server.pid }, 1, () =>
         vegeta({ url, body: "{}", headers: {}, rps: 100, seconds: 2, workers: 4 }),
       );
-      expect(phase.events).toBe(200);
+      // 100/s for 2 s; on a busy machine vegeta's pacer may not get the last call or two out in time.
+      expect(phase.events).toBeGreaterThanOrEqual(195);
+      expect(phase.events).toBeLessThanOrEqual(200);
       expect(phase.errors).toBe(0);
       expect(phase.us_per_event.server).toBeGreaterThan(800);
       // vegeta's own CPU (a Go process, children included) is real and counted.
