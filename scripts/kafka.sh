@@ -142,11 +142,22 @@ run_tool() { # main class, args…
 
 node_started() { port_open "$HOST" "$(node_port "$1")" && grep -q "Kafka Server started" "$(node_log "$1")" 2>/dev/null; }
 
+# The id the nodes of a cluster share: 16 random bytes in URL-safe base64, as `StorageTool random-uuid`
+# prints it (and, like it, never starting with "-", which a command line would take for an option).
+# Made here, it saves a JVM start.
+ensure_cluster_id() {
+  [ -f "$DATA/cluster-id" ] && return
+  mkdir -p "$DATA"
+  id=-
+  while [ "${id#-}" != "$id" ]; do id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
+  echo "$id" >"$DATA/cluster-id"
+}
+
 # Formats a node's storage once; the nodes of a cluster share one cluster id.
 format_node() { # node
   dir=$(node_dir "$1")
   [ -f "$dir/log/meta.properties" ] && return
-  [ -f "$DATA/cluster-id" ] || run_tool kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 >"$DATA/cluster-id"
+  ensure_cluster_id
   # A single node bootstraps its own quorum; three share the static voter list of their configs.
   standalone=()
   [ "$NODES" = 1 ] && standalone=(--standalone)
@@ -187,6 +198,12 @@ await_node() { # node
 start() {
   fetch
   say "starting kafka $KAFKA_VERSION on $(brokers) (log: $(node_log 1))"
+  # The nodes' storage is formatted at once (a JVM each), then each node is launched.
+  ensure_cluster_id
+  for n in $(nodes); do
+    if ! running_pid "$(node_pid_file "$n")" >/dev/null; then (write_config "$n" && format_node "$n") & fi
+  done
+  wait
   for n in $(nodes); do launch_node "$n"; done
   for n in $(nodes); do await_node "$n"; done
   say "kafka is up on $(brokers)"
