@@ -25,7 +25,15 @@ export default defineConfig({
     maxWorkers: 4,
     sequence: { sequencer: LongestFirst },
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          // CPU-bound (property tests run hundreds of cases) beside the integration files on two
+          // cores: the limit is for a hung test, not a slow machine.
+          testTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: "integration",
