@@ -1,15 +1,18 @@
 import type { Collection, Db } from "mongodb";
+import * as z from "zod";
+import { TenantId } from "../../core/index.ts";
 import { storeCall } from "./mongo.ts";
 
 /** A change the edge must pick up: a tenant's config or its keys, numbered across all tenants. */
-export interface Change {
-  seq: number;
-  tenant_id: string;
-  kind: "config" | "keys";
-  scenario_id: string | null;
-  version: number | null;
-  at: number;
-}
+export const Change = z.object({
+  seq: z.int(),
+  tenant_id: TenantId,
+  kind: z.enum(["config", "keys"]),
+  scenario_id: z.string().nullable(),
+  version: z.int().nullable(),
+  at: z.int(),
+});
+export type Change = z.infer<typeof Change>;
 
 /**
  * The change log the edge polls (`changes since N`). Numbers come from a counter document updated

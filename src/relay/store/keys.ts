@@ -1,14 +1,14 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
-import type { ApiKeyRecord, CreateApiKeyRequest } from "../../core/index.ts";
-import { ApiError } from "../../core/index.ts";
+import * as z from "zod";
+import { ApiError, ApiKeyRecord, type CreateApiKeyRequest } from "../../core/index.ts";
 import { hashKey, type KeyStore, type Principal } from "../auth.ts";
 import type { ChangeLog } from "./changes.ts";
 import { storeCall } from "./mongo.ts";
 
-interface StoredKey extends ApiKeyRecord {
-  hash: string;
-}
+/** A key as stored and as the edge's feed gives it: the record and the SHA-256 hex of the key. */
+export const StoredKey = ApiKeyRecord.extend({ hash: z.string() });
+export type StoredKey = z.infer<typeof StoredKey>;
 
 const PREFIX = { publishable: "pk_", secret: "sk_", service: "svc_" } as const;
 const NO_SECRET = { projection: { _id: 0, hash: 0 } } as const;
@@ -84,7 +84,7 @@ export class KeyRepository implements KeyStore {
   }
 
   /** Key records of a tenant as the edge needs them: hashes, kinds, origins, revocations. */
-  async recordsForEdge(tenantId: string): Promise<(ApiKeyRecord & { hash: string })[]> {
+  async recordsForEdge(tenantId: string): Promise<StoredKey[]> {
     return storeCall(async () => {
       return this.#keys()
         .find({ tenant_id: tenantId }, { projection: { _id: 0 } })
@@ -94,7 +94,7 @@ export class KeyRepository implements KeyStore {
   }
 
   /** One key record as the edge needs it, revoked or not, by the hash of the key. */
-  async recordForEdge(hash: string): Promise<(ApiKeyRecord & { hash: string }) | undefined> {
+  async recordForEdge(hash: string): Promise<StoredKey | undefined> {
     return storeCall(async () => {
       return (await this.#keys().findOne({ hash }, { projection: { _id: 0 } })) ?? undefined;
     });

@@ -45,6 +45,8 @@ export const registerDocRoutes = (api: RelayApi) => {
     if (bytes === undefined) {
       bytes = readFile(join(swaggerDist, file));
       loaded.set(file, bytes);
+      // A failed read is not kept: the next request tries again (and this one answers 500).
+      bytes.catch(() => loaded.delete(file));
     }
     return c.body(new Uint8Array(await bytes), 200, {
       "content-type": ASSET_TYPES[file as keyof typeof ASSET_TYPES],

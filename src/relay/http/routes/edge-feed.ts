@@ -3,35 +3,26 @@ import type { Context } from "hono";
 import * as z from "zod";
 import {
   ApiError,
-  ApiKeyRecord,
   NONCE_HEADER,
   SIGNATURE_HEADER,
   TenantId,
   TIMESTAMP_HEADER,
   TrackingConfig,
 } from "../../../core/index.ts";
+import { Change } from "../../store/changes.ts";
+import { StoredKey } from "../../store/keys.ts";
 import type { AdminAccess } from "../access.ts";
 import type { AdminDeps } from "../admin.ts";
 import { jsonContent, problemBody, type RelayApi } from "../openapi.ts";
 import type { RelayEnv } from "../respond.ts";
 
-const EdgeKeyRecord = ApiKeyRecord.extend({ hash: z.string() });
 const TenantFeed = z.object({
   tenant_id: TenantId,
   configs: z.array(TrackingConfig),
-  keys: z.array(EdgeKeyRecord),
+  keys: z.array(StoredKey),
 });
 const Changes = z.object({
-  changes: z.array(
-    z.object({
-      seq: z.int(),
-      tenant_id: TenantId,
-      kind: z.enum(["config", "keys"]),
-      scenario_id: z.string().nullable(),
-      version: z.int().nullable(),
-      at: z.int(),
-    }),
-  ),
+  changes: z.array(Change),
   next: z.int().describe("The sequence number to ask from next"),
 });
 
@@ -90,7 +81,7 @@ export const registerEdgeFeedRoutes = (api: RelayApi, deps: AdminDeps, { isAdmin
       summary: "One key record by the SHA-256 hex of the key, for the edge's cache",
       hide: true,
       request: { params: z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/) }) },
-      responses: { 200: jsonContent(EdgeKeyRecord, "The key record"), 404: problemBody },
+      responses: { 200: jsonContent(StoredKey, "The key record"), 404: problemBody },
     }),
     async (c) => {
       await edge(c);
