@@ -19,7 +19,14 @@ export const BehaviorContext = z.object({
   device_type: DeviceType,
   os: z.string().max(128).optional().describe("Operating system, e.g. iOS 17.2"),
   location: z.string().max(256).optional().describe("Coarse location, e.g. a city or country code"),
-  ip: z.union([z.ipv4(), z.ipv6()]).optional().describe("Client IP address"),
+  ip: z
+    .union([z.ipv4(), z.ipv6()])
+    .optional()
+    .describe("Client IP address; at the edge always the connecting address"),
+  bot: z
+    .boolean()
+    .optional()
+    .describe("True when the user agent is a known crawler or HTTP library (set by the edge)"),
 });
 export type BehaviorContext = z.infer<typeof BehaviorContext>;
 
@@ -64,7 +71,18 @@ const envelopeShape = {
   event_id: EventId.optional(),
   tenant_id: TenantId,
   scenario_id: ScenarioId,
-  user_id: z.string().min(1).max(256).describe("User; the Kafka message key"),
+  user_id: z
+    .string()
+    .min(1)
+    .max(256)
+    .describe("User; the Kafka message key. The anonymous id until the user is known"),
+  anonymous_id: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe("The device's anonymous id; still sent once the user is identified, which links the two"),
+  session_id: z.string().min(1).max(128).optional().describe("The visit the event belongs to"),
   item_id: z.string().min(1).max(256).describe("Recommended item the action is about"),
   action_type: ActionType,
   timestamp: Timestamp.optional(),

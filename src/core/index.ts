@@ -9,6 +9,7 @@ export * from "./event.ts";
 export * from "./examples.ts";
 export * from "./field-spec.ts";
 export * from "./ids.ts";
+export * from "./ip.ts";
 export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./pipeline.ts";

@@ -83,6 +83,12 @@ export const TrackingConfigDefinition = z
       .boolean()
       .default(false)
       .describe("When true, scenario-data violations reject the event instead of warning"),
+    anonymize_ip: z
+      .boolean()
+      .default(false)
+      .describe(
+        "When true, context.ip is cut to its network before the event is written: the last octet of an IPv4 address, all but the first 48 bits of an IPv6 one",
+      ),
   })
   .superRefine(refineFieldLists)
   .superRefine(refineAgainstTemplate);

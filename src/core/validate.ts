@@ -11,6 +11,7 @@ import {
   issue,
 } from "./field-spec.ts";
 import { defaultEnvironment, type Environment, newEventId } from "./ids.ts";
+import { anonymizeIp } from "./ip.ts";
 import { isPlainObject } from "./json.ts";
 import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH, MAX_JSON_DEPTH } from "./limits.ts";
 import { memberOf, type ScenarioMember, type ScenarioType, typeOfMember } from "./scenarios.ts";
@@ -234,8 +235,11 @@ export const validateEvent = (
 
   // Which rules the event passed, so it can be checked again against its config's version later; a
   // deleted config's rules are not applied, so an event checked against one names none.
-  if (config?.is_active === true) event.config_version = config.version;
-  else delete event.config_version;
+  if (config?.is_active === true) {
+    event.config_version = config.version;
+    if (config.anonymize_ip && event.context.ip !== undefined)
+      event.context.ip = anonymizeIp(event.context.ip);
+  } else delete event.config_version;
 
   const scenarioIssues: Issue[] = [];
   const strict = checkScenario(event, config, scenarioIssues, warnings);

@@ -29,7 +29,7 @@ import {
 } from "../core/index.ts";
 import { readJsonBody } from "./body.ts";
 import { sha256Hex } from "./digest.ts";
-import { enrich } from "./enrich.ts";
+import { type DeviceFacts, deviceOf, enrich } from "./enrich.ts";
 import { EdgeMetrics } from "./metrics.ts";
 import { type Delivery, type EdgeKey, type EdgePorts, RelayUnavailableError } from "./ports.ts";
 
@@ -101,9 +101,20 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const configFor = async (tenantId: string, scenarioId: string) =>
     (await ports.directory.tenant(tenantId))?.configs.find((config) => config.scenario_id === scenarioId);
 
+  /** The request's device facts, parsed once for all the events of a batch. */
+  const devices = new WeakMap<Request, DeviceFacts>();
+  const deviceOfRequest = (request: Request) => {
+    let device = devices.get(request);
+    if (device === undefined) {
+      device = deviceOf(request.headers);
+      devices.set(request, device);
+    }
+    return device;
+  };
+
   const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
     const omitIp = c.req.query("ip") === "omit" || c.req.header("x-ip") === "omit";
-    const enriched = enrich(input, ports.clientInfo(c.req.raw), c.req.header("user-agent") ?? null, omitIp);
+    const enriched = enrich(input, ports.clientInfo(c.req.raw), deviceOfRequest(c.req.raw), omitIp);
     // Encoded here too, not only at the relay: an event acknowledged here must be one the relay will take.
     const checked = await checkEvent(
       enriched,

@@ -1,40 +1,60 @@
+import { isbot } from "isbot";
+import { UAParser } from "ua-parser-js";
+import type { DeviceType } from "../core/index.ts";
 import type { ClientInfo } from "./ports.ts";
 
-/** Device type and OS from a user agent, for clients that did not say (beacons rarely do). */
-export const fromUserAgent = (
-  userAgent: string,
-): { device_type: "mobile" | "pc" | "tablet"; os?: string } => {
-  const device_type = /iPad|Tablet|Nexus (7|9|10)|SM-T\d/i.test(userAgent)
-    ? "tablet"
-    : /Mobi|iPhone|iPod|Android/i.test(userAgent)
-      ? "mobile"
-      : "pc";
-  const os =
-    /(iPhone|iPad|iPod).*?OS (\d+)[_.](\d+)/.exec(userAgent)?.slice(2, 4).join(".").replace(/^/, "iOS ") ??
-    /Android (\d+(\.\d+)?)/.exec(userAgent)?.[1]?.replace(/^/, "Android ") ??
-    (/Windows NT/.test(userAgent)
-      ? "Windows"
-      : /Mac OS X/.test(userAgent)
-        ? "macOS"
-        : /CrOS/.test(userAgent)
-          ? "ChromeOS"
-          : /Linux/.test(userAgent)
-            ? "Linux"
-            : undefined);
-  return os === undefined ? { device_type } : { device_type, os };
+/** What the edge can tell of a client from its request headers. */
+export interface DeviceFacts {
+  device_type: DeviceType;
+  os?: string;
+  /** A known crawler, monitor or HTTP library (isbot's list): its events are flagged, not dropped. */
+  bot: boolean;
+}
+
+/** ua-parser-js's OS names as events carry them. */
+const OS_NAMES: Record<string, string> = { "Mac OS": "macOS", "Chromium OS": "ChromeOS" };
+
+/** A structured header's string (`"Android"`), unquoted; undefined when absent or empty. */
+const hintString = (value: string | null): string | undefined => {
+  const text = value?.trim().replace(/^"(.*)"$/, "$1");
+  return text === undefined || text === "" ? undefined : text;
 };
 
 /**
- * Fills what the edge knows and the client did not send: `context.ip` from the connecting address
- * (unless the client opted out), `context.location` from the edge's geo data, and `device_type`/`os`
- * from the user agent. Never overrides a value the client sent; leaves malformed input to validation.
+ * Device type, OS and bot flag from the user agent (ua-parser-js) and, when the browser sends them,
+ * the `Sec-CH-UA-*` client hints, which win: Chrome's reduced user agent freezes the Android and
+ * Windows versions, and a mobile hint is the browser's own word. iPadOS in desktop mode sends a Mac's
+ * user agent and no hints, so the edge sees macOS there; the browser tracker tells it from the page.
  */
-export const enrich = (
-  input: unknown,
-  client: ClientInfo,
-  userAgent: string | null,
-  omitIp: boolean,
-): unknown => {
+export const deviceOf = (headers: Headers): DeviceFacts => {
+  const userAgent = headers.get("user-agent") ?? "";
+  const parsed = new UAParser(userAgent).getResult();
+  const mobileHint = headers.get("sec-ch-ua-mobile")?.trim();
+  const device_type: DeviceType =
+    parsed.device.type === "tablet"
+      ? "tablet"
+      : mobileHint === "?1" || parsed.device.type === "mobile" || parsed.device.type === "wearable"
+        ? "mobile"
+        : "pc";
+  const hintedOs = hintString(headers.get("sec-ch-ua-platform"));
+  const osName = hintedOs ?? parsed.os.name;
+  const osVersion = hintedOs ? hintString(headers.get("sec-ch-ua-platform-version")) : parsed.os.version;
+  const os =
+    osName === undefined
+      ? undefined
+      : `${OS_NAMES[osName] ?? osName}${osVersion === undefined ? "" : ` ${osVersion}`}`;
+  const bot = userAgent !== "" && isbot(userAgent);
+  return os === undefined ? { device_type, bot } : { device_type, os, bot };
+};
+
+/**
+ * Fills what the edge knows: `context.ip` is the connecting address, replacing any the client sent
+ * (a client's claim about its own address cannot be checked), or absent when the client opted out;
+ * `context.location` from the edge's geo data and `device_type`/`os` from the request, unless the
+ * client sent them; `context.bot` when the user agent is a known bot. Leaves malformed input to
+ * validation.
+ */
+export const enrich = (input: unknown, client: ClientInfo, device: DeviceFacts, omitIp: boolean): unknown => {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return input;
   const event = input as Record<string, unknown>;
   if (
@@ -44,12 +64,11 @@ export const enrich = (
     return input;
   }
   const context = { ...(event.context as Record<string, unknown> | undefined) };
-  if (!omitIp && context.ip === undefined && client.ip !== undefined) context.ip = client.ip;
+  delete context.ip;
+  if (!omitIp && client.ip !== undefined) context.ip = client.ip;
   if (context.location === undefined && client.location !== undefined) context.location = client.location;
-  if (userAgent !== null && (context.device_type === undefined || context.os === undefined)) {
-    const guessed = fromUserAgent(userAgent);
-    context.device_type ??= guessed.device_type;
-    if (guessed.os !== undefined) context.os ??= guessed.os;
-  }
+  context.device_type ??= device.device_type;
+  if (device.os !== undefined) context.os ??= device.os;
+  if (device.bot) context.bot = true;
   return { ...event, context };
 };

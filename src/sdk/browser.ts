@@ -1,5 +1,6 @@
-// The browser tracker (SPEC §9). Bundled on its own for pages (`npm run build:tracker`), so it imports
-// only types: the edge validates; the page gets a few kilobytes, not the validation engine.
+// The browser tracker. Bundled on its own for pages (an ES module for bundlers and one script-tag file,
+// see docs/sdk.md), so it imports only types: the edge validates; the page gets a few kilobytes, not
+// the validation engine.
 import type { ActionType, BehaviorContext, ScenarioData } from "../core/index.ts";
 
 /** What a page tracks; the tracker adds tenant, user, ids, time and the default scenario. */
@@ -21,7 +22,13 @@ export interface TrackerOptions {
   key: string;
   tenantId: string;
   scenarioId: string;
-  userId: string;
+  /**
+   * The signed-in user, when known. Until then events carry the device's anonymous id as `user_id`;
+   * `identify` links the two.
+   */
+  userId?: string;
+  /** A visit ends after this long without an event (default 30 minutes); the next event starts a new one. */
+  sessionTimeoutMs?: number;
   /** Added to every event; the edge fills device type, OS and location from the request when absent. */
   context?: Partial<BehaviorContext>;
   /** Events are sent every `flushMs` (default 1000) or once `batchSize` (default 10) are waiting. */
@@ -52,6 +59,8 @@ export interface TrackerEnvironment {
   /** Calls `listener` when the page may be going away (pagehide, or hidden). */
   onLeave(listener: () => void): void;
   randomBytes(bytes: Uint8Array): void;
+  /** What the page knows of the device that its request headers do not tell the edge. */
+  device?: Partial<BehaviorContext>;
 }
 
 interface Queued {
@@ -73,6 +82,7 @@ export const browserEnvironment = (): TrackerEnvironment => {
     document: { visibilityState: string };
     crypto: { getRandomValues(bytes: Uint8Array): Uint8Array };
   };
+  const nav = g.navigator as { platform?: string; maxTouchPoints?: number };
   let storage: TrackerEnvironment["storage"];
   try {
     storage = g.localStorage;
@@ -89,6 +99,11 @@ export const browserEnvironment = (): TrackerEnvironment => {
       g.addEventListener("visibilitychange", () => g.document.visibilityState === "hidden" && listener());
     },
     randomBytes: (bytes) => g.crypto.getRandomValues(bytes),
+    // iPadOS in desktop mode sends a Mac's user agent; only a touch screen gives it away.
+    device:
+      nav.platform === "MacIntel" && (nav.maxTouchPoints ?? 0) > 1
+        ? { device_type: "tablet", os: "iPadOS" }
+        : undefined,
   };
 };
 
@@ -126,11 +141,27 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
   const url = `${options.endpoint.replace(/\/$/, "")}/api/v1/behaviors/collect?key=${encodeURIComponent(options.key)}`;
   const prefix = `behavior-ingest:${options.tenantId}:`;
   const hex = new Uint8Array(8);
-  const newId = () => {
+  const newId = (kind = "evt") => {
     env.randomBytes(hex);
-    return `evt_${Array.from(hex, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+    return `${kind}_${Array.from(hex, (b) => b.toString(16).padStart(2, "0")).join("")}`;
   };
   const storageKey = prefix + newId();
+  // Outside `prefix`, which holds unsent events that other pages adopt.
+  const anonymousKey = `behavior-ingest-anonymous:${options.tenantId}`;
+  const sessionKey = `behavior-ingest-session:${options.tenantId}`;
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? 30 * 60_000;
+  const read = (key: string) => {
+    try {
+      return env.storage?.getItem(key) ?? null;
+    } catch {
+      return null; // storage disabled: ids last as long as the page
+    }
+  };
+  const write = (key: string, value: string) => {
+    try {
+      env.storage?.setItem(key, value);
+    } catch {}
+  };
   const report = (reason: string, events: unknown[]) => {
     try {
       options.onError?.(reason, events);
@@ -144,6 +175,28 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
   let timer: ReturnType<typeof setTimeout> | undefined;
   let backoffMs = 0;
   let userId = options.userId;
+  let anonymousId = "";
+  const context = env.device === undefined ? options.context : { ...env.device, ...(options.context ?? {}) };
+
+  /** The device's anonymous id: first-party storage, made once per tenant. */
+  const loadAnonymousId = () => {
+    anonymousId = read(anonymousKey) ?? newId("anon");
+    write(anonymousKey, anonymousId);
+  };
+
+  /** The current visit: kept while events come within the timeout, shared by the tenant's tabs. */
+  const sessionId = (now: number) => {
+    let session: { id: string; seen: number } | undefined;
+    try {
+      session = JSON.parse(read(sessionKey) ?? "null") ?? undefined;
+    } catch {}
+    if (session === undefined || typeof session.id !== "string" || now - session.seen > sessionTimeoutMs) {
+      session = { id: newId("ses"), seen: now };
+    }
+    session.seen = now;
+    write(sessionKey, JSON.stringify(session));
+    return session.id;
+  };
 
   /** Unacknowledged events (queued and in flight) survive a reload under this tab's key. */
   const save = () => {
@@ -233,14 +286,17 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
 
   const track = (event: PageEvent, now = false) => {
     try {
+      const timestamp = Date.now();
       queue.push({
         tenant_id: options.tenantId,
         scenario_id: options.scenarioId,
-        user_id: userId,
-        ...(options.context === undefined ? {} : { context: options.context }),
+        user_id: userId ?? anonymousId,
+        anonymous_id: anonymousId,
+        session_id: sessionId(timestamp),
+        ...(context === undefined ? {} : { context }),
         ...event,
         event_id: newId(),
-        timestamp: Date.now(),
+        timestamp,
       });
       if (queue.length > MAX_STORED) report("queue full", queue.splice(0, queue.length - MAX_STORED));
       save();
@@ -249,6 +305,7 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
   };
 
   try {
+    loadAnonymousId();
     adopt();
     save();
     env.onLeave(leave);
@@ -263,9 +320,21 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
     /** Clicks are sent at once. */
     click: (itemId: string, fields?: Partial<PageEvent>) =>
       track({ ...fields, item_id: itemId, action_type: "click" }, true),
-    setUser: (id: string) => {
+    /** The user signed in: later events carry `id` as `user_id` and still the anonymous id. */
+    identify: (id: string) => {
       userId = id;
     },
+    /** The user signed out: a new anonymous id, so later events are not linked to the last user. */
+    reset: () => {
+      userId = undefined;
+      try {
+        env.storage?.removeItem(anonymousKey);
+        env.storage?.removeItem(sessionKey);
+      } catch {}
+      loadAnonymousId();
+    },
+    /** The anonymous id of this device, e.g. to hand to a server that tracks for the same user. */
+    anonymousId: () => anonymousId,
     /** Sends what is queued now. */
     flush: () => {
       clearTimeout(timer);

@@ -29,7 +29,7 @@ describe("runtime-free modules", () => {
     }
   });
 
-  it("src/edge imports only hono, zod, protobuf-es, Connect's fetch client, fflate, src/core and its own modules: entry points hand in the runtime", () => {
+  it("src/edge imports only hono, zod, protobuf-es, Connect's fetch client, fflate, ua-parser-js, isbot, src/core and its own modules: entry points hand in the runtime", () => {
     const modules = importsOf("edge");
     expect(modules.length).toBeGreaterThan(3);
     for (const [file, specifiers] of modules) {
@@ -40,6 +40,8 @@ describe("runtime-free modules", () => {
         "@connectrpc/connect",
         "@connectrpc/connect-web",
         "fflate",
+        "ua-parser-js",
+        "isbot",
         "../core/index.ts",
       ];
       const foreign = specifiers.filter(

@@ -131,6 +131,16 @@ describe("edge app", () => {
     expect(forwarded[0]?.context.ip).toBeUndefined();
   });
 
+  it("writes the connecting address over a client-sent ip, and flags a crawler's events", async () => {
+    const { json, forwarded } = setup();
+    const claimed = { ...specEvent, context: { ...specEvent.context, ip: "198.51.100.1" } };
+    const response = await json("/api/v1/behaviors/track", claimed, {
+      "user-agent": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    });
+    expect(response.status).toBe(200);
+    expect(forwarded[0]?.context).toEqual({ ...specEvent.context, ip: "203.0.113.7", bot: true });
+  });
+
   it("detects gzip from the bytes even when the headers do not say so", async () => {
     const { send, forwarded } = setup();
     const body = gzipSync(JSON.stringify({ events: [specEvent, specEvent] }));

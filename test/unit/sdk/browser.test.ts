@@ -42,7 +42,9 @@ const fakePage = (answer: (events: unknown[]) => { status: number; body?: unknow
     },
     randomBytes: (bytes) => crypto.getRandomValues(bytes),
   };
-  return { env, sent, store, leave: () => leave() };
+  /** Unacknowledged events stored for the next page (the ids the tracker keeps are not events). */
+  const pending = () => [...store.keys()].filter((k) => k.startsWith("behavior-ingest:"));
+  return { env, sent, store, pending, leave: () => leave() };
 };
 
 const accepted = (events: unknown[]) => ({
@@ -83,7 +85,7 @@ describe("the browser tracker", () => {
       event_id: expect.stringMatching(/^evt_[0-9a-f]{16}$/),
       timestamp: expect.any(Number),
     });
-    expect(page.store.size).toBe(0); // everything acknowledged, nothing left stored
+    expect(page.pending()).toEqual([]); // everything acknowledged, nothing left stored
   });
 
   it("retries what the edge could not take, with the same event ids, backing off", async () => {
@@ -154,7 +156,9 @@ describe("the browser tracker", () => {
     first.impression("v1");
     first.click("v2");
     await vi.advanceTimersByTimeAsync(1);
-    const stored = [...offline.store.values()].flatMap((v) => JSON.parse(v) as { event_id: string }[]);
+    const stored = offline
+      .pending()
+      .flatMap((k) => JSON.parse(offline.store.get(k) as string) as { event_id: string }[]);
     expect(stored.map((e) => e.event_id)).toHaveLength(2);
 
     const online = fakePage(accepted);
@@ -164,7 +168,7 @@ describe("the browser tracker", () => {
     expect(online.sent.flatMap((s) => s.events.map((e) => e.event_id)).sort()).toEqual(
       stored.map((e) => e.event_id).sort(),
     );
-    expect(online.store.size).toBe(0);
+    expect(online.pending()).toEqual([]);
   });
 
   it("never throws into the page, whatever the browser does", async () => {
@@ -200,5 +204,69 @@ describe("the browser tracker", () => {
     }).not.toThrow();
     await vi.advanceTimersByTimeAsync(5000);
     await expect(tracker.flush()).resolves.toBeUndefined();
+  });
+});
+
+describe("who and when: anonymous id, identify, sessions", () => {
+  const anonymous: TrackerOptions = { ...options, userId: undefined };
+  const sentEvents = (page: ReturnType<typeof fakePage>) =>
+    page.sent.flatMap((s) => s.events) as unknown as Record<string, unknown>[];
+
+  it("tracks an unknown user under an anonymous id that the next page of the site keeps", async () => {
+    const page = fakePage(accepted);
+    const first = createTracker(anonymous, page.env);
+    first.click("v1");
+    await vi.advanceTimersByTimeAsync(1);
+    const id = first.anonymousId();
+    expect(id).toMatch(/^anon_[0-9a-f]{16}$/);
+    expect(sentEvents(page)[0]).toMatchObject({ user_id: id, anonymous_id: id });
+    const next = createTracker(anonymous, page.env);
+    expect(next.anonymousId()).toBe(id);
+  });
+
+  it("links the anonymous id to the user on identify, and starts afresh on reset", async () => {
+    const page = fakePage(accepted);
+    const tracker = createTracker(anonymous, page.env);
+    const id = tracker.anonymousId();
+    tracker.identify("u_42");
+    tracker.click("v1");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sentEvents(page)[0]).toMatchObject({ user_id: "u_42", anonymous_id: id });
+    tracker.reset();
+    tracker.click("v2");
+    await vi.advanceTimersByTimeAsync(1);
+    const after = sentEvents(page)[1] as Record<string, unknown>;
+    expect(after.user_id).toBe(tracker.anonymousId());
+    expect(after.anonymous_id).not.toBe(id);
+    expect(after.session_id).not.toBe(sentEvents(page)[0]?.session_id);
+  });
+
+  it("keeps one session while events come within the timeout, and starts another after it", async () => {
+    const page = fakePage(accepted);
+    const tracker = createTracker({ ...options, sessionTimeoutMs: 60_000 }, page.env);
+    tracker.click("a");
+    await vi.advanceTimersByTimeAsync(59_000);
+    tracker.click("b"); // 59 s later: the same visit
+    await vi.advanceTimersByTimeAsync(61_000);
+    tracker.click("c"); // 61 s of quiet: a new visit
+    await vi.advanceTimersByTimeAsync(1);
+    const [a, b, c] = sentEvents(page).map((e) => e.session_id);
+    expect(a).toMatch(/^ses_[0-9a-f]{16}$/);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    expect(c).toMatch(/^ses_[0-9a-f]{16}$/);
+  });
+
+  it("works without storage, and reports what the page knows of the device", async () => {
+    const page = fakePage(accepted);
+    const { storage: _none, ...env } = page.env;
+    const tracker = createTracker(anonymous, { ...env, device: { device_type: "tablet", os: "iPadOS" } });
+    tracker.click("v1");
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sentEvents(page)[0]).toMatchObject({
+      user_id: tracker.anonymousId(),
+      session_id: expect.stringMatching(/^ses_/),
+      context: { device_type: "tablet", os: "iPadOS" },
+    });
   });
 });

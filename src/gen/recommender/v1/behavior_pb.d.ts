@@ -116,6 +116,20 @@ export declare type BehaviorEvent = Message<"recommender.v1.BehaviorEvent"> & {
    * @generated from field: optional int64 received_at = 14;
    */
   receivedAt?: bigint | undefined;
+
+  /**
+   * The device's anonymous id; still sent once the user is identified, which links the two.
+   *
+   * @generated from field: optional string anonymous_id = 15;
+   */
+  anonymousId?: string | undefined;
+
+  /**
+   * The visit the event belongs to.
+   *
+   * @generated from field: optional string session_id = 16;
+   */
+  sessionId?: string | undefined;
 };
 
 /**
@@ -152,11 +166,18 @@ export declare type BehaviorContext = Message<"recommender.v1.BehaviorContext"> 
   location?: string | undefined;
 
   /**
-   * Client IP address (IPv4 or IPv6).
+   * Client IP address (IPv4 or IPv6); at the edge always the connecting address.
    *
    * @generated from field: optional string ip = 4;
    */
   ip?: string | undefined;
+
+  /**
+   * True when the user agent is a known crawler or HTTP library (set by the edge).
+   *
+   * @generated from field: optional bool bot = 5;
+   */
+  bot?: boolean | undefined;
 };
 
 /**
