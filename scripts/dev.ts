@@ -19,9 +19,21 @@ const KAFKA_BROKERS = Array.from(
   { length: process.env.KAFKA_NODES === "3" ? 3 : 1 },
   (_, i) => `127.0.0.1:${9092 + i * 100}`,
 ).join(",");
-const RELAY = "http://127.0.0.1:8080";
-const EDGE = "http://127.0.0.1:8787";
-const DEMO_PORT = 8090;
+/** The stack's ports; each can be moved (`RELAY_HTTP_PORT=18080 npm run dev`) to run a second stack beside one. */
+const port = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    console.error(`error: ${name} must be a port number, not "${process.env[name]}"`);
+    process.exit(2);
+  }
+  return value;
+};
+const RELAY_HTTP_PORT = port("RELAY_HTTP_PORT", 8080);
+const RELAY_GRPC_PORT = port("RELAY_GRPC_PORT", 50051);
+const EDGE_PORT = port("EDGE_PORT", 8787);
+const DEMO_PORT = port("DEMO_PORT", 8090);
+const RELAY = `http://127.0.0.1:${RELAY_HTTP_PORT}`;
+const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
 const DEMO = `http://127.0.0.1:${DEMO_PORT}`;
 const say = (line: string) => console.log(line);
 
@@ -95,9 +107,9 @@ process.on("SIGTERM", () => void stop());
 
 try {
   for (const [port, what] of [
-    [8080, "the relay (HTTP)"],
-    [50051, "the relay (gRPC)"],
-    [8787, "the edge"],
+    [RELAY_HTTP_PORT, "the relay (HTTP)"],
+    [RELAY_GRPC_PORT, "the relay (gRPC)"],
+    [EDGE_PORT, "the edge"],
     [DEMO_PORT, "the demo page"],
   ] as const) {
     if (await answers("127.0.0.1", port))
@@ -122,6 +134,8 @@ try {
     ADMIN_TOKEN: credentials.admin_token,
     EDGE_SECRET: credentials.edge_secret,
     EDGE_PUSH_URLS: EDGE,
+    RELAY_HTTP_PORT: String(RELAY_HTTP_PORT),
+    RELAY_GRPC_PORT: String(RELAY_GRPC_PORT),
     SPOOL_DIR: join(dev, "spool"),
   });
   await waitFor("the relay", `${RELAY}/livez`, 60);
@@ -154,13 +168,15 @@ try {
     credentials.service_key = svc.body.key as string;
   }
   writeFileSync(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  // wrangler dev reads the edge's secrets from .dev.vars (git-ignored).
-  writeFileSync(join(root, ".dev.vars"), `EDGE_SECRET=${credentials.edge_secret}\n`, { mode: 0o600 });
+  // wrangler dev reads the edge's secrets, and values that override wrangler.toml, from .dev.vars (git-ignored).
+  writeFileSync(join(root, ".dev.vars"), `EDGE_SECRET=${credentials.edge_secret}\nRELAY_URL=${RELAY}\n`, {
+    mode: 0o600,
+  });
 
   run(
     "edge",
     join(root, "node_modules", ".bin", "wrangler"),
-    ["dev", "--ip", "127.0.0.1", "--port", "8787"],
+    ["dev", "--ip", "127.0.0.1", "--port", String(EDGE_PORT)],
     {
       WRANGLER_SEND_METRICS: "false",
     },
@@ -178,7 +194,7 @@ try {
 behavior-ingest is running (logs in ${logs}; Ctrl-C stops everything)
   kafka     ${KAFKA_BROKERS}${started.includes("kafka") ? "" : " (already running)"}
   mongodb   127.0.0.1:27017${started.includes("ferretdb") ? "" : " (already running)"}
-  relay     ${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:50051
+  relay     ${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:${RELAY_GRPC_PORT}
   edge      ${EDGE}
   demo page ${DEMO}  (a feed that tracks impressions, clicks and plays with the browser tracker)
 

@@ -26,6 +26,7 @@ export const TrackingConfigUpdate = z.strictObject({
   optional_fields: z.array(FieldSpec).max(200).optional(),
   typical_actions: z.array(ActionType).max(31).optional(),
   strict: z.boolean().optional(),
+  anonymize_ip: z.boolean().optional(),
   version: z.int().min(1).optional().describe("The version this update is based on"),
 });
 export type TrackingConfigUpdate = z.infer<typeof TrackingConfigUpdate>;

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { topicFor } from "../../src/core/index.ts";
 import { readTopic } from "../support/kafka.ts";
+import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -66,10 +67,30 @@ const answers = async (url: string) =>
     () => false,
   );
 
+/** The stack's ports, moved to free ones so the test runs beside a developer's `npm run dev`. */
+const ports = {
+  RELAY_HTTP_PORT: await freePort(),
+  RELAY_GRPC_PORT: await freePort(),
+  EDGE_PORT: await freePort(),
+  DEMO_PORT: await freePort(),
+};
+/** A README command with the default ports replaced by the test's. */
+const onTestPorts = (command: string) =>
+  command
+    .replaceAll("localhost:8080", `localhost:${ports.RELAY_HTTP_PORT}`)
+    .replaceAll("localhost:8787", `localhost:${ports.EDGE_PORT}`);
+
 describe("the README, followed literally on a fresh copy of the repository", () => {
   const dir = freshCopy();
-  // Its own database, so configs made by earlier runs on the same server do not answer 409.
-  const env = { ...process.env, MONGODB_DB: uniqueName("readme") };
+  const env = {
+    ...process.env,
+    ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+    // The CLI asks this stack's relay, and reads the suite's Kafka.
+    BEHAVIOR_INGEST_RELAY: `http://127.0.0.1:${ports.RELAY_HTTP_PORT}`,
+    KAFKA_BROKERS: brokers.join(","),
+    // Its own database, so configs made by earlier runs on the same server do not answer 409.
+    MONGODB_DB: uniqueName("readme"),
+  };
   let stack: ReturnType<typeof startStack> | undefined;
   afterAll(async () => {
     if (stack !== undefined) await stopStack(stack.child);
@@ -87,20 +108,36 @@ describe("the README, followed literally on a fresh copy of the repository", () 
     const printed = await stack.ready;
     const credentials = exportsOf(printed);
     expect(Object.keys(credentials)).toEqual(["ADMIN_TOKEN", "PUBLISHABLE_KEY", "SERVICE_KEY"]);
-    expect(printed).toMatch(/relay\s+http:\/\/127\.0\.0\.1:8080/);
-    expect(await answers("http://127.0.0.1:8090/")).toBe(true); // the demo page
+    expect(printed).toMatch(new RegExp(`relay\\s+http://127\\.0\\.0\\.1:${ports.RELAY_HTTP_PORT}`));
+    expect(await answers(`http://127.0.0.1:${ports.DEMO_PORT}/`)).toBe(true); // the demo page
 
-    // The quick start's curl calls, exactly as written, with the printed exports.
+    // `tail --follow` running while the quick start's calls are made: the event shows up live.
+    const follower = spawn("sh", ["-c", "exec npm run -s cli -- tail mymx --follow --last 0"], {
+      cwd: dir,
+      env: { ...env, ...credentials, BEHAVIOR_INGEST_TOKEN: credentials.ADMIN_TOKEN },
+    });
+    let followed = "";
+    follower.stdout.on("data", (chunk: Buffer) => (followed += chunk.toString()));
+    follower.stderr.on("data", (chunk: Buffer) => (followed += chunk.toString()));
+    await expect.poll(() => followed, { timeout: 60_000 }).toMatch(/following user-behaviors-mymx/);
+
+    // The quick start's commands, exactly as written (on the test's ports), with the printed exports.
     const [calls] = shellBlocks("Quick start");
-    const outputs = execFileSync("sh", ["-c", calls ?? ""], {
+    const outputs = execFileSync("sh", ["-c", onTestPorts(calls ?? "")], {
+      cwd: dir,
       env: { ...env, ...credentials },
       encoding: "utf8",
     })
       .trim()
-      .split(/\n(?=\{)|(?<=\})(?=\{)/);
-    const [config, tracked] = outputs.map((o) => JSON.parse(o) as Record<string, unknown>);
+      .split("\n");
+    const config = JSON.parse(outputs[0] ?? "") as Record<string, unknown>;
+    const tracked = JSON.parse(outputs[1] ?? "") as Record<string, unknown>;
     expect(config).toMatchObject({ tenant_id: "mymx", scenario_id: "shop_feed", version: 1 });
     expect(tracked).toMatchObject({ success: true, event_id: expect.stringMatching(/^evt_/) });
+    // `tail` shows the event that was just tracked.
+    expect(outputs.slice(2).join("\n")).toMatch(/\bu_10086 {2}video_8848 {2}play_end {2}vlog_feed/);
+    await expect.poll(() => followed, { timeout: 30_000 }).toMatch(/\bu_10086 {2}video_8848 {2}play_end/);
+    follower.kill("SIGINT");
 
     const records = await readTopic(
       brokers,
@@ -115,10 +152,21 @@ describe("the README, followed literally on a fresh copy of the repository", () 
       scenario_data: { video_data: { duration: 185 } },
     });
 
+    // Run again as they are, they still succeed: the config is kept, another event is tracked.
+    const again = execFileSync("sh", ["-c", onTestPorts(calls ?? "")], {
+      cwd: dir,
+      env: { ...env, ...credentials },
+      encoding: "utf8",
+    }).split("\n");
+    expect(JSON.parse(again[0] ?? "")).toMatchObject({ scenario_id: "shop_feed", version: 1 });
+    expect(JSON.parse(again[1] ?? "")).toMatchObject({ success: true });
+
     // Ctrl-C stops everything it started.
     await stopStack(stack.child);
     await expect.poll(() => stack?.output(), { timeout: 60_000 }).toMatch(/^stopped$/m);
-    for (const port of [8080, 8787, 8090]) expect(await answers(`http://127.0.0.1:${port}/`)).toBe(false);
+    for (const port of [ports.RELAY_HTTP_PORT, ports.EDGE_PORT, ports.DEMO_PORT]) {
+      expect(await answers(`http://127.0.0.1:${port}/`)).toBe(false);
+    }
 
     // A second run comes up again with the same credentials.
     stack = startStack(dir, command, env);

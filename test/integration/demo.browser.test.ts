@@ -15,7 +15,8 @@ const ADMIN = `admin_${uniqueName("t")}`;
 const EDGE_SECRET = newEdgeSecret();
 const EDGE_PORT = await freePort();
 const DEMO_PORT = await freePort();
-const TENANT = "mymx";
+// A tenant of its own: the README test reads the demo tenant mymx on the same broker.
+const TENANT = uniqueName("demo");
 const VIEWPORT = { width: 800, height: 600 };
 
 /** Scrolls until the item is half visible, in small steps so each item passed on the way is seen. */
