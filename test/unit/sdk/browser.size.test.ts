@@ -1,6 +1,7 @@
+import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { bundleTracker } from "../../../scripts/lib/tracker-bundle.ts";
+import { bundleTracker, bundleTrackerScript } from "../../../scripts/lib/tracker-bundle.ts";
 
 describe("the browser tracker bundle", () => {
   it("is a self-contained ES module of at most 5 KB gzipped", async () => {
@@ -8,5 +9,14 @@ describe("the browser tracker bundle", () => {
     expect(bundle).toMatch(/export\s*\{/);
     expect(bundle).not.toMatch(/\bimport\b/); // nothing left to fetch: core is imported for types only
     expect(gzipSync(bundle, { level: 9 }).length).toBeLessThanOrEqual(5 * 1024);
+  });
+
+  it("ships as one script-tag file of at most 5 KB gzipped that defines window.BehaviorIngest", async () => {
+    const script = await bundleTrackerScript();
+    expect(gzipSync(script, { level: 9 }).length).toBeLessThanOrEqual(5 * 1024);
+    // A classic script's top-level `var` becomes a property of the global object: the context here.
+    const context: Record<string, unknown> = {};
+    runInNewContext(script, context);
+    expect(typeof (context.BehaviorIngest as { createTracker?: unknown })?.createTracker).toBe("function");
   });
 });
