@@ -1,7 +1,7 @@
 import * as z from "zod";
 
 /**
- * Every action a client may report (SPEC §3): the union of the typical actions of the eight
+ * Every action a client may report: the union of the typical actions of the eight
  * scenario types, 31 values. One enum for all scenarios; which actions are *typical* for a
  * scenario is a property of its template or tracking config, not of this enum.
  */

@@ -4,7 +4,7 @@ import { FieldSpec } from "./field-spec.ts";
 import { TEMPLATES } from "./templates.ts";
 import { ScenarioId, TenantId } from "./tenant.ts";
 
-/** `POST /api/v1/tracking-configs/from-template` (SPEC §5). */
+/** `POST /api/v1/tracking-configs/from-template`. */
 export const FromTemplateRequest = z.strictObject({
   tenant_id: TenantId,
   scenario_id: ScenarioId,

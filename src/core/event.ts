@@ -112,7 +112,7 @@ const envelopeShape = {
     ),
 };
 
-/** What an incoming event must satisfy to be accepted at all (SPEC §2); unknown keys are dropped with a warning. */
+/** What an incoming event must satisfy to be accepted at all; unknown keys are dropped with a warning. */
 export const EventEnvelope = z.object(envelopeShape);
 
 /** The key sets of the envelope and its context, for the unknown-field warnings. */

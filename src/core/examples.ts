@@ -2,7 +2,7 @@ import type { BehaviorEventInput } from "./event.ts";
 import type { ScenarioMember } from "./scenarios.ts";
 
 /**
- * One realistic event per scenario member of SPEC §4, with the Chinese text the SPEC calls out.
+ * One realistic event per scenario member, with Chinese text, which every path must carry byte-exact.
  * Used by the demo, the docs and the tests: each must validate with no error and no warning.
  */
 const base = {

@@ -6,15 +6,16 @@ export const FieldType = z.enum(FIELD_TYPES);
 export type FieldType = z.infer<typeof FieldType>;
 
 /**
- * Element type of an `array` field, or value type of an `object` field used as a map. Not in SPEC §5;
- * added so that lists such as `seek_positions` and maps such as `feature_importance` are checked too.
+ * Element type of an `array` field, or value type of an `object` field used as a map: our addition to
+ * the tracking-config model, so that lists such as `seek_positions` and maps such as
+ * `feature_importance` are checked too.
  */
 export const ItemType = z.enum(["integer", "float", "string", "boolean"]);
 export type ItemType = z.infer<typeof ItemType>;
 
 const isNumeric = (t: FieldType | ItemType | undefined) => t === "integer" || t === "float";
 
-/** How one field of a scenario's data is checked (SPEC §5). */
+/** How one field of a scenario's data is checked. */
 export const FieldSpec = z
   .strictObject({
     field_name: z

@@ -2,7 +2,7 @@ import { ApiError } from "./errors.ts";
 
 /** Size limits shared by every ingestion path; transports enforce them before parsing where they can. */
 
-/** Events in one batch call (SPEC §6). */
+/** Events in one batch call. */
 export const MAX_EVENTS_PER_BATCH = 100;
 
 /** One event as UTF-8 JSON. Generous for any real interaction, small enough to keep Kafka batches healthy. */

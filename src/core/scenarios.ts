@@ -1,7 +1,7 @@
 import * as z from "zod";
 
 /**
- * The scenario-specific data of SPEC §4. These schemas are the single definition of each
+ * The scenario-specific data of each scenario type. These schemas are the single definition of each
  * member's fields, types and ranges: the built-in templates (templates.ts) derive their field
  * specs from them, and the JSON Schemas under schemas/ are generated from them.
  *

@@ -5,7 +5,7 @@ import { memberOf, SCENARIO_MEMBERS, ScenarioType } from "./scenarios.ts";
 
 const TemplateId = ScenarioType.exclude(["custom"]);
 
-/** A built-in starting point for a tracking config (SPEC §3). */
+/** A built-in starting point for a tracking config. */
 export const Template = z.object({
   template_id: TemplateId,
   name: z.string(),
@@ -19,7 +19,7 @@ export type Template = z.infer<typeof Template>;
 
 /**
  * What each template asks for. Required fields are kept to the one that every typical action
- * of the scenario can carry (SPEC §5: few required fields); everything else is optional.
+ * of the scenario can carry (few required fields); everything else is optional.
  */
 const TEMPLATE_FACTS = {
   video: {
@@ -120,7 +120,7 @@ const toFieldSpec = (name: string, node: JsonSchemaNode, required: boolean): Fie
   return spec;
 };
 
-/** The field specs that express a member schema of SPEC §4, so templates and schemas never disagree. */
+/** The field specs that express a scenario member schema, so templates and schemas never disagree. */
 export const fieldSpecsOf = (
   type: Exclude<ScenarioType, "custom">,
   required: readonly string[],

@@ -55,7 +55,7 @@ const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: F
   );
 
 /**
- * The edge: where browsers and apps send events (SPEC §6, §9). It authenticates the key, checks the
+ * The edge: where browsers and apps send events. It authenticates the key, checks the
  * origin, decodes beacon bodies, enriches, validates against the tenant's config, and forwards the
  * accepted events to the relay — or, when the relay cannot take them, to the durable queue, answering
  * 202. The same module runs on Cloudflare Workers and Deno; ports are handed in.

@@ -69,7 +69,7 @@ export type TrackOutcome =
 export type TrackedEvent = Omit<BehaviorEventInput, "tenant_id"> & { tenant_id?: string };
 
 /**
- * Kafka-direct tracker for high-volume internal services (ARCHITECTURE.md): the relay's checks and its
+ * Kafka-direct tracker for high-volume internal services: the relay's checks and its
  * write path without the network hop. Events are validated by `src/core` exactly as the relay does,
  * buffered (100 events or 1 s), written with acks=all to `user-behaviors-{tenant}` keyed by user,
  * retried with backoff, and spooled to disk while Kafka is unreachable. `track` resolves once the

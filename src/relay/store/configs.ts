@@ -26,7 +26,7 @@ const invalid = (issues: z.core.$ZodIssue[]): ApiError =>
   );
 
 /**
- * Tracking configs in MongoDB (SPEC §5). No transactions or change streams (FerretDB v1 has
+ * Tracking configs in MongoDB. No transactions or change streams (FerretDB v1 has
  * neither): the unique (tenant_id, scenario_id) index refuses a second create, and every change is a
  * compare-and-set on `version`, so two concurrent updates cannot overwrite each other. Each version is
  * also kept in a history collection, so an event can be checked against the version it was sent under,
