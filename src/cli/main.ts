@@ -12,9 +12,9 @@ import {
   topicFor,
   validateEvent,
 } from "../core/index.ts";
-import { tailTopics } from "../kafka/tail.ts";
+import { tailTopics, toLiveEvent } from "../kafka/tail.ts";
 import { CliError, callRelay, EXIT, type RelayAccess } from "./admin.ts";
-import { formatRecord } from "./format.ts";
+import { formatLiveEvent } from "./format.ts";
 
 const USAGE = `behavior-ingest — tracking configs, API keys, validation and a live view of events
 
@@ -286,9 +286,13 @@ const tail = async () => {
       follow: flags.follow === true,
       signal: stop.signal,
     })) {
-      const line = formatRecord(record, { configs, scenario: flags.scenario, json: flags.json === true });
-      if (line === undefined) continue;
-      console.log(line);
+      const live = await toLiveEvent(
+        record,
+        configs && ((scenario) => configs.find((c) => c.scenario_id === scenario)),
+      );
+      const scenario = (live.event as { scenario_id?: unknown } | undefined)?.scenario_id;
+      if (flags.scenario !== undefined && scenario !== flags.scenario) continue;
+      console.log(flags.json ? JSON.stringify(live) : formatLiveEvent(live));
       shown++;
     }
   } catch (error) {

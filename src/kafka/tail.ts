@@ -5,6 +5,13 @@ import {
   MessagesStreamModes,
   stringDeserializers,
 } from "@platformatic/kafka";
+import {
+  type Issue,
+  quarantineTopicFor,
+  type TrackingConfig,
+  topicFor,
+  validateEvent,
+} from "../core/index.ts";
 
 /** One record of a tenant's topic or its quarantine topic, as a reader shows it. */
 export interface TailRecord {
@@ -29,11 +36,16 @@ export interface TailOptions {
 }
 
 /**
- * Reads topics the way `tail` reads a file: the last records of each partition, then (with `follow`)
- * the new ones. A consumer group of its own that commits nothing, so it never moves anyone's offsets
- * and never slows the writers. Topics that do not exist yet are skipped (reported by the caller).
+ * Reads topics the way `tail` reads a file: the last records, then (with `follow`) the new ones. A
+ * consumer group of its own that commits nothing, so it never moves anyone's offsets and never slows
+ * the writers. Without `follow`, topics that do not exist are skipped; following, each topic is read on
+ * its own and waited for until it exists (a tenant's quarantine topic appears with its first refusal).
  */
 export async function* tailTopics(options: TailOptions): AsyncGenerator<TailRecord> {
+  if (options.follow && options.topics.length > 1) {
+    yield* merge(options.topics.map((topic) => tailTopics({ ...options, topics: [topic] })));
+    return;
+  }
   const consumer = new Consumer({
     clientId: "behavior-ingest-tail",
     groupId: `behavior-ingest-tail-${randomUUID()}`,
@@ -43,7 +55,7 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
   });
   try {
     const offsets: { topic: string; partition: number; offset: bigint }[] = [];
-    // Following a tenant with no topic yet: it appears with the tenant's first event.
+    // Following a topic that does not exist yet: it appears with the first record written to it.
     while (options.follow && !options.signal?.aborted) {
       const exists = await consumer.listOffsets({ topics: options.topics }).then(
         () => true,
@@ -69,7 +81,7 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
         if (end > from) ends.set(`${topic}/${partition}`, end);
       });
     }
-    if (offsets.length === 0 || (!options.follow && ends.size === 0)) return;
+    if (offsets.length === 0 || (!options.follow && ends.size === 0) || options.signal?.aborted) return;
     const stream = await consumer.consume({
       topics: [...new Set(offsets.map((o) => o.topic))],
       mode: MessagesStreamModes.MANUAL,
@@ -79,6 +91,7 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
     });
     const stop = () => void stream.close().catch(() => undefined);
     options.signal?.addEventListener("abort", stop, { once: true });
+    if (options.signal?.aborted) stop();
     try {
       // The backlog: up to `last` records of each partition, of which the newest `last` are shown, in
       // the order they landed; then, following, each record as it comes.
@@ -113,3 +126,86 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
     await consumer.close(true).catch(() => undefined);
   }
 }
+
+/**
+ * The records of several streams as they come. Returning does not wait for the streams' pending reads:
+ * those end when the caller's signal aborts them.
+ */
+async function* merge<T>(sources: AsyncIterable<T>[]): AsyncGenerator<T> {
+  const iterators = sources.map((source) => source[Symbol.asyncIterator]());
+  const next = (i: number) => (iterators[i] as AsyncIterator<T>).next().then((result) => ({ i, result }));
+  const pending = new Map(iterators.map((_, i) => [i, next(i)]));
+  try {
+    while (pending.size > 0) {
+      const { i, result } = await Promise.race(pending.values());
+      if (result.done) pending.delete(i);
+      else {
+        pending.set(i, next(i));
+        yield result.value;
+      }
+    }
+  } finally {
+    for (const iterator of iterators) void iterator.return?.();
+  }
+}
+
+/** Tenant ids have no "-", so only a quarantine topic ends so. */
+const QUARANTINE_SUFFIX = quarantineTopicFor("x").slice(topicFor("x").length);
+
+/** A record as live views show it (the CLI's `tail`, the relay's live stream). */
+export type LiveEvent =
+  | {
+      kind: "accepted";
+      topic: string;
+      partition: number;
+      offset: string;
+      landed_at: string;
+      event: Record<string, unknown>;
+      /** The event's warnings against its tenant's current config; absent when the configs are unknown. */
+      warnings?: Issue[];
+    }
+  | {
+      kind: "rejected";
+      topic: string;
+      partition: number;
+      offset: string;
+      landed_at: string;
+      reason: string;
+      errors: Issue[];
+      event: unknown;
+    };
+
+/**
+ * A tenant topic's record (an accepted event) or its quarantine topic's (a refusal with its reason) as
+ * a live view shows it. `configFor` gives the tenant's current config of a scenario, for warnings.
+ */
+export const toLiveEvent = async (
+  record: TailRecord,
+  configFor?: (scenarioId: string) => Promise<TrackingConfig | undefined> | TrackingConfig | undefined,
+): Promise<LiveEvent> => {
+  const where = {
+    topic: record.topic,
+    partition: record.partition,
+    offset: String(record.offset),
+    landed_at: new Date(record.timestamp).toISOString(),
+  };
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(record.value);
+  } catch {
+    value = { unreadable: record.value.slice(0, 200) };
+  }
+  if (record.topic.endsWith(QUARANTINE_SUFFIX)) {
+    return {
+      kind: "rejected",
+      ...where,
+      reason: String(value.reason ?? "unknown"),
+      errors: (value.errors as Issue[] | undefined) ?? [],
+      event: value.event,
+    };
+  }
+  if (configFor === undefined) return { kind: "accepted", ...where, event: value };
+  const scenario = typeof value.scenario_id === "string" ? value.scenario_id : "";
+  const { warnings } = validateEvent(structuredClone(value), await configFor(scenario));
+  return { kind: "accepted", ...where, event: value, warnings };
+};

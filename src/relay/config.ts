@@ -122,6 +122,8 @@ export const RelaySettings = z
     /** How long a tracking config or key lookup is reused before it is read again. */
     CONFIG_CACHE_MS: int(1000),
     KEY_CACHE_MS: int(5000),
+    /** Live views (`…/events/live`) served at once, each a Kafka consumer of its own. */
+    LIVE_STREAMS_MAX: int(8),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((s, ctx) => {

@@ -19,6 +19,7 @@ import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
 import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
+import { kafkaLiveStreams } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
 import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
 import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
@@ -178,6 +179,7 @@ export const startRelay = async (
       cache,
       adminToken: settings.ADMIN_TOKEN,
       edgeCalls,
+      live: kafkaLiveStreams(settings.KAFKA_BROKERS, kafkaConnection(settings), settings.LIVE_STREAMS_MAX),
       now: () => Date.now(),
       provisionTopics: settings.TOPIC_AUTO_CREATE
         ? undefined

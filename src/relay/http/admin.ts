@@ -1,6 +1,7 @@
 import type { KeyStore } from "../auth.ts";
 import type { CachedConfigSource } from "../config-source.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
+import type { LiveStreams } from "../live.ts";
 import type { ChangeLog } from "../store/changes.ts";
 import type { ConfigRepository } from "../store/configs.ts";
 import type { KeyRepository } from "../store/keys.ts";
@@ -9,6 +10,7 @@ import type { RelayApi } from "./openapi.ts";
 import { registerConfigRoutes } from "./routes/configs.ts";
 import { registerEdgeFeedRoutes } from "./routes/edge-feed.ts";
 import { registerKeyRoutes } from "./routes/keys.ts";
+import { registerLiveRoutes } from "./routes/live.ts";
 import { registerTemplateRoutes } from "./routes/templates.ts";
 
 export interface AdminDeps {
@@ -18,6 +20,8 @@ export interface AdminDeps {
   keyStore: KeyStore;
   cache: CachedConfigSource;
   adminToken: string | undefined;
+  /** Live views of tenants' topics (`…/events/live`). */
+  live: LiveStreams;
   /** Checks the edge's signed feed reads. */
   edgeCalls: EdgeCallVerifier;
   now: () => number;
@@ -30,11 +34,12 @@ export interface AdminDeps {
   provisionTopics?: (tenantId: string) => Promise<void>;
 }
 
-/** The tracking-config admin API, API keys, and the feed the edge reads configs and keys from. */
+/** The tracking-config admin API, API keys, live views, and the feed the edge reads configs and keys from. */
 export const registerAdminRoutes = (api: RelayApi, deps: AdminDeps) => {
   const access = adminAccess(deps);
   registerTemplateRoutes(api);
   registerConfigRoutes(api, deps, access);
   registerKeyRoutes(api, deps, access);
+  registerLiveRoutes(api, deps, access);
   registerEdgeFeedRoutes(api, deps, access);
 };

@@ -44,6 +44,7 @@ const relayApp = () => {
       ),
       adminToken: "admin",
       edgeCalls: new EdgeCallVerifier([]),
+      live: { open: () => undefined },
       now: () => 0,
       changedTenant: () => {},
     },
