@@ -188,6 +188,7 @@ try {
     key: credentials.publishable_key,
     tenant: "mymx",
     scenario: "vlog_feed",
+    live: { relay: RELAY, token: credentials.admin_token },
   });
 
   say(`

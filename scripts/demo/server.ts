@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { bundleTracker } from "../lib/tracker-bundle.ts";
@@ -12,9 +12,40 @@ export interface DemoSettings {
   key: string;
   tenant: string;
   scenario: string;
+  /**
+   * The relay and a credential of the tenant (the admin token in development): the page's live view
+   * reads `/live`, which this server relays from the relay's `…/events/live`, so the credential never
+   * reaches the browser.
+   */
+  live?: { relay: string; token: string };
 }
 
-/** Serves the demo feed page, the bundled browser tracker and the page's settings. */
+/** The relay's live view of the tenant, streamed on to the page until either side goes away. */
+const relayLive = async (
+  live: NonNullable<DemoSettings["live"]>,
+  tenant: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+) => {
+  const stop = new AbortController();
+  req.once("close", () => stop.abort());
+  try {
+    const upstream = await fetch(`${live.relay}/api/v1/tenants/${tenant}/events/live?last=10`, {
+      headers: { authorization: `Bearer ${live.token}` },
+      signal: stop.signal,
+    });
+    res.writeHead(upstream.status, {
+      "content-type": upstream.headers.get("content-type") ?? "text/plain",
+      "cache-control": "no-store",
+    });
+    for await (const chunk of upstream.body ?? []) res.write(chunk);
+  } catch {
+    // The relay went away, or the page did: either way the stream ends; EventSource reconnects.
+  }
+  res.end();
+};
+
+/** Serves the demo feed page, the bundled browser tracker, the page's settings and its live view. */
 export const startDemoPage = async (settings: DemoSettings) => {
   const [page, tracker] = await Promise.all([
     readFile(join(import.meta.dirname, "index.html"), "utf8"),
@@ -25,6 +56,7 @@ export const startDemoPage = async (settings: DemoSettings) => {
     key: settings.key,
     tenant: settings.tenant,
     scenario: settings.scenario,
+    live: settings.live !== undefined,
   });
   const files: Record<string, [string, string]> = {
     "/": ["text/html; charset=utf-8", page],
@@ -32,7 +64,12 @@ export const startDemoPage = async (settings: DemoSettings) => {
     "/config.json": ["application/json", config],
   };
   const server = createServer((req, res) => {
-    const file = files[new URL(req.url ?? "/", "http://demo").pathname];
+    const { pathname } = new URL(req.url ?? "/", "http://demo");
+    if (pathname === "/live" && settings.live !== undefined) {
+      void relayLive(settings.live, settings.tenant, req, res);
+      return;
+    }
+    const file = files[pathname];
     if (file === undefined) {
       res.writeHead(404).end();
       return;

@@ -36,7 +36,14 @@ export interface TrackerOptions {
   batchSize?: number;
   /** Told about events the edge refused (they are not retried) and events dropped when storage is full. */
   onError?: (reason: string, events: unknown[]) => void;
+  /**
+   * Told where each event is: `queued`, `sent`, `acknowledged` (the edge has it), `retrying` (it will be
+   * sent again), `refused` (with the reason), or `beaconed` (handed to the browser as the page left).
+   */
+  onStatus?: (event: Readonly<Record<string, unknown>>, status: EventStatus, detail?: string) => void;
 }
+
+export type EventStatus = "queued" | "sent" | "acknowledged" | "retrying" | "refused" | "beaconed";
 
 /** The browser APIs the tracker uses, injectable for tests; `browserEnvironment` wires the real ones. */
 export interface TrackerEnvironment {
@@ -162,11 +169,22 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       env.storage?.setItem(key, value);
     } catch {}
   };
-  const report = (reason: string, events: unknown[]) => {
+  const report = (reason: string, events: Queued[]) => {
+    status(events, "refused", reason);
     try {
       options.onError?.(reason, events);
     } catch {
       // The page's own handler threw: a tracker never throws into the page it runs in.
+    }
+  };
+  const status = (events: Queued[], now: EventStatus, detail?: string) => {
+    if (options.onStatus === undefined) return;
+    for (const event of events) {
+      try {
+        options.onStatus(event, now, detail);
+      } catch {
+        // As above: the page's handler, not ours.
+      }
     }
   };
 
@@ -242,17 +260,18 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
     inFlight = events;
     queue = queue.slice(events.length);
     let retry: Queued[] = [];
+    status(events, "sent");
     try {
       const response = await env.fetch(url, { method: "POST", body, keepalive: true });
       if (response.ok) {
         const { results = [] } = (await response.json()) as {
-          results?: { success: boolean; retryable?: boolean }[];
+          results?: { success: boolean; retryable?: boolean; error_code?: string }[];
         };
         results.forEach((result, i) => {
           const event = events[i] as Queued;
-          if (result.success) return;
-          if (result.retryable) retry.push(event);
-          else report("refused", [event]);
+          if (result.success) status([event], "acknowledged");
+          else if (result.retryable) retry.push(event);
+          else report(result.error_code ?? "refused", [event]);
         });
       } else if (response.status === 408 || response.status === 429 || response.status >= 500) {
         retry = events;
@@ -263,6 +282,7 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       retry = events; // offline, or the edge did not answer
     }
     inFlight = [];
+    status(retry, "retrying");
     queue = [...retry, ...queue];
     save();
     backoffMs = retry.length > 0 ? Math.min(60_000, Math.max(1000, backoffMs * 2)) : 0;
@@ -275,7 +295,10 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       clearTimeout(timer);
       timer = undefined;
       const kept: Queued[] = [];
-      for (const [events, body] of bodies(queue)) if (!env.sendBeacon(url, body)) kept.push(...events);
+      for (const [events, body] of bodies(queue)) {
+        if (env.sendBeacon(url, body)) status(events, "beaconed");
+        else kept.push(...events);
+      }
       queue = kept;
       save();
     } catch {
@@ -298,6 +321,7 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
         event_id: newId(),
         timestamp,
       });
+      status(queue.slice(-1), "queued");
       if (queue.length > MAX_STORED) report("queue full", queue.splice(0, queue.length - MAX_STORED));
       save();
       schedule(now || queue.length >= batchSize ? 0 : flushMs);

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startDemoPage } from "../../scripts/demo/server.ts";
@@ -64,6 +64,7 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
       key: keys.publishable,
       tenant: TENANT,
       scenario: "vlog_feed",
+      live: { relay: relay.httpUrl, token: ADMIN },
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -78,7 +79,7 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
     await relay?.close();
   });
 
-  it("delivers the impressions, the click, and the play_end sent by beacon as the page closes", async () => {
+  it("shows each event sent and landing in Kafka live, and delivers the impressions, the click, and the play_end sent by beacon as the page closes", async () => {
     const user = uniqueName("browser_user");
     const page = await browser.newPage({ viewport: VIEWPORT });
     const requests: string[] = [];
@@ -90,6 +91,19 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
     await page.waitForSelector("#video_11", { state: "attached" });
     await scrollTo(page, "video_5");
     await page.click("#video_5");
+    // The page shows the click acknowledged by the edge, and then landed in Kafka, live.
+    await page
+      .locator("#sent li", { hasText: "click video_5" })
+      .locator(".badge.acknowledged")
+      .waitFor({ timeout: 15_000 });
+    await page.locator("#landed li", { hasText: `${user} click video_5` }).waitFor({ timeout: 30_000 });
+    await expect(page.locator("#state").textContent()).resolves.toMatch(
+      /queued \d+ · sent \d+ · acknowledged \d+/,
+    );
+    const screenshot = await page.screenshot({ fullPage: false });
+    expect(screenshot.subarray(1, 4).toString()).toBe("PNG");
+    // `DEMO_SCREENSHOT=docs/demo-live.png` keeps it for the docs.
+    if (process.env.DEMO_SCREENSHOT) writeFileSync(process.env.DEMO_SCREENSHOT, screenshot);
     await page.click("#finish");
     await scrollTo(page, "video_11");
     await page.close({ runBeforeUnload: true });

@@ -270,3 +270,52 @@ describe("who and when: anonymous id, identify, sessions", () => {
     });
   });
 });
+
+describe("the tracker's status reports", () => {
+  it("tells the page where each event is: queued, sent, then acknowledged, retrying, refused or beaconed", async () => {
+    let call = 0;
+    const page = fakePage((events) => {
+      call++;
+      if (call === 1) return new Error("offline");
+      return {
+        status: 200,
+        body: {
+          results: events.map((_, index) =>
+            index === 0
+              ? { success: true }
+              : { success: false, retryable: false, error_code: "invalid_event" },
+          ),
+        },
+      };
+    });
+    const log: string[] = [];
+    const tracker = createTracker(
+      {
+        ...options,
+        onStatus: (event, status, detail) =>
+          log.push(`${event.item_id} ${status}${detail ? ` ${detail}` : ""}`),
+      },
+      page.env,
+    );
+    tracker.click("a");
+    tracker.click("b");
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    tracker.impression("c");
+    page.leave();
+    expect(log).toEqual([
+      "a queued",
+      "b queued",
+      "a sent",
+      "b sent",
+      "a retrying",
+      "b retrying",
+      "a sent",
+      "b sent",
+      "a acknowledged",
+      "b refused invalid_event",
+      "c queued",
+      "c beaconed",
+    ]);
+  });
+});
