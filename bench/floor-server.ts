@@ -34,6 +34,7 @@ if (kind === "grpc-js") {
       trackEvents: async (request: { events: unknown[] }) => batchAnswer(request.events.length),
     },
     pino({ level: "warn" }),
+    () => {}, // a floor measures the framework: nothing recorded
   );
   await createGrpcServer([service], { maxConcurrentStreams: 256, maxMessageBytes: 1024 * 1024 }).listen(
     "127.0.0.1",

@@ -64,6 +64,18 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const app = new Hono<EdgeEnv>({ strict: false });
   app.use(requestId());
   const metrics = ports.metrics ?? new EdgeMetrics();
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    metrics.observeRequest(
+      {
+        route: c.req.routePath === "/*" ? "unmatched" : c.req.routePath,
+        method: c.req.method,
+        status: c.res.status,
+      },
+      (performance.now() - started) / 1000,
+    );
+  });
   const bodyTimeoutMs = ports.bodyTimeoutMs ?? 10_000;
   const budget = new BodyBudget(ports.bodyBudgetBytes ?? 8 * 1024 * 1024);
   app.use("/api/v1/behaviors/*", (c, next) =>

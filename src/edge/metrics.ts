@@ -21,8 +21,28 @@ const HELP = {
 
 export type EdgeCounter = keyof typeof HELP;
 
+/** Upper bounds of the request-duration buckets, in seconds (the relay's too). */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export class EdgeMetrics {
   readonly #counters = new Map<string, number>();
+  /** Per label set (`route="…",method="…",status="…"`): requests per bucket, their sum and count. */
+  readonly #durations = new Map<string, { buckets: number[]; sum: number; count: number }>();
+
+  /** One answered request, by its route's pattern (bounded labels), method and status. */
+  observeRequest(labels: { route: string; method: string; status: number }, seconds: number): void {
+    const key = `route="${labels.route}",method="${labels.method}",status="${labels.status}"`;
+    let histogram = this.#durations.get(key);
+    if (histogram === undefined) {
+      histogram = { buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#durations.set(key, histogram);
+    }
+    DURATION_BUCKETS.forEach((bound, i) => {
+      if (seconds <= bound) (histogram.buckets[i] as number)++;
+    });
+    histogram.sum += seconds;
+    histogram.count++;
+  }
 
   add(name: EdgeCounter, count = 1, label?: { reason: string }): void {
     if (count === 0) return;
@@ -45,6 +65,21 @@ export class EdgeMetrics {
       const own = [...this.#counters].filter(([key]) => key === name || key.startsWith(`${name}{`));
       if (own.length === 0) lines.push(`${name} 0`);
       for (const [key, value] of own) lines.push(`${key} ${value}`);
+    }
+    const name = "edge_request_duration_seconds";
+    lines.push(
+      `# HELP ${name} Time to answer a request, by route, method and status`,
+      `# TYPE ${name} histogram`,
+    );
+    for (const [labels, histogram] of this.#durations) {
+      DURATION_BUCKETS.forEach((bound, i) =>
+        lines.push(`${name}_bucket{${labels},le="${bound}"} ${histogram.buckets[i]}`),
+      );
+      lines.push(
+        `${name}_bucket{${labels},le="+Inf"} ${histogram.count}`,
+        `${name}_sum{${labels}} ${histogram.sum}`,
+        `${name}_count{${labels}} ${histogram.count}`,
+      );
     }
     return `${lines.join("\n")}\n`;
   }

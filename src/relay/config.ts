@@ -124,6 +124,8 @@ export const RelaySettings = z
     KEY_CACHE_MS: int(5000),
     /** Live views (`…/events/live`) served at once, each a Kafka consumer of its own. */
     LIVE_STREAMS_MAX: int(8),
+    /** Requests logged at info per second; failures always are, the rest are counted (src/relay/request-log.ts). */
+    REQUEST_LOG_PER_SECOND: int(20),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((s, ctx) => {

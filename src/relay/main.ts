@@ -17,7 +17,15 @@ if (workers > 1 && cluster.isPrimary) {
   const relay = await startRelay(
     workers > 1 ? { ...settings, SPOOL_DIR: workerSpoolDir(settings.SPOOL_DIR, id) } : settings,
     { adopt: orphanedSpools(settings.SPOOL_DIR, id, workers) },
-  );
+  ).catch((error: NodeJS.ErrnoException) => {
+    // A taken port is a setup mistake, not a crash: one line that says which and what to do.
+    if (error.code !== "EADDRINUSE" && !/EADDRINUSE|No address added/.test(String(error.message)))
+      throw error;
+    process.stderr.write(
+      `relay: port ${settings.RELAY_HTTP_PORT} or ${settings.RELAY_GRPC_PORT} on ${settings.RELAY_HOST} is already in use (is npm run dev running?); set RELAY_HTTP_PORT and RELAY_GRPC_PORT to free ports\n`,
+    );
+    process.exit(1);
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

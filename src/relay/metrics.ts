@@ -1,12 +1,21 @@
-import { Counter, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { kafkaWriterMetrics } from "../kafka/writer.ts";
 
 /** The relay's Prometheus metrics; every dropped or refused event is counted by reason. */
 export const createMetrics = () => {
   const registry = new Registry();
+  // process_* and nodejs_*: CPU, memory, event-loop lag, GC, handles.
+  collectDefaultMetrics({ register: registry });
   const metric = { registers: [registry] };
   return {
     registry,
+    requestDuration: new Histogram({
+      name: "relay_request_duration_seconds",
+      help: "Time to answer a request, by route (REST path pattern or gRPC method), method and status",
+      labelNames: ["route", "method", "status"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      ...metric,
+    }),
     received: new Counter({ name: "relay_events_received_total", help: "Events received", ...metric }),
     accepted: new Counter({
       name: "relay_events_accepted_total",

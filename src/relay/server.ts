@@ -21,6 +21,7 @@ import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
 import { kafkaLiveStreams } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
+import { requestRecorder } from "./request-log.ts";
 import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
 import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
@@ -166,10 +167,12 @@ export const startRelay = async (
   const routes = connectRoutes(handlers);
   // The same body limit as REST: a larger message is refused before it is buffered.
   const limits = { readMaxBytes: MAX_REQUEST_BYTES };
+  const record = requestRecorder(metrics, log, settings.REQUEST_LOG_PER_SECOND);
   const app = createHttpApp({
     ingest,
     metrics,
     log,
+    record,
     bodyBudgetBytes: settings.RELAY_BODY_BUDGET_BYTES,
     admin: {
       configs: configRepository,
@@ -227,8 +230,8 @@ export const startRelay = async (
   // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.
   const grpcServer = createGrpcServer(
     [
-      grpcJsService(BehaviorService, handlers.behavior, log),
-      grpcJsService(EdgeForwardingService, handlers.edgeForwarding, log),
+      grpcJsService(BehaviorService, handlers.behavior, log, record),
+      grpcJsService(EdgeForwardingService, handlers.edgeForwarding, log, record),
     ],
     { maxConcurrentStreams: GRPC_MAX_CONCURRENT_STREAMS, maxMessageBytes: MAX_REQUEST_BYTES },
   );

@@ -16,6 +16,7 @@ import { EdgeCallVerifier } from "../../src/relay/edge-calls.ts";
 import { createHttpApp } from "../../src/relay/http/app.ts";
 import { IngestService } from "../../src/relay/ingest.ts";
 import { createMetrics } from "../../src/relay/metrics.ts";
+import { requestRecorder } from "../../src/relay/request-log.ts";
 import { behaviorHandlers } from "../../src/relay/rpc/service.ts";
 import { configFor, fixedEnvironment } from "../support/core.ts";
 
@@ -45,7 +46,14 @@ const relayIngest = () => {
   });
   return { ingest, metrics, log };
 };
-const relayApp = () => createHttpApp({ ...relayIngest(), bodyBudgetBytes: 32 * 1024 * 1024 });
+const relayApp = () => {
+  const deps = relayIngest();
+  return createHttpApp({
+    ...deps,
+    bodyBudgetBytes: 32 * 1024 * 1024,
+    record: requestRecorder(deps.metrics, deps.log, 20),
+  });
+};
 
 const edgeApp = () => {
   const hash = createHash("sha256").update(KEY).digest("hex");

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { ApiError, BodyBudget, MAX_REQUEST_BYTES } from "../../core/index.ts";
 import type { IngestService } from "../ingest.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import type { RequestRecorder } from "../request-log.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin.ts";
 import { createRelayApi } from "./openapi.ts";
 import { problemResponse, type RelayEnv } from "./respond.ts";
@@ -23,9 +24,24 @@ export const createHttpApp = (deps: {
   admin?: AdminDeps;
   /** Request-body bytes the relay holds at once (RELAY_BODY_BUDGET_BYTES). */
   bodyBudgetBytes: number;
+  /** Measures and logs each answered request. */
+  record: RequestRecorder;
 }) => {
   const app = createRelayApi();
   app.use(requestId());
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    deps.record({
+      // The matched route's pattern, never the path itself: bounded labels, and no ids in them.
+      route: c.req.routePath === "/*" ? "unmatched" : c.req.routePath,
+      method: c.req.method,
+      status: String(c.res.status),
+      seconds: (performance.now() - started) / 1000,
+      requestId: c.get("requestId"),
+      tenant: c.req.param("tenant_id"),
+    });
+  });
   const tooLarge = (c: Context<RelayEnv>) =>
     problemResponse(c, "payload_too_large", `the body may be at most ${MAX_REQUEST_BYTES} bytes`);
   // Hono's bodyLimit reads `request.body`, which makes @hono/node-server build a Web Request and a

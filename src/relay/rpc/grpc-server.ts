@@ -2,6 +2,7 @@ import { create, type DescMessage, type DescService, fromBinary, toBinary } from
 import { ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { RequestRecorder } from "../request-log.ts";
 import type { CallHeaders, UnaryHandlers } from "./service.ts";
 
 /**
@@ -14,6 +15,7 @@ export const grpcJsService = (
   service: DescService,
   handlers: UnaryHandlers,
   log: Logger,
+  record: RequestRecorder,
 ): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } => {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
@@ -36,9 +38,19 @@ export const grpcJsService = (
       call: grpc.ServerUnaryCall<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
+      const started = performance.now();
+      const answered = (status: string) =>
+        record({ route: method.name, method: "grpc", status, seconds: (performance.now() - started) / 1000 });
       handler(call.request, { requestHeader: headersOf(call.metadata) }).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(statusOf(error, log)),
+        (response) => {
+          answered("ok");
+          callback(null, response);
+        },
+        (error: unknown) => {
+          const status = statusOf(error, log);
+          answered(grpc.status[status.code ?? grpc.status.UNKNOWN]?.toLowerCase() ?? "unknown");
+          callback(status);
+        },
       );
     };
   }

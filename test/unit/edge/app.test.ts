@@ -365,3 +365,19 @@ describe("edge app", () => {
     expect(() => JSON.stringify(quarantined)).not.toThrow();
   });
 });
+
+describe("the edge's request durations", () => {
+  it("are a histogram on /metrics by route pattern, method and status", async () => {
+    const { app, json } = setup();
+    await json("/api/v1/behaviors/track", specEvent);
+    await json("/api/v1/behaviors/track", { not: "an event" });
+    const text = await (await app.request("/metrics")).text();
+    expect(text).toContain("# TYPE edge_request_duration_seconds histogram");
+    expect(text).toMatch(
+      /^edge_request_duration_seconds_count\{route="\/api\/v1\/behaviors\/track",method="POST",status="200"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^edge_request_duration_seconds_bucket\{route="\/api\/v1\/behaviors\/track",method="POST",status="400",le="\+Inf"\} 1$/m,
+    );
+  });
+});

@@ -10,6 +10,7 @@ import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { EdgeCallVerifier } from "../../../src/relay/edge-calls.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
+import { requestRecorder } from "../../../src/relay/request-log.ts";
 import { createGrpcServer, grpcJsService } from "../../../src/relay/rpc/grpc-server.ts";
 import { behaviorHandlers } from "../../../src/relay/rpc/service.ts";
 
@@ -33,10 +34,13 @@ const ingest = new IngestService({
   limiter: new RateLimiter({ perKey: 200, perTenant: 1_000_000, tenantOverrides: {} }, () => 0),
 });
 const handlers = behaviorHandlers(ingest, new EdgeCallVerifier([]));
-const server = createGrpcServer([grpcJsService(BehaviorService, handlers.behavior, log)], {
-  maxConcurrentStreams: 16,
-  maxMessageBytes: 1024 * 1024,
-});
+const server = createGrpcServer(
+  [grpcJsService(BehaviorService, handlers.behavior, log, requestRecorder(createMetrics(), log, 20))],
+  {
+    maxConcurrentStreams: 16,
+    maxMessageBytes: 1024 * 1024,
+  },
+);
 let client: ReturnType<typeof createClient<typeof BehaviorService>>;
 
 beforeAll(async () => {

@@ -7,6 +7,7 @@ import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
+import { requestRecorder } from "../../../src/relay/request-log.ts";
 import { fixedEnvironment } from "../../support/core.ts";
 
 /** Records what would go to Kafka; can be made to refuse like a full spool. */
@@ -40,7 +41,13 @@ const setup = (bodyBudgetBytes = 32 * 1024 * 1024, maxInflightEvents?: number) =
     env: fixedEnvironment(),
     maxInflightEvents,
   });
-  const app = createHttpApp({ ingest, metrics, log, bodyBudgetBytes });
+  const app = createHttpApp({
+    ingest,
+    metrics,
+    log,
+    bodyBudgetBytes,
+    record: requestRecorder(metrics, log, 20),
+  });
   const post = (path: string, body: unknown, key = "sk_a") =>
     app.request(path, {
       method: "POST",
@@ -174,5 +181,18 @@ describe("relay ingest (in-memory sink)", () => {
     open();
     expect((await first).status).toBe(200);
     expect((await post("/api/v1/behaviors/track/batch", batch, "svc")).status).toBe(200);
+  });
+});
+
+describe("the relay's /metrics", () => {
+  it("serves process and Node.js metrics, and request durations by route pattern", async () => {
+    const { app, post } = setup();
+    await post("/api/v1/behaviors/validate", { not: "an event" }); // answered 200, success false
+    const text = await (await app.request("/metrics")).text();
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
+    expect(text).toMatch(
+      /^relay_request_duration_seconds_count\{route="\/api\/v1\/behaviors\/validate",method="POST",status="200"\} 1$/m,
+    );
   });
 });

@@ -32,6 +32,7 @@ const relayApp = () => {
     metrics,
     log,
     bodyBudgetBytes: 1024 * 1024,
+    record: () => {},
     admin: {
       configs,
       keys: new KeyRepository(db, changes),
