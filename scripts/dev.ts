@@ -68,10 +68,17 @@ credentials.edge_secret ??= randomBytes(32).toString("hex");
 const started: string[] = [];
 const children: ChildProcess[] = [];
 
-const service = (name: "kafka" | "ferretdb", command: "start" | "stop") =>
-  execFileSync("bash", [join(root, "scripts", `${name}.sh`), command], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+/** Runs scripts/NAME.sh; its progress goes to its log, and only a failure's output to the terminal. */
+const service = (name: "kafka" | "ferretdb", command: "start" | "stop") => {
+  try {
+    execFileSync("bash", [join(root, "scripts", `${name}.sh`), command], { stdio: "pipe" });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`${name} ${command} failed:\n${stdout ?? ""}${stderr ?? ""}`);
+  }
+};
+/** One line per service as it comes up, aligned. */
+const up = (name: string, where: string) => say(`  ${name.padEnd(11)}${where}`);
 
 const run = (name: string, command: string, args: string[], env: Record<string, string>) => {
   const log = openSync(join(logs, `${name}.log`), "a");
@@ -98,7 +105,13 @@ const stop = async () => {
     child.kill("SIGTERM");
     await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
   }
-  for (const name of started.reverse()) service(name as "kafka" | "ferretdb", "stop");
+  for (const name of started.reverse()) {
+    try {
+      service(name as "kafka" | "ferretdb", "stop");
+    } catch (error) {
+      say((error as Error).message);
+    }
+  }
   say("stopped");
   process.exit(0);
 };
@@ -115,13 +128,16 @@ try {
     if (await answers("127.0.0.1", port))
       throw new Error(`port ${port} for ${what} is already in use; stop what runs there first`);
   }
-  for (const [name, port] of [
-    ["kafka", 9092],
-    ["ferretdb", 27017],
+  say(`starting behavior-ingest (logs in ${logs})`);
+  for (const [name, port, shown, where] of [
+    ["kafka", 9092, "kafka", KAFKA_BROKERS],
+    ["ferretdb", 27017, "mongodb", "127.0.0.1:27017"],
   ] as const) {
-    if (!(await answers("127.0.0.1", port))) {
+    if (await answers("127.0.0.1", port)) up(shown, `${where} (already running)`);
+    else {
       service(name, "start");
       started.push(name);
+      up(shown, where);
     }
   }
 
@@ -139,6 +155,7 @@ try {
     SPOOL_DIR: join(dev, "spool"),
   });
   await waitFor("the relay", `${RELAY}/livez`, 60);
+  up("relay", `${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:${RELAY_GRPC_PORT}`);
 
   const admin = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${RELAY}${path}`, {
@@ -182,6 +199,7 @@ try {
     },
   );
   await waitFor("the edge", `${EDGE}/api/v1/behaviors/health`, 120);
+  up("edge", EDGE);
   demoPage = await startDemoPage({
     port: DEMO_PORT,
     edge: EDGE,
@@ -191,13 +209,12 @@ try {
     live: { relay: RELAY, token: credentials.admin_token },
   });
 
+  up(
+    "demo page",
+    `${DEMO}  (a feed that tracks impressions, clicks and plays, and shows them land in Kafka)`,
+  );
   say(`
-behavior-ingest is running (logs in ${logs}; Ctrl-C stops everything)
-  kafka     ${KAFKA_BROKERS}${started.includes("kafka") ? "" : " (already running)"}
-  mongodb   127.0.0.1:27017${started.includes("ferretdb") ? "" : " (already running)"}
-  relay     ${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:${RELAY_GRPC_PORT}
-  edge      ${EDGE}
-  demo page ${DEMO}  (a feed that tracks impressions, clicks and plays with the browser tracker)
+behavior-ingest is running; Ctrl-C stops everything.
 
   credentials for another terminal (also in .dev/credentials.json):
     export ADMIN_TOKEN=${credentials.admin_token}

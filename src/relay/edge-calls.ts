@@ -88,7 +88,13 @@ export const edgePusher = (
         if (response.ok) return;
         log.warn({ tenantId, edgeUrl, status: response.status }, "the edge refused a push");
       } catch (error) {
-        log.warn({ err: error, tenantId, edgeUrl }, "pushing to the edge failed");
+        // An edge that is down or starting is expected (it reads the feed when it starts): one line, no stack.
+        const cause =
+          (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+        log.warn(
+          { tenantId, edgeUrl, attempt, cause },
+          "could not push to the edge; it reads the change from the feed",
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
