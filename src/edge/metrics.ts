@@ -72,9 +72,9 @@ export class EdgeMetrics {
       `# TYPE ${name} histogram`,
     );
     for (const [labels, histogram] of this.#durations) {
-      DURATION_BUCKETS.forEach((bound, i) =>
-        lines.push(`${name}_bucket{${labels},le="${bound}"} ${histogram.buckets[i]}`),
-      );
+      DURATION_BUCKETS.forEach((bound, i) => {
+        lines.push(`${name}_bucket{${labels},le="${bound}"} ${histogram.buckets[i]}`);
+      });
       lines.push(
         `${name}_bucket{${labels},le="+Inf"} ${histogram.count}`,
         `${name}_sum{${labels}} ${histogram.sum}`,

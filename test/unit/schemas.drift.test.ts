@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { eventReference } from "../../scripts/event-reference.ts";
 import { jsonSchemaFiles } from "../../scripts/json-schemas.ts";
 
 const root = join(import.meta.dirname, "..", "..", "schemas");
@@ -16,5 +17,9 @@ describe("schemas/", () => {
     for (const [path, text] of Object.entries(expected)) {
       expect(readFileSync(join(root, path), "utf8"), path).toBe(text);
     }
+  });
+
+  it("docs/events.md matches what src/core generates (npm run gen:schemas)", () => {
+    expect(readFileSync(join(root, "..", "docs", "events.md"), "utf8")).toBe(eventReference());
   });
 });
