@@ -27,7 +27,7 @@ export default defineConfig({
   test: {
     // Integration files mostly wait (for brokers to restart, outages to pass, processes to start), so
     // four files run at once even on two cores; each uses its own tenants, topics, ports and brokers.
-    maxWorkers: 4,
+    maxWorkers: 5,
     sequence: { sequencer: LongestFirst },
     projects: [
       {

@@ -4,7 +4,7 @@
 // `npm run bench -- --only relay,floors` runs some parts (core, browser, relay, edge, floors,
 // kafka-direct, ceilings). Methodology: docs/performance.md.
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -24,7 +24,7 @@ import type { Efficiency } from "./goals.ts";
 import { createTopic, producerLatencyAt, producerPerformance } from "./kafka-ceiling.ts";
 import { HALF_SECONDS, STEP_SECONDS, type SteppedResult, steppedLoad } from "./load.ts";
 import { writeReport } from "./report.ts";
-import { startEdge, startRelay } from "./stack.ts";
+import { memoryWatch, startEdge, startRelay } from "./stack.ts";
 
 const root = join(import.meta.dirname, "..");
 const run = promisify(execFile);
@@ -135,6 +135,18 @@ const peers: Record<string, unknown> = {};
 const ceilings: Record<string, unknown> = {};
 const memory: Record<string, { idle_mb: number; peak_mb: number }> = {};
 const extras: Record<string, unknown> = {};
+
+/** Kafka's JVM (the broker scripts/kafka.sh started), the stack's largest process, sampled all run long. */
+const kafkaPidFile = join(process.env.BEHAVIOR_INGEST_DEV_DIR ?? join(root, ".dev"), "kafka", "kafka.pid");
+const kafkaMemory = memoryWatch(() => {
+  try {
+    return Number(readFileSync(kafkaPidFile, "utf8").trim()) || undefined;
+  } catch {
+    return undefined; // a broker of KAFKA_BROKERS that this machine did not start: not measured
+  }
+});
+const kafkaIdle = kafkaMemory.now();
+const kafkaSampling = setInterval(kafkaMemory.sample, 500);
 
 if (wanted("core")) {
   say("core validation");
@@ -375,6 +387,8 @@ if (wanted("ceilings")) {
 }
 
 const date = new Date().toISOString();
+clearInterval(kafkaSampling);
+if (kafkaIdle > 0) memory.kafka_jvm = { idle_mb: kafkaIdle, peak_mb: kafkaMemory.peak };
 const result = {
   date,
   machine: {

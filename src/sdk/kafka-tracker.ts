@@ -44,6 +44,11 @@ export interface KafkaTrackerOptions {
   flushAtEvents?: number;
   /** …or when the oldest has waited this long (default 1000 ms). */
   lingerMs?: number;
+  /**
+   * A produce request Kafka has not acknowledged after this long is backed up to the spool, so `track`
+   * resolves (default 5000 ms); it still lands if Kafka answers later. Raise it for a slow cluster.
+   */
+  ackTimeoutMs?: number;
   /** Spool limit; beyond it `track` rejects instead of accepting what it cannot keep (default 256 MiB). */
   spoolMaxBytes?: number;
   /** Partitions of a tenant topic this tracker creates (default 12). */
@@ -130,7 +135,7 @@ export class KafkaTracker {
         maxBatchEvents: 5000,
         maxBatchBytes: 900_000,
         hotKeyEventsPerSecond: options.hotKeyEventsPerSecond ?? 1000,
-        ackTimeoutMs: 5000,
+        ackTimeoutMs: options.ackTimeoutMs ?? 5000,
         requestTimeoutMs: 60_000,
         bufferMaxEvents: 50_000,
         spoolDir: options.spoolDir,
