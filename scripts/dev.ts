@@ -157,6 +157,22 @@ try {
   await waitFor("the relay", `${RELAY}/livez`, 60);
   up("relay", `${RELAY}  (REST, Connect; docs ${RELAY}/api/v1/docs)   gRPC 127.0.0.1:${RELAY_GRPC_PORT}`);
 
+  // wrangler dev reads the edge's secrets, and values that override wrangler.toml, from .dev.vars (git-ignored).
+  writeFileSync(join(root, ".dev.vars"), `EDGE_SECRET=${credentials.edge_secret}\nRELAY_URL=${RELAY}\n`, {
+    mode: 0o600,
+  });
+
+  run(
+    "edge",
+    join(root, "node_modules", ".bin", "wrangler"),
+    ["dev", "--ip", "127.0.0.1", "--port", String(EDGE_PORT)],
+    {
+      WRANGLER_SEND_METRICS: "false",
+    },
+  );
+  await waitFor("the edge", `${EDGE}/api/v1/behaviors/health`, 120);
+  up("edge", EDGE);
+  // The demo tenant once the edge is up, so the relay's pushes of it reach the edge.
   const admin = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${RELAY}${path}`, {
       method,
@@ -185,21 +201,6 @@ try {
     credentials.service_key = svc.body.key as string;
   }
   writeFileSync(credentialsFile, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  // wrangler dev reads the edge's secrets, and values that override wrangler.toml, from .dev.vars (git-ignored).
-  writeFileSync(join(root, ".dev.vars"), `EDGE_SECRET=${credentials.edge_secret}\nRELAY_URL=${RELAY}\n`, {
-    mode: 0o600,
-  });
-
-  run(
-    "edge",
-    join(root, "node_modules", ".bin", "wrangler"),
-    ["dev", "--ip", "127.0.0.1", "--port", String(EDGE_PORT)],
-    {
-      WRANGLER_SEND_METRICS: "false",
-    },
-  );
-  await waitFor("the edge", `${EDGE}/api/v1/behaviors/health`, 120);
-  up("edge", EDGE);
   demoPage = await startDemoPage({
     port: DEMO_PORT,
     edge: EDGE,
