@@ -222,8 +222,19 @@ export const startRelay = async (
     },
     (req, res) => {
       // RPC paths are /<package>.<Service>/<Method>; only those go through Connect's adapter.
-      if (req.url?.startsWith(RPC_PATH_PREFIX)) rpc(req, res);
-      else if (Number(req.headers["content-length"]) > MAX_REQUEST_BYTES) refuseOversized(req, res);
+      if (req.url?.startsWith(RPC_PATH_PREFIX)) {
+        // Connect, gRPC-Web and the edge's forwarding: measured and logged like REST and gRPC calls.
+        const started = performance.now();
+        res.once("finish", () =>
+          record({
+            route: (req.url ?? "").split("?")[0]?.slice(RPC_PATH_PREFIX.length) ?? "",
+            method: "connect",
+            status: String(res.statusCode),
+            seconds: (performance.now() - started) / 1000,
+          }),
+        );
+        rpc(req, res);
+      } else if (Number(req.headers["content-length"]) > MAX_REQUEST_BYTES) refuseOversized(req, res);
       else void rest(req, res);
     },
   );

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   EXAMPLE_EVENTS,
@@ -232,7 +232,20 @@ describe("relay ingest into Kafka", () => {
       },
     });
     expect(body.stats.total_events).toBeGreaterThan(0);
+    // A call of each protocol, then every one is in the request-duration histogram.
+    const connect = createClient(
+      BehaviorService,
+      createConnectTransport({ baseUrl: relay.httpUrl, httpVersion: "1.1" }),
+    );
+    await connect.health({});
     const metrics = await (await fetch(`${relay.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/relay_events_rejected_total\{reason="invalid_event"\} \d+/);
+    for (const labels of [
+      'route="/api/v1/behaviors/health",method="GET",status="200"',
+      'route="TrackEvent",method="grpc",status="ok"',
+      'route="BehaviorService/Health",method="connect",status="200"',
+    ]) {
+      expect(metrics).toMatch(new RegExp(`^relay_request_duration_seconds_count\\{${labels}\\} [1-9]`, "m"));
+    }
   });
 });
