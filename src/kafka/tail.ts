@@ -55,13 +55,16 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
   });
   try {
     const offsets: { topic: string; partition: number; offset: bigint }[] = [];
-    // Following a topic that does not exist yet: it appears with the first record written to it.
+    // Following a topic that does not exist yet: it appears with the first record written to it, and
+    // everything in it then is new, so it is read from its beginning.
+    let appeared = false;
     while (options.follow && !options.signal?.aborted) {
       const exists = await consumer.listOffsets({ topics: options.topics }).then(
         () => true,
         () => false,
       );
       if (exists) break;
+      appeared = true;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     /** Per topic and partition, where its backlog ends: records from there on are new. */
@@ -76,9 +79,10 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
       if (first === undefined || last === undefined) continue;
       last.forEach((end, partition) => {
         const start = first[partition] ?? 0n;
-        const from = end - BigInt(options.last) > start ? end - BigInt(options.last) : start;
+        const from = !appeared && end - BigInt(options.last) > start ? end - BigInt(options.last) : start;
         offsets.push({ topic, partition, offset: from });
-        if (end > from) ends.set(`${topic}/${partition}`, end);
+        // What a topic that just appeared holds is not a backlog to trim: it streams as it comes.
+        if (end > from && !appeared) ends.set(`${topic}/${partition}`, end);
       });
     }
     if (offsets.length === 0 || (!options.follow && ends.size === 0) || options.signal?.aborted) return;
