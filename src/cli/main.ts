@@ -270,6 +270,7 @@ const tail = async () => {
   const found = await configsOf(tenant);
   const configs = typeof found === "string" ? undefined : found;
   const stop = new AbortController();
+  const since = Date.now(); // before "following" is printed: whatever lands after it is shown
   process.once("SIGINT", () => stop.abort());
   process.once("SIGTERM", () => stop.abort());
   if (!flags.json) {
@@ -284,6 +285,7 @@ const tail = async () => {
       topics,
       last,
       follow: flags.follow === true,
+      since,
       signal: stop.signal,
     })) {
       const live = await toLiveEvent(

@@ -31,6 +31,11 @@ export interface TailOptions {
   last: number;
   /** Keep reading as records arrive, until `signal` aborts; otherwise stop at the end offsets of the start. */
   follow: boolean;
+  /**
+   * Following: records that landed from this time on (epoch ms; default: when reading starts) are new,
+   * so none is missed between a caller's "watching" and the reader's start; earlier ones are the backlog.
+   */
+  since?: number;
   signal?: AbortSignal;
   connection?: Pick<ConnectionOptions, "sasl" | "tls">;
 }
@@ -54,35 +59,36 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
     ...options.connection,
   });
   try {
+    const since = options.since ?? Date.now();
     const offsets: { topic: string; partition: number; offset: bigint }[] = [];
-    // Following a topic that does not exist yet: it appears with the first record written to it, and
-    // everything in it then is new, so it is read from its beginning.
-    let appeared = false;
+    // Following a topic that does not exist yet: it appears with the first record written to it.
     while (options.follow && !options.signal?.aborted) {
       const exists = await consumer.listOffsets({ topics: options.topics }).then(
         () => true,
         () => false,
       );
       if (exists) break;
-      appeared = true;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     /** Per topic and partition, where its backlog ends: records from there on are new. */
     const ends = new Map<string, bigint>();
     for (const topic of options.topics) {
-      const [earliest, latest] = await Promise.all([
+      const [earliest, latest, fromSince] = await Promise.all([
         consumer.listOffsets({ topics: [topic], timestamp: -2n }),
         consumer.listOffsets({ topics: [topic] }),
-      ]).catch(() => [undefined, undefined]);
+        // Kafka's offsets for a time: the first record that landed at `since` or later (-1: none yet).
+        options.follow ? consumer.listOffsets({ topics: [topic], timestamp: BigInt(since) }) : undefined,
+      ]).catch(() => [undefined, undefined, undefined]);
       const first = earliest?.get(topic);
       const last = latest?.get(topic);
       if (first === undefined || last === undefined) continue;
-      last.forEach((end, partition) => {
+      last.forEach((latestEnd, partition) => {
+        const atSince = fromSince?.get(topic)?.[partition];
+        const end = atSince === undefined || atSince < 0n || atSince > latestEnd ? latestEnd : atSince;
         const start = first[partition] ?? 0n;
-        const from = !appeared && end - BigInt(options.last) > start ? end - BigInt(options.last) : start;
+        const from = end - BigInt(options.last) > start ? end - BigInt(options.last) : start;
         offsets.push({ topic, partition, offset: from });
-        // What a topic that just appeared holds is not a backlog to trim: it streams as it comes.
-        if (end > from && !appeared) ends.set(`${topic}/${partition}`, end);
+        if (end > from) ends.set(`${topic}/${partition}`, end);
       });
     }
     if (offsets.length === 0 || (!options.follow && ends.size === 0) || options.signal?.aborted) return;
@@ -97,9 +103,10 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
     options.signal?.addEventListener("abort", stop, { once: true });
     if (options.signal?.aborted) stop();
     try {
-      // The backlog: up to `last` records of each partition, of which the newest `last` are shown, in
-      // the order they landed; then, following, each record as it comes.
+      // The backlog (up to `last` records of each partition before its end) is shown first: its newest
+      // `last`, in the order they landed. New records that come meanwhile wait for it, then stream.
       const backlog: TailRecord[] = [];
+      const early: TailRecord[] = [];
       for await (const message of stream) {
         const record = {
           topic: message.topic,
@@ -110,16 +117,19 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
           value: message.value ?? "",
         };
         const where = `${record.topic}/${record.partition}`;
-        if (ends.size === 0) {
-          yield record;
+        const end = ends.get(where);
+        if (end === undefined || record.offset >= end) {
+          if (ends.size === 0) yield record;
+          else early.push(record);
           continue;
         }
         backlog.push(record);
-        if (record.offset + 1n >= (ends.get(where) ?? 0n)) ends.delete(where);
+        if (record.offset + 1n >= end) ends.delete(where);
         if (ends.size === 0) {
           backlog.sort((a, b) => a.timestamp - b.timestamp || a.partition - b.partition);
-          yield* backlog.slice(-options.last);
+          yield* backlog.slice(Math.max(0, backlog.length - options.last));
           if (!options.follow) break;
+          yield* early;
         }
       }
     } finally {

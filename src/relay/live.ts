@@ -5,12 +5,13 @@ import { type TailRecord, tailTopics } from "../kafka/tail.ts";
 /** Live views of tenants' topics, at most `max` at once per relay. */
 export interface LiveStreams {
   /**
-   * The tenant's last `last` records, then each new one, until `signal` aborts; with `rejected`, its
-   * quarantine topic's too. Undefined when the relay already serves as many live views as it allows.
+   * The tenant's last `last` records, then each that lands from `since` on, until `signal` aborts; with
+   * `rejected`, its quarantine topic's too. Undefined when the relay already serves as many live views
+   * as it allows.
    */
   open(
     tenantId: string,
-    options: { rejected: boolean; last: number },
+    options: { rejected: boolean; last: number; since: number },
     signal: AbortSignal,
   ): AsyncIterable<TailRecord> | undefined;
 }
@@ -32,7 +33,7 @@ export const kafkaLiveStreams = (
       const topics = options.rejected
         ? [topicFor(tenantId), quarantineTopicFor(tenantId)]
         : [topicFor(tenantId)];
-      const records = tailTopics({ brokers, topics, last: options.last, follow: true, signal, connection });
+      const records = tailTopics({ brokers, topics, ...options, follow: true, signal, connection });
       return (async function* () {
         try {
           yield* records;

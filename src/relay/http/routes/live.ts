@@ -49,10 +49,12 @@ export const registerLiveRoutes = (
       const { tenant_id } = c.req.valid("param");
       const query = c.req.valid("query");
       await access.manage(c, tenant_id);
+      // Everything that lands from the request on is new: none is missed while the view starts.
+      const since = Date.now();
       const stop = new AbortController();
       const records = deps.live.open(
         tenant_id,
-        { rejected: query.rejected === "true", last: query.last },
+        { rejected: query.rejected === "true", last: query.last, since },
         stop.signal,
       );
       if (records === undefined) {
