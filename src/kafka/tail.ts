@@ -40,6 +40,9 @@ export interface TailOptions {
   connection?: Pick<ConnectionOptions, "sasl" | "tls">;
 }
 
+/** Kafka's answer for a topic that does not exist (yet), as the client reports it. */
+const isUnknownTopic = (error: unknown) => /unknown topic/i.test(String(error));
+
 /**
  * Reads topics the way `tail` reads a file: the last records, then (with `follow`) the new ones. A
  * consumer group of its own that commits nothing, so it never moves anyone's offsets and never slows
@@ -65,7 +68,7 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
     while (options.follow && !options.signal?.aborted) {
       const exists = await consumer.listOffsets({ topics: options.topics }).then(
         () => true,
-        () => false,
+        (error: unknown) => (isUnknownTopic(error) ? false : Promise.reject(error)),
       );
       if (exists) break;
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -78,7 +81,11 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
         consumer.listOffsets({ topics: [topic] }),
         // Kafka's offsets for a time: the first record that landed at `since` or later (-1: none yet).
         options.follow ? consumer.listOffsets({ topics: [topic], timestamp: BigInt(since) }) : undefined,
-      ]).catch(() => [undefined, undefined, undefined]);
+      ]).catch((error: unknown) =>
+        // A topic that does not exist holds nothing to show; any other failure (Kafka unreachable,
+        // not authorised) is the caller's to report.
+        isUnknownTopic(error) ? [undefined, undefined, undefined] : Promise.reject(error),
+      );
       const first = earliest?.get(topic);
       const last = latest?.get(topic);
       if (first === undefined || last === undefined) continue;
@@ -207,6 +214,7 @@ export const toLiveEvent = async (
   try {
     value = JSON.parse(record.value);
   } catch {
+    // Not JSON, so not written by us (a direct writer's mistake): shown as what it is, not dropped.
     value = { unreadable: record.value.slice(0, 200) };
   }
   if (record.topic.endsWith(QUARANTINE_SUFFIX)) {

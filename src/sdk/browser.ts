@@ -167,7 +167,9 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
   const write = (key: string, value: string) => {
     try {
       env.storage?.setItem(key, value);
-    } catch {}
+    } catch {
+      // Storage full or disabled: the id stays in memory, for this page only.
+    }
   };
   const report = (reason: string, events: Queued[]) => {
     status(events, "refused", reason);
@@ -207,7 +209,9 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
     let session: { id: string; seen: number } | undefined;
     try {
       session = JSON.parse(read(sessionKey) ?? "null") ?? undefined;
-    } catch {}
+    } catch {
+      // An unreadable stored session (another script wrote the key): a new one starts below.
+    }
     if (session === undefined || typeof session.id !== "string" || now - session.seen > sessionTimeoutMs) {
       session = { id: newId("ses"), seen: now };
     }
@@ -354,7 +358,9 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       try {
         env.storage?.removeItem(anonymousKey);
         env.storage?.removeItem(sessionKey);
-      } catch {}
+      } catch {
+        // Storage disabled: there was nothing stored to forget; the new ids below replace the old.
+      }
       loadAnonymousId();
     },
     /** The anonymous id of this device, e.g. to hand to a server that tracks for the same user. */

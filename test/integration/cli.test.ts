@@ -132,6 +132,12 @@ describe("the behavior-ingest CLI", () => {
       3,
       expect.stringMatching(/cannot reach the relay at .*start it/),
     ]);
+    // A Kafka that does not answer is said to be so, not shown as a tenant without events.
+    const noKafka = await cli(["tail", TENANT], { KAFKA_BROKERS: "127.0.0.1:9" });
+    expect([noKafka.code, noKafka.stderr]).toEqual([
+      3,
+      expect.stringMatching(/cannot read user-behaviors-.* from Kafka/),
+    ]);
     const missing = await cli(["validate", join(dir, "nope.json")]);
     expect([missing.code, missing.stderr]).toEqual([
       2,
