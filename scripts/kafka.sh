@@ -73,12 +73,17 @@ class_data_opts() { # node, or none for a tool
     echo "-XX:ArchiveClassesAtExit=$(node_class_archive "$1")"
   fi
 }
-# After a node's graceful stop: the archive its JVM wrote on the way out becomes the shared one.
+# After a node's graceful stop: the archive its JVM wrote on the way out becomes the shared one, once a
+# JVM has mapped it. A JVM killed while writing it (a stop that timed out) leaves a truncated file, and
+# mapping a truncated archive crashes the JVM (SIGBUS), so such a file is dropped, never shared.
 adopt_class_archive() { # node
   archive=$(node_class_archive "$1")
   [ -f "$archive" ] || return 0
   shared=$(class_archive)
-  [ -f "$shared" ] || { cp "$archive" "$shared.$$" && mv "$shared.$$" "$shared"; }
+  if [ ! -f "$shared" ] &&
+    java -Xshare:on -XX:SharedArchiveFile="$archive" -XX:ErrorFile=/dev/null -cp "$LIBS/*" -version >/dev/null 2>&1; then
+    cp "$archive" "$shared.$$" && mv "$shared.$$" "$shared"
+  fi
   rm -f "$archive"
 }
 
