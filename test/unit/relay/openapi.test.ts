@@ -5,13 +5,14 @@ import { CachedConfigSource, InMemoryConfigSource } from "../../../src/relay/con
 import { EdgeCallVerifier } from "../../../src/relay/edge-calls.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
+import type { LiveStreams } from "../../../src/relay/live.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
 import { ChangeLog } from "../../../src/relay/store/changes.ts";
 import { ConfigRepository } from "../../../src/relay/store/configs.ts";
 import { KeyRepository } from "../../../src/relay/store/keys.ts";
 
 /** The relay's whole HTTP API; the store is never reached by these tests. */
-const relayApp = () => {
+const relayApp = (live: LiveStreams = { open: () => undefined }) => {
   const metrics = createMetrics();
   const log = pino({ level: "silent" });
   const keyStore = new EnvKeyStore([]);
@@ -45,7 +46,7 @@ const relayApp = () => {
       ),
       adminToken: "admin",
       edgeCalls: new EdgeCallVerifier([]),
-      live: { open: () => undefined },
+      live,
       now: () => 0,
       changedTenant: () => {},
     },
@@ -104,5 +105,24 @@ describe("the relay's OpenAPI document", () => {
       expect((await answer.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
     }
     expect((await app.request("/api/v1/docs/assets/swagger-ui-dist/package.json")).status).toBe(404);
+  });
+
+  it("tells a live view's watcher why it ends when Kafka cannot be read", async () => {
+    const failing: LiveStreams = {
+      open: () =>
+        (async function* () {
+          yield* [];
+          throw new Error("Connection refused by 127.0.0.1:9092");
+        })(),
+    };
+    const response = await relayApp(failing).request("/api/v1/tenants/t1/events/live", {
+      headers: { authorization: "Bearer admin" },
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain("event: ready");
+    expect(text).toMatch(
+      /event: failed\ndata: \{"message":"reading Kafka failed: Connection refused by 127\.0\.0\.1:9092"\}/,
+    );
   });
 });

@@ -25,7 +25,7 @@ export const registerLiveRoutes = (
       path: "/api/v1/tenants/{tenant_id}/events/live",
       summary: "Watch a tenant's events land in Kafka (Server-Sent Events)",
       description:
-        "The last `last` events, then each new one as it lands: `accepted` events with their warnings against the tenant's current config and, with `rejected=true`, `rejected` ones with their reason and errors. Each `data` is one JSON object. The stream ends after 10 minutes; EventSource reconnects.",
+        "The last `last` events, then each new one as it lands: `accepted` events with their warnings against the tenant's current config and, with `rejected=true`, `rejected` ones with their reason and errors. Each `data` is one JSON object. A `failed` event (`{message}`) says why the stream ends when Kafka cannot be read. The stream ends after 10 minutes; EventSource reconnects.",
       tags: ["admin"],
       security: bearer,
       request: {
@@ -79,6 +79,17 @@ export const registerLiveRoutes = (
               id: `${live.topic}/${live.partition}/${live.offset}`,
               data: JSON.stringify(live),
             });
+          }
+        } catch (error) {
+          // Kafka could not be read (unreachable, not authorised): the watcher is told why before the
+          // stream ends, rather than seeing it end in silence; EventSource then reconnects.
+          if (!stop.signal.aborted) {
+            await sse
+              .writeSSE({
+                event: "failed",
+                data: JSON.stringify({ message: `reading Kafka failed: ${(error as Error).message}` }),
+              })
+              .catch(() => undefined);
           }
         } finally {
           clearTimeout(ends);
