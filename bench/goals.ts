@@ -159,3 +159,38 @@ export const beyondKafkaOf = (efficiency: Efficiency | undefined) => {
     return [{ path, relay, kafka, beyond, floorName, floor, ratio: +(beyond / floor).toFixed(2) }];
   });
 };
+
+/**
+ * The least a validating relay could spend per batched event in this run: the raw producer, plus the
+ * bare framework receiving the same batches (HTTP or gRPC, decoding the body, answering), plus the
+ * in-process check of an accepted event (validation and its JSON for Kafka, from the core benchmark).
+ * Each part is work the relay cannot skip; its ratio to the producer bounds the batched CPU goal.
+ */
+export const batchedLeastOf = (efficiency: Efficiency | undefined, checkUs: number | undefined) => {
+  const p = efficiency?.phases ?? {};
+  const producer = efficiency?.producer_floor?.us_per_event;
+  const rows = [
+    ["gRPC batched", "relay_grpc_batched", "bare grpc-js", "floor_grpc_js_batched"],
+    ["REST batched", "relay_rest_batched", "bare Hono on node-server", "floor_hono_node_batched"],
+  ] as const;
+  return rows.flatMap(([path, phase, floorName, floorPhase]) => {
+    const relay = us(p[phase], "relay");
+    const floor = us(p[floorPhase], "floor");
+    if (relay === undefined || floor === undefined || producer === undefined || checkUs === undefined)
+      return [];
+    const least = +(producer + floor + checkUs).toFixed(1);
+    return [
+      {
+        path,
+        producer,
+        floorName,
+        floor,
+        check: checkUs,
+        least,
+        leastRatio: +(least / producer).toFixed(2),
+        relay,
+        rest: +(relay - least).toFixed(1),
+      },
+    ];
+  });
+};

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CpuPhase } from "./efficiency.ts";
-import { beyondKafkaOf, type Efficiency, goalsOf } from "./goals.ts";
+import { batchedLeastOf, beyondKafkaOf, type Efficiency, goalsOf } from "./goals.ts";
 import type { Step, SteppedResult } from "./load.ts";
 
 export interface BenchResult {
@@ -244,6 +244,18 @@ export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
     "|---|---|---|---|---|---|",
     ...beyondKafkaOf(r.efficiency).map(
       (b) => `| ${b.path} | ${b.relay} | ${b.kafka} | ${b.beyond} | ${b.floorName} ${b.floor} | ${b.ratio} |`,
+    ),
+    "",
+    "The least a validating relay could spend per batched event, from parts measured in this run: the raw producer, the bare framework receiving the same batches, and the in-process check of one accepted event (validation against its tracking config and the JSON written to Kafka, from the core benchmark, one event at a time with nothing else running). Every part is work the relay cannot skip, so their sum over the producer is the best ratio the batched CPU goal could show; what the relay spends beyond the sum is the write path, the answers and the garbage collection of many batches in flight (docs/performance.md has a profile).",
+    "",
+    "| path | raw producer µs | framework floor µs | check µs | least µs | least × producer | relay µs | relay beyond the least µs |",
+    "|---|---|---|---|---|---|---|---|",
+    ...batchedLeastOf(
+      r.efficiency,
+      (r.core_validation as { check_us_per_event?: number } | undefined)?.check_us_per_event,
+    ).map(
+      (b) =>
+        `| ${b.path} | ${b.producer} | ${b.floorName} ${b.floor} | ${b.check} | ${b.least} | ${b.leastRatio} | ${b.relay} | ${b.rest} |`,
     ),
     "",
     "## CPU per event against the floors",

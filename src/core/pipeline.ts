@@ -21,24 +21,28 @@ export type ConfigLookup = (
   scenarioId: string,
 ) => TrackingConfig | undefined | Promise<TrackingConfig | undefined>;
 
+/** The tenant and scenario whose config an event is checked against, when it names ones the writer may write. */
+const configRefOf = (input: unknown, writerTenant: string | null): [string, string] | undefined => {
+  const tenant = claimedTenantId(input);
+  if (tenant === undefined || !isValidTenantId(tenant) || !mayWriteTenant(writerTenant, tenant)) return;
+  const scenario = (input as { scenario_id?: unknown }).scenario_id;
+  return typeof scenario === "string" ? [tenant, scenario] : undefined;
+};
+
 /**
  * The ingest check of one event, the same on the edge, the relay and the Kafka-direct tracker:
  * the writer may write the event's tenant (`writerTenant` null: any tenant) → the event validates
- * against its tenant's config for its scenario → it encodes within the size limit. Never throws.
+ * against `config`, its tenant's config for its scenario → it encodes within the size limit. Never
+ * throws.
  */
-export const checkEvent = async (
+export const checkEventWith = (
   input: unknown,
   writerTenant: string | null,
-  configFor: ConfigLookup,
+  config: TrackingConfig | undefined,
   env?: Environment,
-): Promise<CheckedEvent | EventRefusal> => {
+): CheckedEvent | EventRefusal => {
   const tenant = claimedTenantId(input);
   if (tenant !== undefined && !mayWriteTenant(writerTenant, tenant)) return forbiddenEvent();
-  const scenario = (input as { scenario_id?: unknown } | null)?.scenario_id;
-  const config =
-    tenant !== undefined && isValidTenantId(tenant) && typeof scenario === "string"
-      ? await configFor(tenant, scenario)
-      : undefined;
   const result = validateEvent(input, config, env);
   if (!result.ok) return invalidEvent(result.errors, result.warnings);
   const encoded = encodeEvent(result.event);
@@ -52,4 +56,35 @@ export const checkEvent = async (
     };
   }
   return { ok: true, event: result.event, json: encoded.json, warnings: result.warnings };
+};
+
+/** {@link checkEventWith} with the event's config looked up by `configFor`. */
+export const checkEvent = async (
+  input: unknown,
+  writerTenant: string | null,
+  configFor: ConfigLookup,
+  env?: Environment,
+): Promise<CheckedEvent | EventRefusal> => {
+  const ref = configRefOf(input, writerTenant);
+  return checkEventWith(input, writerTenant, ref && (await configFor(...ref)), env);
+};
+
+/**
+ * {@link checkEvent} for each event of a batch, in order. Each distinct config is looked up once and
+ * the events are then checked without waiting: per-event promises were a tenth of a batch's cost.
+ */
+export const checkEvents = async (
+  inputs: readonly unknown[],
+  writerTenant: string | null,
+  configFor: ConfigLookup,
+  env?: Environment,
+): Promise<(CheckedEvent | EventRefusal)[]> => {
+  const refs = inputs.map((input) => configRefOf(input, writerTenant));
+  // A tenant id holds no "/", so the first one separates it from the scenario.
+  const ids = refs.map((ref) => ref?.join("/"));
+  const configs = new Map<string | undefined, TrackingConfig | undefined>();
+  for (const [i, ref] of refs.entries()) {
+    if (ref !== undefined && !configs.has(ids[i])) configs.set(ids[i], await configFor(...ref));
+  }
+  return inputs.map((input, i) => checkEventWith(input, writerTenant, configs.get(ids[i]), env));
 };

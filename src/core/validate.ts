@@ -144,14 +144,15 @@ export const issuesOfZod = (issues: readonly z.core.$ZodIssue[], subject = "the 
     return { path, code: issueCodeOf(iss), message: `${path === "" ? subject : path} ${iss.message}` };
   });
 
-/** Whether a JSON value nests deeper than `max`; iterative, so hostile nesting cannot overflow the stack. */
+/**
+ * Whether a JSON value nests deeper than `max`. Recursion stops at `max` levels, so hostile nesting
+ * cannot overflow the stack; no work list of pairs is allocated, which every accepted event paid for.
+ */
 const nestsDeeperThan = (value: unknown, max: number): boolean => {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop() as [unknown, number];
-    if (typeof current !== "object" || current === null) continue;
-    if (depth >= max) return true;
-    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  if (typeof value !== "object" || value === null) return false;
+  if (max === 0) return true;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (nestsDeeperThan(child, max - 1)) return true;
   }
   return false;
 };

@@ -9,7 +9,7 @@ import {
   bearerToken,
   boundedRefusal,
   CONTENT_REFUSALS,
-  checkEvent,
+  checkEvents,
   claimedTenantId,
   ERRORS,
   type ErrorCode,
@@ -124,19 +124,22 @@ export const createEdgeApp = (ports: EdgePorts) => {
     return device;
   };
 
-  const check = async (input: unknown, key: EdgeKey, c: Context): Promise<Outcome> => {
+  /** The request's events, enriched with its device and address, as the ingest check sees them. */
+  const check = async (inputs: unknown[], key: EdgeKey, c: Context): Promise<Outcome[]> => {
     const omitIp = c.req.query("ip") === "omit" || c.req.header("x-ip") === "omit";
-    const enriched = enrich(input, ports.clientInfo(c.req.raw), deviceOfRequest(c.req.raw), omitIp);
+    const enriched = inputs.map((input) =>
+      enrich(input, ports.clientInfo(c.req.raw), deviceOfRequest(c.req.raw), omitIp),
+    );
     // Encoded here too, not only at the relay: an event acknowledged here must be one the relay will take.
-    const checked = await checkEvent(
+    const checked = await checkEvents(
       enriched,
       key.kind === "service" ? null : key.tenant_id,
       configFor,
       ports.env,
     );
-    return checked.ok
-      ? { ok: true, event: checked.event, warnings: checked.warnings }
-      : { ...checked, input: enriched };
+    return checked.map((o, i) =>
+      o.ok ? { ok: true, event: o.event, warnings: o.warnings } : { ...o, input: enriched[i] },
+    );
   };
 
   /**
@@ -219,7 +222,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const track = async (c: Context, inputs: unknown[], single: boolean) => {
     const key = await authenticate(c);
     admit(key, inputs);
-    const checked = await Promise.all(inputs.map((input) => check(input, key, c)));
+    const checked = await check(inputs, key, c);
     const accepted = checked.flatMap((o) => (o.ok ? [o.event] : []));
     const refusals = checked.flatMap((o): Refusal[] =>
       !o.ok && CONTENT_REFUSALS.has(o.code)
@@ -272,7 +275,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
   });
   app.post("/api/v1/behaviors/validate", async (c) => {
     const key = await authenticate(c);
-    const outcome = await check(await bodyOf(c), key, c);
+    const [outcome] = (await check([await bodyOf(c)], key, c)) as [Outcome];
     // Another tenant's event is the key's problem, not the event's: 403, as /track answers it.
     if (!outcome.ok && outcome.code === "forbidden") {
       throw new ApiError("forbidden", outcome.message, fieldErrorsOf(outcome.errors));

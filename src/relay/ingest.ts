@@ -3,6 +3,7 @@ import {
   ApiError,
   CONTENT_REFUSALS,
   checkEvent,
+  checkEvents,
   claimedTenantId,
   type Environment,
   type ErrorCode,
@@ -112,16 +113,22 @@ export class IngestService {
     const records: EventRecord[] = [];
     const recordIndex: number[] = [];
     const refused: Refusal[] = [];
-    for (const input of inputs) {
-      const outcome = await this.#check(input, principal);
-      if (outcome.ok) {
+    const checked = await checkEvents(inputs, writerTenantOf(principal), this.#configFor, this.deps.env);
+    for (const [i, check] of checked.entries()) {
+      if (check.ok) {
+        const { event } = check;
         recordIndex.push(outcomes.length);
-        records.push(outcome.record);
-        outcomes.push({ ok: true, eventId: outcome.record.eventId, warnings: outcome.warnings });
+        records.push({
+          topic: topicFor(event.tenant_id),
+          key: event.user_id,
+          value: check.json,
+          eventId: event.event_id,
+        });
+        outcomes.push({ ok: true, eventId: event.event_id, warnings: check.warnings });
       } else {
-        outcomes.push(outcome);
-        if (CONTENT_REFUSALS.has(outcome.code))
-          refused.push({ reason: outcome.code, errors: fieldErrorsOf(outcome.errors), event: input });
+        outcomes.push(this.#counted(check));
+        if (CONTENT_REFUSALS.has(check.code))
+          refused.push({ reason: check.code, errors: fieldErrorsOf(check.errors), event: inputs[i] });
       }
     }
     // Not awaited: the caller's answer does not depend on it; a failure is counted and logged.
@@ -169,25 +176,6 @@ export class IngestService {
         wait,
       );
     }
-  }
-
-  async #check(
-    input: unknown,
-    principal: Principal,
-  ): Promise<{ ok: true; record: EventRecord; warnings: Issue[] } | EventRefusal> {
-    const checked = await checkEvent(input, writerTenantOf(principal), this.#configFor, this.deps.env);
-    if (!checked.ok) return this.#counted(checked);
-    const { event } = checked;
-    return {
-      ok: true,
-      record: {
-        topic: topicFor(event.tenant_id),
-        key: event.user_id,
-        value: checked.json,
-        eventId: event.event_id,
-      },
-      warnings: checked.warnings,
-    };
   }
 
   #refuse(code: ErrorCode, message: string, errors: Issue[], warnings: Issue[]): EventRefusal {

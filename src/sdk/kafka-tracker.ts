@@ -3,7 +3,7 @@ import { Counter, Registry } from "prom-client";
 import * as z from "zod";
 import {
   type BehaviorEventInput,
-  checkEvent,
+  checkEvents,
   defaultEnvironment,
   type Environment,
   fieldErrorsOf,
@@ -227,12 +227,14 @@ export class KafkaTracker {
       return { ok: false as const, errors, warnings };
     };
     const outcomes: TrackOutcome[] = [];
-    for (const input of events) {
-      const filled = input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input;
-      // A service key: any tenant may be written (null), checked as the relay checks its events.
-      const checked = await checkEvent(filled, null, this.#configFor, this.env);
+    const filled = events.map((input) =>
+      input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input,
+    );
+    // A service key: any tenant may be written (null), checked as the relay checks its events.
+    const checks = await checkEvents(filled, null, this.#configFor, this.env);
+    for (const [i, checked] of checks.entries()) {
       if (!checked.ok) {
-        outcomes.push(refuse(filled, checked.code, checked.errors, checked.warnings));
+        outcomes.push(refuse(filled[i], checked.code, checked.errors, checked.warnings));
         continue;
       }
       const { event } = checked;

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { cpuSecondsOfChildren } from "../../../bench/cpu.ts";
 import { cpuPhase } from "../../../bench/efficiency.ts";
 import { vegeta } from "../../../bench/generators.ts";
-import { beyondKafkaOf, goalsOf } from "../../../bench/goals.ts";
+import { batchedLeastOf, beyondKafkaOf, goalsOf } from "../../../bench/goals.ts";
 
 /** A fixed-load phase whose one process used `us` µs per event. */
 const phase = (process: string, us: number) => ({
@@ -112,6 +112,34 @@ describe("CPU per event against floors", () => {
         floorName: "bare Hono on node-server",
         floor: 200,
         ratio: 0.75,
+      },
+    ]);
+  });
+
+  it("bounds the batched goal by the sum of the parts a validating relay cannot skip", () => {
+    const efficiency = {
+      cpu_list: "1",
+      single_calls_per_second: 300,
+      phases: {
+        relay_rest_batched: phase("relay", 30),
+        floor_hono_node_batched: phase("floor", 2.5),
+        relay_grpc_batched: phase("relay", 40),
+      },
+      producer_floor: { records_per_second: 1, us_per_event: 10 },
+    };
+    // gRPC batched has no floor in this run, and without the core benchmark there is no bound at all.
+    expect(batchedLeastOf(efficiency, undefined)).toEqual([]);
+    expect(batchedLeastOf(efficiency, 5.5)).toEqual([
+      {
+        path: "REST batched",
+        producer: 10,
+        floorName: "bare Hono on node-server",
+        floor: 2.5,
+        check: 5.5,
+        least: 18,
+        leastRatio: 1.8,
+        relay: 30,
+        rest: 12,
       },
     ]);
   });
