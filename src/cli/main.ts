@@ -7,6 +7,8 @@ import { parseArgs } from "node:util";
 import {
   type Issue,
   isValidTenantId,
+  QUALITY_WINDOWS,
+  type QualityReport,
   quarantineTopicFor,
   type TrackingConfig,
   topicFor,
@@ -14,7 +16,7 @@ import {
 } from "../core/index.ts";
 import { tailTopics, toLiveEvent } from "../kafka/tail.ts";
 import { CliError, callRelay, EXIT, type RelayAccess } from "./admin.ts";
-import { formatLiveEvent } from "./format.ts";
+import { formatLiveEvent, formatQuality } from "./format.ts";
 
 const USAGE = `behavior-ingest — tracking configs, API keys, validation and a live view of events
 
@@ -32,6 +34,9 @@ Usage:
   behavior-ingest tail <tenant> [--rejected] [--scenario S] [--follow] [--last N] [--json]
                                              the last N events (20), then with --follow new ones as
                                              they land; --rejected adds the refused ones and why
+  behavior-ingest quality <tenant> [--window 1h|24h|7d] [--json]
+                                             pass, warning and refusal rates, the four targets, the
+                                             fields that fail most and what direct writers wrote
 
 Options:
   --relay URL     the relay (BEHAVIOR_INGEST_RELAY, default http://127.0.0.1:8080)
@@ -59,6 +64,7 @@ const { values: flags, positionals } = (() => {
         follow: { type: "boolean", short: "f" },
         last: { type: "string" },
         json: { type: "boolean" },
+        window: { type: "string" },
         "exists-ok": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -306,6 +312,21 @@ const tail = async () => {
   if (shown === 0 && !flags.json) console.error("no events yet");
 };
 
+/** A tenant's data quality over a window, as the relay's quality API reports it. */
+const quality = async () => {
+  const tenant = tenantArg(1);
+  const window = flags.window ?? "24h";
+  if (!(window in QUALITY_WINDOWS))
+    usage(`--window must be one of ${Object.keys(QUALITY_WINDOWS).join(", ")}`);
+  const report = (await callRelay(
+    access,
+    "GET",
+    `/api/v1/tenants/${path(tenant)}/quality?window=${window}`,
+  )) as QualityReport;
+  if (flags.json) return print(report);
+  console.log(formatQuality(report));
+};
+
 const main = async () => {
   if (flags.help || positionals.length === 0) return console.log(USAGE);
   const command = positionals[0];
@@ -313,6 +334,7 @@ const main = async () => {
   if (command === "keys") return keys();
   if (command === "validate") return validate();
   if (command === "tail") return tail();
+  if (command === "quality") return quality();
   return usage(`unknown command "${command}"`);
 };
 

@@ -14,6 +14,7 @@ export * from "./json.ts";
 export * from "./limits.ts";
 export * from "./pipeline.ts";
 export * from "./protobuf.ts";
+export * from "./quality.ts";
 export * from "./quarantine.ts";
 export * from "./rate-limit.ts";
 export * from "./scenarios.ts";

@@ -28,6 +28,8 @@ export interface WritePathSettings {
   bufferMaxEvents: number;
   /** Events per second of one user in one topic beyond which the excess is spread (0: never). */
   hotKeyEventsPerSecond: number;
+  /** Told of records the spool took instead of Kafka, by topic: the per-tenant quality figures count them. */
+  onSpooled?: (topic: string, events: number) => void;
 }
 
 /** Where records Kafka refuses for good go when even their quarantine topic refuses them. */
@@ -186,6 +188,7 @@ class TopicLane {
     const spool = await this.#spoolOf();
     await spool.append(records);
     this.#shared.metrics.spooledEvents.inc(records.length);
+    this.#shared.settings.onSpooled?.(this.topic, records.length);
     this.#shared.spoolChanged();
   }
 

@@ -42,7 +42,8 @@ const RETRY_DELAY_MS = 250;
 /**
  * The real producer: `@platformatic/kafka`, idempotent with acks=all and the Java-compatible
  * partitioner (key → partition as Java, Go and Python writers of the same topic), creating each topic
- * on first use; its errors are classified (src/kafka/errors.ts) for the write path.
+ * on first use; its errors are classified (src/kafka/errors.ts) for the write path. Every record says
+ * it was validated, and by whom (`validated_by`: the client id), for the auditor.
  */
 export const platformaticProducer = (
   settings: ProducerSettings,
@@ -76,10 +77,15 @@ export const platformaticProducer = (
                 ? {
                     topic: r.topic,
                     value: r.value,
-                    headers: { event_id: r.eventId, hot_key: "true" },
+                    headers: { event_id: r.eventId, validated_by: settings.clientId, hot_key: "true" },
                     partition: nextPartition++ % 1_000_000,
                   }
-                : { topic: r.topic, key: r.key, value: r.value, headers: { event_id: r.eventId } },
+                : {
+                    topic: r.topic,
+                    key: r.key,
+                    value: r.value,
+                    headers: { event_id: r.eventId, validated_by: settings.clientId },
+                  },
           ),
         });
       } catch (error) {

@@ -124,6 +124,15 @@ export const RelaySettings = z
     KEY_CACHE_MS: int(5000),
     /** Live views (`…/events/live`) served at once, each a Kafka consumer of its own. */
     LIVE_STREAMS_MAX: int(8),
+    /** How often the quality counts are added to the hourly aggregates in MongoDB (the quality API's data). */
+    QUALITY_FLUSH_MS: int(5000),
+    /** Also run the auditor, which re-checks what every writer put into the tenants' topics (src/relay/auditor.ts). */
+    AUDITOR_ENABLED: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    /** How often the auditor looks for new tenant topics and measures its lag. */
+    AUDITOR_DISCOVER_MS: int(10_000),
     /** Requests logged at info per second; failures always are, the rest are counted (src/relay/request-log.ts). */
     REQUEST_LOG_PER_SECOND: int(20),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

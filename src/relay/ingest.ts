@@ -23,6 +23,7 @@ import type { EventRecord, RecordSink } from "../kafka/records.ts";
 import { hashKey, type KeyStore, type Principal, writerTenantOf } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { RelayMetrics } from "./metrics.ts";
+import type { QualityRecorder } from "./quality.ts";
 
 /** The health answer, and whether events can be acknowledged now (readiness; not in the answer). */
 export type HealthReport = ReturnType<typeof healthAnswer> & { accepting: boolean };
@@ -36,6 +37,8 @@ interface IngestDeps {
   env?: Environment;
   /** Per-key and per-tenant rate limits; none in unit tests that do not test them. */
   limiter?: RateLimiter;
+  /** Counts each call's verdicts by tenant and scenario for the quality API; none in some unit tests. */
+  quality?: QualityRecorder;
   /**
    * Events being handled at once, all transports together; beyond it calls are refused with a
    * retryable `overloaded` (RELAY_MAX_INFLIGHT_EVENTS). Unbounded when absent.
@@ -85,12 +88,15 @@ export class IngestService {
 
   /** Validates each event on its own; the accepted ones are written together, as one durable batch. */
   async trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
-    const { metrics, maxInflightEvents } = this.deps;
+    const { metrics, maxInflightEvents, quality } = this.deps;
+    const started = performance.now();
+    const source = principal.kind === "edge" ? "edge" : "relay";
     metrics.received.inc(inputs.length);
     // A CPU-bound relay takes calls faster than it answers them; without a bound their memory grows
     // until the heap gives out. Refused calls cost almost nothing and the client retries them.
     if (maxInflightEvents !== undefined && this.#inflight + inputs.length > maxInflightEvents) {
       metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
+      quality?.refusedCall(source, inputs, "overloaded", performance.now() - started);
       throw new ApiError(
         "overloaded",
         "the relay is handling too many events right now; retry in a second",
@@ -100,7 +106,13 @@ export class IngestService {
     }
     this.#inflight += inputs.length;
     try {
-      return await this.#trackBatch(inputs, principal);
+      const outcomes = await this.#trackBatch(inputs, principal);
+      quality?.call(source, inputs, outcomes, performance.now() - started);
+      return outcomes;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "rate_limited")
+        quality?.refusedCall(source, inputs, error.code, performance.now() - started);
+      throw error;
     } finally {
       this.#inflight -= inputs.length;
     }
@@ -194,7 +206,29 @@ export class IngestService {
    * durable (in Kafka or the spool) with how many were kept. Only events of a valid tenant are kept:
    * callers refuse a forged tenant id (forbidden) before, and it must not reach anyone's topic.
    */
-  async quarantine(refusals: readonly Refusal[]): Promise<number> {
+  async quarantine(refusals: readonly Refusal[], refusedBy?: "edge"): Promise<number> {
+    // The edge's refusals reach the relay only here: its quality counts them as the edge's verdicts.
+    if (refusedBy !== undefined) {
+      const outcomes = refusals.map(
+        (r): EventOutcome => ({
+          ok: false,
+          code: r.reason as ErrorCode,
+          message: "",
+          errors: r.errors.map((e) => ({
+            path: e.path,
+            code: (e.code ?? "invalid_value") as Issue["code"],
+            message: e.message,
+          })),
+          warnings: [],
+        }),
+      );
+      this.deps.quality?.call(
+        refusedBy,
+        refusals.map((r) => r.event),
+        outcomes,
+        0,
+      );
+    }
     const now = this.deps.env ? this.deps.env.now() : Date.now();
     const records: EventRecord[] = [];
     const reasons: string[] = [];

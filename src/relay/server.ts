@@ -13,6 +13,7 @@ import { BehaviorService } from "../gen/recommender/v1/behavior_pb.js";
 import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
 import { tenantTopics } from "../kafka/topics.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
+import { AUDITOR_GROUP_ID, auditedConfigs, startAuditor } from "./auditor.ts";
 import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
 import { kafkaConnection, type RelaySettings, topicSettingsOf } from "./config.ts";
 import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
@@ -21,6 +22,7 @@ import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
 import { kafkaLiveStreams } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
+import { QualityRecorder } from "./quality.ts";
 import { requestRecorder } from "./request-log.ts";
 import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
 import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
@@ -28,6 +30,7 @@ import { ChangeLog } from "./store/changes.ts";
 import { ConfigRepository } from "./store/configs.ts";
 import { KeyRepository } from "./store/keys.ts";
 import { MongoConnection } from "./store/mongo.ts";
+import { QualityRepository } from "./store/quality.ts";
 
 export interface RunningRelay {
   httpUrl: string;
@@ -101,6 +104,10 @@ export const startRelay = async (
 ): Promise<RunningRelay> => {
   const log = options.log ?? pino({ level: settings.LOG_LEVEL, base: { service: "relay" } });
   const metrics = createMetrics();
+  const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
+  const db = () => mongo.db();
+  const qualityRepository = new QualityRepository(db);
+  const quality = new QualityRecorder({ registry: metrics.registry, store: qualityRepository, log });
   const kafka = await openKafkaWriter(
     {
       clientId: settings.KAFKA_CLIENT_ID,
@@ -118,13 +125,12 @@ export const startRelay = async (
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,
       topics: topicSettingsOf(settings),
+      onSpooled: (topic, events) => quality.spooled(topic, events),
     },
     metrics,
     log,
   );
   const { sink } = kafka;
-  const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
-  const db = () => mongo.db();
   const changes = new ChangeLog(db);
   const configRepository = new ConfigRepository(db, changes);
   const keyRepository = new KeyRepository(db, changes);
@@ -132,6 +138,7 @@ export const startRelay = async (
     changes.ensureIndexes(),
     configRepository.ensureIndexes(),
     keyRepository.ensureIndexes(),
+    qualityRepository.ensureIndexes(),
   ]).catch((error: unknown) =>
     log.warn({ err: error }, "MongoDB is not reachable; ingestion runs on cached configs"),
   );
@@ -160,7 +167,21 @@ export const startRelay = async (
     log,
     limiter,
     maxInflightEvents: settings.RELAY_MAX_INFLIGHT_EVENTS,
+    quality,
   });
+  quality.start(settings.QUALITY_FLUSH_MS);
+  const auditor = settings.AUDITOR_ENABLED
+    ? startAuditor({
+        brokers: settings.KAFKA_BROKERS,
+        connection: kafkaConnection(settings),
+        groupId: AUDITOR_GROUP_ID,
+        configs: auditedConfigs(cache, configRepository),
+        quality,
+        registry: metrics.registry,
+        log,
+        discoverMs: settings.AUDITOR_DISCOVER_MS,
+      })
+    : undefined;
 
   const edgeCalls = new EdgeCallVerifier(settings.EDGE_SECRET);
   const handlers = behaviorHandlers(ingest, edgeCalls);
@@ -180,6 +201,7 @@ export const startRelay = async (
       changes,
       keyStore,
       cache,
+      quality: qualityRepository,
       adminToken: settings.ADMIN_TOKEN,
       edgeCalls,
       live: kafkaLiveStreams(settings.KAFKA_BROKERS, kafkaConnection(settings), settings.LIVE_STREAMS_MAX),
@@ -265,7 +287,10 @@ export const startRelay = async (
     close: async () => {
       grpcServer.close();
       await closeServer(httpServer);
+      await auditor?.close();
       await kafka.close();
+      // After the write path, whose last spooled counts are the recorder's too.
+      await quality.close();
       await mongo.close();
       log.info("relay stopped");
     },

@@ -5,12 +5,14 @@ import type { LiveStreams } from "../live.ts";
 import type { ChangeLog } from "../store/changes.ts";
 import type { ConfigRepository } from "../store/configs.ts";
 import type { KeyRepository } from "../store/keys.ts";
+import type { QualityRepository } from "../store/quality.ts";
 import { adminAccess } from "./access.ts";
 import type { RelayApi } from "./openapi.ts";
 import { registerConfigRoutes } from "./routes/configs.ts";
 import { registerEdgeFeedRoutes } from "./routes/edge-feed.ts";
 import { registerKeyRoutes } from "./routes/keys.ts";
 import { registerLiveRoutes } from "./routes/live.ts";
+import { registerQualityRoutes } from "./routes/quality.ts";
 import { registerTemplateRoutes } from "./routes/templates.ts";
 
 export interface AdminDeps {
@@ -19,6 +21,8 @@ export interface AdminDeps {
   changes: ChangeLog;
   keyStore: KeyStore;
   cache: CachedConfigSource;
+  /** The hourly quality aggregates (`…/quality`). */
+  quality: QualityRepository;
   adminToken: string | undefined;
   /** Live views of tenants' topics (`…/events/live`). */
   live: LiveStreams;
@@ -41,5 +45,6 @@ export const registerAdminRoutes = (api: RelayApi, deps: AdminDeps) => {
   registerConfigRoutes(api, deps, access);
   registerKeyRoutes(api, deps, access);
   registerLiveRoutes(api, deps, access);
+  registerQualityRoutes(api, deps, access);
   registerEdgeFeedRoutes(api, deps, access);
 };

@@ -141,7 +141,7 @@ export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerif
         );
         const parsed = RefusalBatch.safeParse(parseJsonBody(refusalsJson));
         if (!parsed.success) throw new ApiError("invalid_request", "the body is not a list of refusals");
-        return { quarantined: await ingest.quarantine(parsed.data.refusals) };
+        return { quarantined: await ingest.quarantine(parsed.data.refusals, "edge") };
       } catch (error) {
         throw asRpcError(error);
       }

@@ -10,6 +10,7 @@ import { createMetrics } from "../../../src/relay/metrics.ts";
 import { ChangeLog } from "../../../src/relay/store/changes.ts";
 import { ConfigRepository } from "../../../src/relay/store/configs.ts";
 import { KeyRepository } from "../../../src/relay/store/keys.ts";
+import { QualityRepository } from "../../../src/relay/store/quality.ts";
 
 /** The relay's whole HTTP API; the store is never reached by these tests. */
 const relayApp = (live: LiveStreams = { open: () => undefined }) => {
@@ -44,6 +45,7 @@ const relayApp = (live: LiveStreams = { open: () => undefined }) => {
         1000,
         () => {},
       ),
+      quality: new QualityRepository(db),
       adminToken: "admin",
       edgeCalls: new EdgeCallVerifier([]),
       live,

@@ -1,0 +1,274 @@
+import type { Logger } from "pino";
+import { Counter, type Registry } from "prom-client";
+import {
+  addCounts,
+  answerBucket,
+  BoundedLabels,
+  CONTENT_REFUSALS,
+  claimedTenantId,
+  type EventOutcome,
+  emptyCounts,
+  hourOf,
+  type Issue,
+  type IssueCell,
+  issuesOf,
+  isValidTenantId,
+  OTHER,
+  type QualityCell,
+  type QualitySource,
+  type QuarantineReason,
+  TOPIC_PREFIX,
+} from "../core/index.ts";
+import type { QualityRepository } from "./store/quality.ts";
+
+/**
+ * How many distinct values each label may take, the first ones seen; the rest are counted as `other`.
+ * Tenants bound only the Prometheus labels (the stored aggregates are per tenant anyway).
+ */
+export interface QualityBounds {
+  tenants: number;
+  scenarios: number;
+  fields: number;
+  producers: number;
+}
+export const QUALITY_BOUNDS: QualityBounds = { tenants: 100, scenarios: 20, fields: 20, producers: 10 };
+
+/** An example event is kept whole up to this size; a larger one is kept as the start of its JSON. */
+const EXAMPLE_MAX_CHARS = 4096;
+
+type Cell = QualityCell & { tenantId: string };
+type IssueEntry = IssueCell & { tenantId: string };
+
+const exampleOf = (eventId: string | null, event: unknown) => {
+  const json = JSON.stringify(event) ?? "null";
+  return {
+    event_id: eventId,
+    event: json.length <= EXAMPLE_MAX_CHARS ? event : json.slice(0, EXAMPLE_MAX_CHARS),
+  };
+};
+
+/**
+ * Counts the data quality of every tenant's events where they are decided: the relay's own calls,
+ * the edge's (the edge forwards every verdict to the relay) and the auditor's re-checks of the
+ * topics. Counts go to Prometheus, with bounded labels, and every few seconds to the hourly aggregates
+ * in MongoDB that the quality API reads.
+ */
+export class QualityRecorder {
+  readonly #store: Pick<QualityRepository, "add"> | undefined;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #tenants: BoundedLabels;
+  readonly #scenarios: BoundedLabels;
+  readonly #fields: BoundedLabels;
+  readonly #producers: BoundedLabels;
+  #cells = new Map<string, Cell>();
+  #issues = new Map<string, IssueEntry>();
+  #timer: NodeJS.Timeout | undefined;
+  readonly received: Counter<"source" | "tenant" | "scenario">;
+  readonly accepted: Counter<"source" | "tenant" | "scenario" | "warned">;
+  readonly refused: Counter<"source" | "tenant" | "scenario" | "reason">;
+  readonly issues: Counter<"source" | "tenant" | "field" | "code" | "severity">;
+
+  constructor(deps: {
+    registry: Registry;
+    store?: Pick<QualityRepository, "add">;
+    now?: () => number;
+    log: Logger;
+    bounds?: QualityBounds;
+  }) {
+    const bounds = deps.bounds ?? QUALITY_BOUNDS;
+    this.#store = deps.store;
+    this.#now = deps.now ?? Date.now;
+    this.#log = deps.log;
+    this.#tenants = new BoundedLabels(bounds.tenants);
+    this.#scenarios = new BoundedLabels(bounds.scenarios);
+    this.#fields = new BoundedLabels(bounds.fields);
+    this.#producers = new BoundedLabels(bounds.producers);
+    const registers = [deps.registry];
+    this.received = new Counter({
+      name: "quality_events_received_total",
+      help: "Events checked, by source (relay, edge, audit), tenant and scenario",
+      labelNames: ["source", "tenant", "scenario"] as const,
+      registers,
+    });
+    this.accepted = new Counter({
+      name: "quality_events_accepted_total",
+      help: "Events accepted (for the auditor: passed), with or without warnings",
+      labelNames: ["source", "tenant", "scenario", "warned"] as const,
+      registers,
+    });
+    this.refused = new Counter({
+      name: "quality_events_refused_total",
+      help: "Events refused (for the auditor: failed the check), by error code",
+      labelNames: ["source", "tenant", "scenario", "reason"] as const,
+      registers,
+    });
+    this.issues = new Counter({
+      name: "quality_field_issues_total",
+      help: "Field problems found, by field path, issue code and severity (warning or error)",
+      labelNames: ["source", "tenant", "field", "code", "severity"] as const,
+      registers,
+    });
+  }
+
+  #cell(tenantId: string, source: QualitySource, scenario: string, producer = "", validated = true): Cell {
+    const hour = hourOf(this.#now());
+    const key = [tenantId, hour, source, scenario, validated ? 1 : 0, producer].join("|");
+    let cell = this.#cells.get(key);
+    if (cell === undefined) {
+      cell = { tenantId, hour, source, scenario, producer, validated, counts: emptyCounts() };
+      this.#cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  #issue(
+    tenantId: string,
+    source: QualitySource,
+    issue: Issue,
+    severity: "warning" | "error",
+    example: () => IssueCell["example"],
+  ) {
+    const kept = this.#fields.label(tenantId, `${issue.path} ${issue.code}`) !== OTHER;
+    const path = kept ? issue.path : OTHER;
+    const code = kept ? issue.code : OTHER;
+    const tenant = this.#tenants.label("", tenantId);
+    const labels = tenant === OTHER ? { field: OTHER, code: OTHER } : { field: path, code };
+    this.issues.inc({ source, tenant, severity, ...labels });
+    const hour = hourOf(this.#now());
+    const key = [tenantId, hour, source, severity, code, path].join("|");
+    const seen = this.#issues.get(key);
+    if (seen !== undefined) seen.count++;
+    else
+      this.#issues.set(key, { tenantId, hour, source, path, code, severity, count: 1, example: example() });
+  }
+
+  /** Counts one event's verdict. Events of no valid tenant, or another tenant's (forbidden), count nowhere. */
+  #event(
+    source: QualitySource,
+    input: unknown,
+    verdict: {
+      ok: boolean;
+      code?: string;
+      eventId?: string;
+      errors: readonly Issue[];
+      warnings: readonly Issue[];
+    },
+    audit?: { tenantId: string; producer: { name: string; validated: boolean } },
+  ): string | undefined {
+    const producer = audit?.producer;
+    const tenantId = audit?.tenantId ?? claimedTenantId(input);
+    if (tenantId === undefined || !isValidTenantId(tenantId) || verdict.code === "forbidden") return;
+    const claimed = (input as { scenario_id?: unknown }).scenario_id;
+    const scenario = this.#scenarios.label(tenantId, typeof claimed === "string" ? claimed : "");
+    const name = producer === undefined ? "" : this.#producers.label(tenantId, producer.name);
+    const counts = this.#cell(tenantId, source, scenario, name, producer?.validated ?? true).counts;
+    const tenant = this.#tenants.label("", tenantId);
+    const labels = { source, tenant, scenario: tenant === OTHER ? OTHER : scenario };
+    counts.received++;
+    this.received.inc(labels);
+    if (verdict.ok) {
+      counts.accepted++;
+      if (verdict.warnings.length > 0) counts.warned++;
+      this.accepted.inc({ ...labels, warned: String(verdict.warnings.length > 0) });
+    } else {
+      const reason = verdict.code ?? "invalid_event";
+      // Refused for what the event is (the client's to fix), or for an operational reason (retried).
+      if (CONTENT_REFUSALS.has(reason as QuarantineReason)) counts.refused++;
+      else counts.failed++;
+      counts.reasons[reason] = (counts.reasons[reason] ?? 0) + 1;
+      this.refused.inc({ ...labels, reason });
+    }
+    const issues = issuesOf(verdict);
+    if (issues.length > 0) {
+      const claimedId = (input as { event_id?: unknown }).event_id;
+      const example = () =>
+        exampleOf(verdict.eventId ?? (typeof claimedId === "string" ? claimedId : null), input);
+      for (const { issue, severity } of issues) this.#issue(tenantId, source, issue, severity, example);
+    }
+    return tenantId;
+  }
+
+  /** The verdicts of one call from `source`, answered in `ms` (each tenant of the call counts the call once). */
+  call(
+    source: "relay" | "edge",
+    inputs: readonly unknown[],
+    outcomes: readonly EventOutcome[],
+    ms: number,
+  ): void {
+    const tenants = new Set<string>();
+    outcomes.forEach((outcome, i) => {
+      const tenant = this.#event(source, inputs[i], outcome.ok ? { ...outcome, errors: [] } : outcome);
+      if (tenant !== undefined) tenants.add(tenant);
+    });
+    const bucket = answerBucket(ms);
+    for (const tenant of tenants) {
+      const answers = this.#cell(tenant, source, "").counts.answers;
+      answers[bucket] = (answers[bucket] ?? 0) + 1;
+    }
+  }
+
+  /** A whole call refused before its events were checked (overloaded, rate limited). */
+  refusedCall(source: "relay" | "edge", inputs: readonly unknown[], code: string, ms: number): void {
+    const refusal = { ok: false as const, code, errors: [], warnings: [] } as unknown as EventOutcome;
+    this.call(
+      source,
+      inputs,
+      inputs.map(() => refusal),
+      ms,
+    );
+  }
+
+  /** Accepted events of a tenant topic that went to the spool instead of Kafka. */
+  spooled(topic: string, events: number): void {
+    const tenantId = topic.slice(TOPIC_PREFIX.length);
+    if (!topic.startsWith(TOPIC_PREFIX) || !isValidTenantId(tenantId)) return; // -rejected topics
+    this.#cell(tenantId, "relay", "").counts.spooled += events;
+  }
+
+  /** The auditor's verdict on one record read back from a tenant's topic, counted for that tenant. */
+  audited(
+    tenantId: string,
+    event: unknown,
+    verdict: { ok: boolean; errors: readonly Issue[]; warnings: readonly Issue[] },
+    producer: { name: string; validated: boolean },
+  ): void {
+    const counted = verdict.ok ? verdict : { ...verdict, code: "invalid_event" };
+    this.#event("audit", event, counted, { tenantId, producer });
+  }
+
+  /** Adds what was counted since the last flush to the stored aggregates; kept for the next one on failure. */
+  async flush(): Promise<void> {
+    if (this.#store === undefined || (this.#cells.size === 0 && this.#issues.size === 0)) return;
+    const cells = this.#cells;
+    const issues = this.#issues;
+    this.#cells = new Map();
+    this.#issues = new Map();
+    try {
+      await this.#store.add([...cells.values()], [...issues.values()]);
+    } catch (error) {
+      this.#log.warn({ err: error }, "quality counts could not be stored; kept for the next flush");
+      for (const [key, cell] of cells) {
+        const now = this.#cells.get(key);
+        if (now === undefined) this.#cells.set(key, cell);
+        else addCounts(now.counts, cell.counts);
+      }
+      for (const [key, issue] of issues) {
+        const now = this.#issues.get(key);
+        if (now === undefined) this.#issues.set(key, issue);
+        else now.count += issue.count;
+      }
+    }
+  }
+
+  /** Flushes every `intervalMs` until {@link close}. */
+  start(intervalMs: number): void {
+    this.#timer = setInterval(() => void this.flush(), intervalMs);
+    this.#timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}

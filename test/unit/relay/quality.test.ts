@@ -1,0 +1,205 @@
+// The quality counts above their store: bounded labels, what each verdict adds, flushing, and the
+// report's arithmetic.
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { type IssueCell, type QualityCell, qualityReportOf } from "../../../src/core/index.ts";
+import { QualityRecorder } from "../../../src/relay/quality.ts";
+
+const log = pino({ level: "silent" });
+const HOUR = 3_600_000;
+const NOW = 1_800_000_000_000;
+
+const refusal = (path: string, code: "invalid_value" | "required") => ({
+  ok: false as const,
+  code: "invalid_event" as const,
+  message: "",
+  errors: [{ path, code, message: `${path} is wrong` }],
+  warnings: [],
+});
+
+describe("quality counts", () => {
+  it("keeps Prometheus series and stored cells bounded whatever tenants, scenarios and fields arrive", async () => {
+    const registry = new Registry();
+    const stored: { cells: QualityCell[]; issues: IssueCell[] } = { cells: [], issues: [] };
+    const quality = new QualityRecorder({
+      registry,
+      log,
+      now: () => NOW,
+      bounds: { tenants: 3, scenarios: 2, fields: 2, producers: 1 },
+      store: {
+        add: async (cells, issues) => {
+          stored.cells.push(...cells);
+          stored.issues.push(...issues);
+        },
+      },
+    });
+    // Ten thousand tenants, each with five scenarios and five failing fields.
+    for (let t = 0; t < 10_000; t++) {
+      const inputs = Array.from({ length: 5 }, (_, s) => ({ tenant_id: `t${t}`, scenario_id: `s${s}` }));
+      quality.call(
+        "relay",
+        inputs,
+        inputs.map((_, s) => refusal(`f${s}`, "required")),
+        3,
+      );
+    }
+    const series = (await registry.getMetricsAsJSON()).flatMap((m) =>
+      m.values.map((v) => ({ name: m.name, ...v })),
+    );
+    const received = series.filter((s) => s.name === "quality_events_received_total");
+    // 3 tenants × (2 scenarios + other) + other tenants as one.
+    expect(received).toHaveLength(3 * 3 + 1);
+    expect(received.reduce((sum, s) => sum + s.value, 0)).toBe(50_000);
+    expect(received.find((s) => s.labels.tenant === "other")?.value).toBe(9_997 * 5);
+    const issues = series.filter((s) => s.name === "quality_field_issues_total");
+    expect(issues).toHaveLength(3 * 3 + 1);
+    expect(new Set(issues.map((s) => s.labels.field))).toEqual(new Set(["f0", "f1", "other"]));
+
+    await quality.flush();
+    // Stored per tenant (they are real tenants), but at most 2 scenarios + other and 2 fields + other each.
+    const ofTenant = (id: string) =>
+      stored.cells.filter((c) => (c as QualityCell & { tenantId: string }).tenantId === id);
+    expect(
+      ofTenant("t42")
+        .map((c) => c.scenario)
+        .sort(),
+    ).toEqual(["", "other", "s0", "s1"]);
+    expect(
+      stored.issues.filter((i) => (i as IssueCell & { tenantId: string }).tenantId === "t42"),
+    ).toHaveLength(3);
+  });
+
+  it("counts each verdict once, skips forbidden and tenant-less events, and keeps counts a failed flush could not store", async () => {
+    let fail = true;
+    const stored: QualityCell[] = [];
+    const quality = new QualityRecorder({
+      registry: new Registry(),
+      log,
+      now: () => NOW,
+      store: {
+        add: async (cells) => {
+          if (fail) throw new Error("MongoDB is down");
+          stored.push(...cells);
+        },
+      },
+    });
+    const event = { tenant_id: "shop", scenario_id: "feed" };
+    const warning = {
+      path: "scenario_data.video_data.duration",
+      code: "invalid_type" as const,
+      message: "m",
+    };
+    quality.call(
+      "edge",
+      [event, event, event, { tenant_id: "other" }, 42],
+      [
+        { ok: true, eventId: "e1", warnings: [] },
+        { ok: true, eventId: "e2", warnings: [warning] },
+        { ok: false, code: "sink_unavailable", message: "", errors: [], warnings: [] },
+        { ok: false, code: "forbidden", message: "", errors: [], warnings: [] },
+        refusal("", "required"),
+      ],
+      30,
+    );
+    await quality.flush();
+    expect(stored).toEqual([]);
+    fail = false;
+    quality.spooled("user-behaviors-shop", 1);
+    quality.spooled("user-behaviors-shop-rejected", 5);
+    await quality.flush();
+    const feed = stored.find((c) => c.scenario === "feed");
+    expect(feed?.counts).toMatchObject({ received: 3, accepted: 2, warned: 1, refused: 0, failed: 1 });
+    expect(feed?.counts.reasons).toEqual({ sink_unavailable: 1 });
+    // Spooled events are the write path's, so the relay's; the call's answer time is its source's.
+    expect(stored.find((c) => c.scenario === "" && c.source === "relay")?.counts.spooled).toBe(1);
+    const call = stored.find((c) => c.scenario === "" && c.source === "edge");
+    expect(call?.counts.answers[3]).toBe(1); // 30 ms: the fourth bucket, ≤ 50 ms
+  });
+
+  it("reports rates, the four targets, the top fields and the trend from stored cells", () => {
+    const counts = (over: Partial<QualityCell["counts"]>): QualityCell["counts"] => ({
+      received: 0,
+      accepted: 0,
+      warned: 0,
+      refused: 0,
+      failed: 0,
+      reasons: {},
+      spooled: 0,
+      answers: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      ...over,
+    });
+    const cell = (
+      hour: number,
+      source: QualityCell["source"],
+      over: Partial<QualityCell["counts"]>,
+      producer = "",
+    ) => ({
+      hour,
+      source,
+      scenario: "feed",
+      producer,
+      validated: producer !== "etl",
+      counts: counts(over),
+    });
+    const thisHour = Math.floor(NOW / HOUR) * HOUR;
+    const report = qualityReportOf({
+      tenantId: "shop",
+      window: "24h",
+      now: NOW,
+      cells: [
+        cell(thisHour, "relay", {
+          received: 96,
+          accepted: 90,
+          warned: 9,
+          refused: 4,
+          failed: 2,
+          spooled: 9,
+          reasons: { invalid_event: 4, overloaded: 2 },
+          answers: [50, 48, 1, 0, 0, 1, 0, 0, 0, 0, 0],
+        }),
+        cell(thisHour - HOUR, "edge", { received: 4, accepted: 4 }),
+        cell(thisHour - 30 * HOUR, "relay", { received: 1000, accepted: 1000 }), // outside the window
+        cell(thisHour, "audit", { received: 10, accepted: 7, refused: 3 }, "etl"),
+      ],
+      issues: [
+        {
+          hour: thisHour,
+          source: "relay",
+          path: "item_id",
+          code: "required",
+          severity: "error",
+          count: 4,
+          example: { event_id: "e9", event: {} },
+        },
+        {
+          hour: thisHour,
+          source: "audit",
+          path: "item_id",
+          code: "required",
+          severity: "error",
+          count: 3,
+          example: { event_id: null, event: {} },
+        },
+      ],
+    });
+    expect(report.events).toEqual({ received: 100, accepted: 94, warned: 9, refused: 4, failed: 2 });
+    expect(report.pass_rate).toBe(0.959184); // 94 / 98
+    expect(report.targets.reported_successfully).toEqual({ value: 0.979167, target: 0.999, met: false });
+    expect(report.targets.kafka_writes_successful.value).toBe(0.904255); // (94 - 9) / 94
+    expect(report.targets.answer_p99_ms).toEqual({ value: 25, target: 100, met: true }); // 99 of 100 calls ≤ 25 ms
+    expect(report.top_fields).toEqual([
+      {
+        path: "item_id",
+        code: "required",
+        severity: "error",
+        count: 4,
+        example: { event_id: "e9", event: {} },
+      },
+    ]);
+    expect(report.direct_writers).toEqual([
+      { producer: "etl", validated: false, received: 10, passed: 7, warned: 0, failed: 3 },
+    ]);
+    expect(report.trend.map((h) => h.received)).toEqual([4, 96]);
+  });
+});
