@@ -14,7 +14,8 @@ export interface DemoSettings {
   scenario: string;
   /**
    * The relay and a credential of the tenant (the admin token in development): the page's live view
-   * reads `/live`, which this server relays from the relay's `…/events/live`, so the credential never
+   * reads `/live` and its quality panel `/quality`, which this server relays from the relay's
+   * `…/events/live` and `…/quality`, so the credential never
    * reaches the browser.
    */
   live?: { relay: string; token: string };
@@ -45,7 +46,20 @@ const relayLive = async (
   res.end();
 };
 
-/** Serves the demo feed page, the bundled browser tracker, the page's settings and its live view. */
+/** The relay's quality report of the tenant for the last hour, passed on as it came. */
+const relayQuality = async (live: NonNullable<DemoSettings["live"]>, tenant: string, res: ServerResponse) => {
+  try {
+    const upstream = await fetch(`${live.relay}/api/v1/tenants/${tenant}/quality?window=1h`, {
+      headers: { authorization: `Bearer ${live.token}` },
+    });
+    res.writeHead(upstream.status, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(await upstream.text());
+  } catch {
+    res.writeHead(502, { "content-type": "application/json" }).end('{"detail":"the relay is not reachable"}');
+  }
+};
+
+/** Serves the demo feed page, the bundled browser tracker, the page's settings, its live view and quality. */
 export const startDemoPage = async (settings: DemoSettings) => {
   const [page, tracker] = await Promise.all([
     readFile(join(import.meta.dirname, "index.html"), "utf8"),
@@ -67,6 +81,10 @@ export const startDemoPage = async (settings: DemoSettings) => {
     const { pathname } = new URL(req.url ?? "/", "http://demo");
     if (pathname === "/live" && settings.live !== undefined) {
       void relayLive(settings.live, settings.tenant, req, res);
+      return;
+    }
+    if (pathname === "/quality" && settings.live !== undefined) {
+      void relayQuality(settings.live, settings.tenant, res);
       return;
     }
     const file = files[pathname];

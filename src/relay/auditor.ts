@@ -107,6 +107,21 @@ export const auditRecord = async (
   return { event, ok: errors.length === 0, errors, warnings: result.warnings };
 };
 
+/** The auditor's metrics: records re-checked by verdict, and how far behind the topics it is. */
+export const auditorMetrics = (registry: Registry) => ({
+  records: new Counter({
+    name: "auditor_records_total",
+    help: "Records the auditor re-checked, by verdict",
+    labelNames: ["verdict"] as const,
+    registers: [registry],
+  }),
+  lag: new Gauge({
+    name: "auditor_lag_records",
+    help: "Records written to the tenants' topics that the auditor has not read yet (as last measured)",
+    registers: [registry],
+  }),
+});
+
 /**
  * Re-checks every event any writer put into the tenants' topics: the relay's and the Kafka-direct
  * tracker's (validated before they were written, so the audit finds config drift) and direct writers'
@@ -128,22 +143,8 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
     deserializers: stringDeserializers,
     ...options.connection,
   });
-  const registers = [options.registry];
-  const audited = new Counter({
-    name: "auditor_records_total",
-    help: "Records the auditor re-checked, by verdict",
-    labelNames: ["verdict"] as const,
-    registers,
-  });
+  const metrics = auditorMetrics(options.registry);
   let lag = 0;
-  new Gauge({
-    name: "auditor_lag_records",
-    help: "Records written to the tenants' topics that the auditor has not read yet",
-    registers,
-    collect() {
-      this.set(lag);
-    },
-  });
   let closed = false;
   /** Topics being read, each by one of `streams`; a topic whose stream failed is read again. */
   const known = new Set<string>();
@@ -158,7 +159,7 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
         ? { name: message.headers.get(PRODUCER_HEADER) ?? "unknown", validated: false }
         : { name: by, validated: true };
     quality.audited(tenantId, verdict.event, verdict, producer);
-    audited.inc({ verdict: verdict.ok ? "passed" : "failed" });
+    metrics.records.inc({ verdict: verdict.ok ? "passed" : "failed" });
     // Committed once counted, not when fetched: a restart re-reads nothing it counted and skips
     // nothing it did not. The stream coalesces a partition's commits into one request at a time.
     void (message.commit() as Promise<void>).catch((error: unknown) =>
@@ -202,6 +203,7 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
       if (known.size > 0) {
         const lags = await consumer.getLag({ topics: [...known] });
         lag = [...lags.values()].flat().reduce((sum, n) => sum + Math.max(0, Number(n)), 0);
+        metrics.lag.set(lag);
       }
     } catch (error) {
       if (!closed) log.warn({ err: error }, "auditor: could not look for topics");

@@ -170,6 +170,14 @@ export const startRelay = async (
     quality,
   });
   quality.start(settings.QUALITY_FLUSH_MS);
+  const pruning = setInterval(
+    () =>
+      void qualityRepository
+        .prune(Date.now())
+        .catch((error: unknown) => log.warn({ err: error }, "old quality aggregates could not be deleted")),
+    3_600_000,
+  );
+  pruning.unref();
   const auditor = settings.AUDITOR_ENABLED
     ? startAuditor({
         brokers: settings.KAFKA_BROKERS,
@@ -287,6 +295,7 @@ export const startRelay = async (
     close: async () => {
       grpcServer.close();
       await closeServer(httpServer);
+      clearInterval(pruning);
       await auditor?.close();
       await kafka.close();
       // After the write path, whose last spooled counts are the recorder's too.

@@ -97,6 +97,8 @@ describe("the demo page in headless Chromium, through the edge in workerd, the r
       .locator(".badge.acknowledged")
       .waitFor({ timeout: 15_000 });
     await page.locator("#landed li", { hasText: `${user} click video_5` }).waitFor({ timeout: 30_000 });
+    // And the tenant's quality report counts what was acknowledged (the relay flushes every 5 s).
+    await page.locator("#quality", { hasText: /^[1-9]\d* events: pass \d/ }).waitFor({ timeout: 30_000 });
     await expect(page.locator("#state").textContent()).resolves.toMatch(
       /queued \d+ · sent \d+ · acknowledged \d+/,
     );
