@@ -1,6 +1,7 @@
 // The benchmark report: Markdown with SVG charts, from one run's results only.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { AuditorResult } from "./auditor.ts";
 import type { CpuPhase } from "./efficiency.ts";
 import { batchedLeastOf, beyondKafkaOf, type Efficiency, goalsOf } from "./goals.ts";
 import type { Step, SteppedResult } from "./load.ts";
@@ -17,6 +18,7 @@ export interface BenchResult {
   memory: Record<string, { idle_mb: number; peak_mb: number }>;
   core_validation?: unknown;
   browser_tracker?: unknown;
+  auditor?: AuditorResult;
 }
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
@@ -328,6 +330,14 @@ export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
       ),
     ),
     "",
+    ...(r.auditor === undefined
+      ? []
+      : [
+          "## Auditor",
+          "",
+          `The auditor re-checking what the relay wrote to a tenant's topic (in the bench's process, one consumer). A backlog of ${r.auditor.backlog_records} records was re-checked at ${r.auditor.catch_up_records_per_second} records/s, ${r.auditor.us_per_record} µs of CPU per record. Then the relay wrote ${r.auditor.steady_write_events_per_second} ev/s (half its sustained REST batched rate) for 15 s: the auditor read ${r.auditor.steady_read_records_per_second} records/s, its lag at most ${r.auditor.lag_max_records} records (sampled each second) and ${r.auditor.lag_end_records} two seconds after the writes ended.`,
+          "",
+        ]),
     "## Resident memory",
     "",
     `![memory](${stamp}-memory.svg)`,

@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark in one run on this machine: each path's CPU per event beside its
 // framework's floor, its sustained load under a stepped open loop driven by ghz or vegeta, and its
 // ceiling and peer. Writes bench/results/<date>.json and the report <date>.md with SVG charts.
-// `npm run bench -- --only relay,floors` runs some parts (core, browser, relay, edge, floors,
+// `npm run bench -- --only relay,floors` runs some parts (core, browser, relay, auditor, edge, floors,
 // kafka-direct, ceilings). Methodology: docs/performance.md.
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,6 +17,7 @@ import { bundleTracker } from "../scripts/lib/tracker-bundle.ts";
 import { EXAMPLE_EVENTS, encodeEvent, eventToProto, validateEvent } from "../src/core/index.ts";
 import { BehaviorEventSchema } from "../src/gen/recommender/v1/behavior_pb.js";
 import { KafkaTracker } from "../src/sdk/kafka-tracker.ts";
+import { auditorBench } from "./auditor.ts";
 import { measureValidation } from "./core.ts";
 import { cpuPhase, producerFloor, startFloor, startWorkerdFloor, steppedExternal } from "./efficiency.ts";
 import { type GeneratorRun, ghz, vegeta } from "./generators.ts";
@@ -163,7 +164,7 @@ if (wanted("browser")) {
 
 const efficiency: Efficiency = { cpu_list: cpuList, single_calls_per_second: SINGLE_RATE, phases: {} };
 
-if (wanted("relay") || wanted("edge")) {
+if (wanted("relay") || wanted("edge") || wanted("auditor")) {
   const relay = await startRelay(
     {
       KAFKA_BROKERS: BROKERS.join(","),
@@ -232,6 +233,24 @@ if (wanted("relay") || wanted("edge")) {
         { startEventsPerSecond: 2000, eventsPerCall: 100, onSample },
       );
       memory.relay = { idle_mb: idle, peak_mb: relay.memory.peak };
+    }
+    if (wanted("auditor")) {
+      // The auditor re-checks what the relay writes: a tenant of its own, so only its records count.
+      const auditTenant = `${tenant}_audit`;
+      const body = JSON.stringify({
+        events: Array.from({ length: 100 }, () => ({ ...event, tenant_id: auditTenant })),
+      });
+      const sustained = paths.relay_rest_batched?.sustained?.achieved_events_per_second;
+      const steadyRate = Math.round((sustained ?? 20_000) / 2);
+      say(`auditor: a backlog, then the relay writing ${steadyRate} ev/s`);
+      extras.auditor = await auditorBench({
+        brokers: BROKERS,
+        tenant: auditTenant,
+        write: (rps, seconds) =>
+          post(`${relay.httpUrl}/api/v1/behaviors/track/batch`, body, jsonHeaders, rps, seconds),
+        steadyRate,
+        steadySeconds: 15,
+      });
     }
     if (wanted("edge")) {
       const admin = async (path: string, body: unknown) =>

@@ -63,11 +63,15 @@ export interface AuditorOptions {
   log: Logger;
   /** How often new tenant topics are looked for, and the lag measured. */
   discoverMs?: number;
+  /** The topics to audit: every tenant's event topic unless narrowed (to some tenants' topics). */
+  topics?: RegExp;
 }
 
 export interface Auditor {
   /** Records behind, all tenant topics together (as last measured). */
   readonly lag: number;
+  /** Records re-checked since it started. */
+  readonly audited: number;
   close(): Promise<void>;
 }
 
@@ -144,7 +148,9 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
     ...options.connection,
   });
   const metrics = auditorMetrics(options.registry);
+  const wanted = options.topics ?? TENANT_TOPIC;
   let lag = 0;
+  let audited = 0;
   let closed = false;
   /** Topics being read, each by one of `streams`; a topic whose stream failed is read again. */
   const known = new Set<string>();
@@ -160,6 +166,7 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
         : { name: by, validated: true };
     quality.audited(tenantId, verdict.event, verdict, producer);
     metrics.records.inc({ verdict: verdict.ok ? "passed" : "failed" });
+    audited++;
     // Committed once counted, not when fetched: a restart re-reads nothing it counted and skips
     // nothing it did not. The stream coalesces a partition's commits into one request at a time.
     void (message.commit() as Promise<void>).catch((error: unknown) =>
@@ -197,7 +204,7 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
     if (watching || closed) return;
     watching = true;
     try {
-      const found = (await admin.listTopics()).filter((t) => TENANT_TOPIC.test(t));
+      const found = (await admin.listTopics()).filter((t) => TENANT_TOPIC.test(t) && wanted.test(t));
       const fresh = found.filter((t) => !known.has(t));
       if (fresh.length > 0) await read(fresh);
       if (known.size > 0) {
@@ -218,6 +225,9 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
   return {
     get lag() {
       return lag;
+    },
+    get audited() {
+      return audited;
     },
     close: async () => {
       closed = true;
