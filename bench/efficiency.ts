@@ -166,7 +166,7 @@ export const steppedExternal = async (
 };
 
 /** bench/hono-worker.ts bundled and served by workerd (Miniflare) on `port`. */
-export const startWorkerdFloor = async (port: number) => {
+export const startWorkerdFloor = async (port: number, upstream = "http://127.0.0.1:9/") => {
   const { build } = await import("esbuild");
   const { Miniflare } = await import("miniflare");
   const bundle = await build({
@@ -183,6 +183,7 @@ export const startWorkerdFloor = async (port: number) => {
     compatibilityDate: "2026-07-01",
     host: "127.0.0.1",
     port,
+    bindings: { UPSTREAM: upstream },
   });
   await mf.ready;
   return { pid: workerdPid, stop: () => mf.dispose() };

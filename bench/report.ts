@@ -28,6 +28,19 @@ const M = { left: 72, right: 240, top: 48, bottom: 78 };
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 const fmt = (n: number) => (n >= 1000 ? `${+(n / 1000).toFixed(1)}k` : `${+n.toFixed(1)}`);
 
+/** The edge beside a floor that makes its hop too: bare Hono in workerd handing each call on with one fetch. */
+const edgeHopLines = (efficiency: Efficiency | undefined): string[] => {
+  const p = efficiency?.phases ?? {};
+  const edge = p.edge_single?.us_per_event.edge;
+  const bare = p.floor_hono_workerd_single?.us_per_event.floor;
+  const hop = p.floor_hono_workerd_fetch_single?.us_per_event.floor;
+  if (edge === undefined || bare === undefined || hop === undefined) return [];
+  return [
+    `The edge's hop: every edge call is handed on to the relay. Bare Hono in workerd doing the same with one \`fetch\` to a server that answers at once costs ${hop} µs per call (${+(hop / bare).toFixed(2)}× bare Hono in workerd, ${bare} µs); the edge costs ${edge} µs, ${+(edge / hop).toFixed(2)}× that floor.`,
+    "",
+  ];
+};
+
 /** A horizontal line across the plot for a target or a ceiling, labelled just above its right end. */
 export interface ReferenceLine {
   value: number;
@@ -260,6 +273,7 @@ export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
         `| ${b.path} | ${b.producer} | ${b.floorName} ${b.floor} | ${b.check} | ${b.least} | ${b.leastRatio} | ${b.relay} | ${b.rest} |`,
     ),
     "",
+    ...edgeHopLines(r.efficiency),
     "## CPU per event against the floors",
     "",
     `Single calls at a fixed ${r.efficiency?.single_calls_per_second ?? "–"} calls/s (ghz for gRPC, vegeta for HTTP, both open loops with up to 50 calls under way), batched calls of 100 events in a closed loop; each phase once unmeasured first (JIT warm-up). Floors: the same generator against bare \`@grpc/grpc-js\` and bare connect-node answering a constant (protobuf-es codecs), bare Hono parsing the JSON body on \`@hono/node-server\` and in workerd. Raw producer: \`@platformatic/kafka\` writing the same records with the relay's settings (acks=all, idempotent, gzip) in requests of 1,000: ${r.efficiency?.producer_floor?.records_per_second ?? "–"} records/s, ${r.efficiency?.producer_floor?.us_per_event ?? "–"} µs per record; one record per request at the single-call rate (Kafka's share of a single call when nothing batches them): ${r.efficiency?.producer_floor_single?.us_per_event ?? "–"} µs per record. ⚠ marks a phase whose generator used more CPU than the system under test.`,

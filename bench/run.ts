@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
+import { createServer } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -342,7 +343,12 @@ if (wanted("floors")) {
   } finally {
     await hono.stop();
   }
-  const workerd = await startWorkerdFloor(port);
+  // The upstream of the forwarding floor answers at once: its CPU is not workerd's.
+  const upstream = createServer((_req, res) =>
+    res.writeHead(200, { "content-type": "application/json" }).end('{"succeeded":1}'),
+  );
+  await new Promise<void>((resolve) => upstream.listen(port + 1, "127.0.0.1", resolve));
+  const workerd = await startWorkerdFloor(port, `http://127.0.0.1:${port + 1}/`);
   try {
     const workerdPid = workerd.pid();
     if (pinned !== undefined && workerdPid !== undefined)
@@ -350,8 +356,12 @@ if (wanted("floors")) {
     efficiency.phases.floor_hono_workerd_single = await warmed({ floor: workerdPid }, 1, () =>
       post(`http://127.0.0.1:${port}/track`, single, jsonHeaders, SINGLE_RATE, SINGLE_SECONDS),
     );
+    efficiency.phases.floor_hono_workerd_fetch_single = await warmed({ floor: workerdPid }, 1, () =>
+      post(`http://127.0.0.1:${port}/forward`, single, jsonHeaders, SINGLE_RATE, SINGLE_SECONDS),
+    );
   } finally {
     await workerd.stop();
+    upstream.close();
   }
   const topic = `user-behaviors-${tenant}_producer_floor`;
   await createTopic(BROKERS, topic);

@@ -11,7 +11,13 @@ import {
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { type Issue, issue, TOPIC_PREFIX, type TrackingConfig, validateEvent } from "../core/index.ts";
-import type { QualityRecorder } from "./quality.ts";
+import { kafkaConnection, type RelaySettings } from "./config.ts";
+import { CachedConfigSource } from "./config-source.ts";
+import { QualityRecorder } from "./quality.ts";
+import { ChangeLog } from "./store/changes.ts";
+import { ConfigRepository } from "./store/configs.ts";
+import { MongoConnection } from "./store/mongo.ts";
+import { QualityRepository } from "./store/quality.ts";
 
 /** The header our validating writers (relay, Kafka-direct tracker) put on every record: their client id. */
 export const VALIDATED_BY_HEADER = "validated_by";
@@ -235,6 +241,55 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
       await Promise.all([...streams].map((stream) => stream.close().catch(() => undefined)));
       await consumer.close(true).catch(() => undefined);
       await admin.close().catch(() => undefined);
+    },
+  };
+};
+
+/**
+ * The auditor as its own process runs it: MongoDB for configs and the quality aggregates, its counts
+ * flushed like a relay's. `topics` narrows it to some tenants' topics.
+ */
+export const startStandaloneAuditor = async (
+  settings: RelaySettings,
+  options: { registry: Registry; log: Logger; topics?: RegExp },
+): Promise<Auditor> => {
+  const { log } = options;
+  const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
+  const db = () => mongo.db();
+  const configs = new ConfigRepository(db, new ChangeLog(db));
+  const store = new QualityRepository(db);
+  await store
+    .ensureIndexes()
+    .catch((error: unknown) => log.warn({ err: error }, "MongoDB is not reachable yet"));
+  const quality = new QualityRecorder({ registry: options.registry, store, log });
+  quality.start(settings.QUALITY_FLUSH_MS);
+  const cache = new CachedConfigSource(
+    (tenant, scenario) => configs.get(tenant, scenario),
+    settings.CONFIG_CACHE_MS,
+    (error) => log.warn({ err: error }, "reading a tracking config failed; using the cached one"),
+  );
+  const auditor = startAuditor({
+    brokers: settings.KAFKA_BROKERS,
+    connection: kafkaConnection(settings),
+    groupId: AUDITOR_GROUP_ID,
+    configs: auditedConfigs(cache, configs),
+    quality,
+    registry: options.registry,
+    log,
+    discoverMs: settings.AUDITOR_DISCOVER_MS,
+    topics: options.topics,
+  });
+  return {
+    get lag() {
+      return auditor.lag;
+    },
+    get audited() {
+      return auditor.audited;
+    },
+    close: async () => {
+      await auditor.close();
+      await quality.close();
+      await mongo.close();
     },
   };
 };

@@ -1,9 +1,14 @@
 // Data quality you can watch: a scripted mix of good, warned and refused events through the relay and
 // the edge (real workerd), plus direct writes into the tenant's topic that skip validation, read back
-// through the quality API (the auditor re-checking the topic) with exact figures.
+// through the quality API (the auditor, as its own process runs it, re-checking the topic) with exact
+// figures.
 import { ProduceAcks, Producer, stringSerializers } from "@platformatic/kafka";
+import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, type QualityReport, topicFor } from "../../src/core/index.ts";
+import { type Auditor, startStandaloneAuditor } from "../../src/relay/auditor.ts";
+import { loadSettings } from "../../src/relay/config.ts";
 import { startRelayAndEdge } from "../support/edge.ts";
 import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
@@ -31,6 +36,7 @@ const warned = (id: string) => ({
 
 describe("the quality API after a scripted mix through relay, edge and direct writers", () => {
   let stack: Awaited<ReturnType<typeof startRelayAndEdge>>;
+  let auditor: Auditor;
   const producer = new Producer({
     clientId: "legacy-etl-client",
     bootstrapBrokers: brokers,
@@ -45,10 +51,27 @@ describe("the quality API after a scripted mix through relay, edge and direct wr
       tenant,
       edgePort: await freePort(),
       relayKeys: [`${SERVICE}=*`],
-      relayEnv: { AUDITOR_ENABLED: "true", AUDITOR_DISCOVER_MS: "500", QUALITY_FLUSH_MS: "200" },
+      relayEnv: { QUALITY_FLUSH_MS: "200" },
     });
+    // The auditor as `npm run auditor` runs it, on the relay's database, narrowed to this tenant's topic:
+    // the other test files' topics are not this test's to read.
+    auditor = await startStandaloneAuditor(
+      loadSettings({
+        KAFKA_BROKERS: brokers.join(","),
+        MONGODB_URI: inject("mongodbUri"),
+        MONGODB_DB: stack.relay.database,
+        QUALITY_FLUSH_MS: "200",
+        AUDITOR_DISCOVER_MS: "500",
+      }),
+      {
+        registry: new Registry(),
+        log: pino({ level: "silent" }),
+        topics: new RegExp(`^${topicFor(tenant)}$`),
+      },
+    );
   }, 180_000);
   afterAll(async () => {
+    await auditor?.close();
     await producer.close();
     await stack?.close();
   });
