@@ -11,6 +11,7 @@ import { startTestRelay } from "../support/relay.ts";
 const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("cli")}`;
 const TENANT = uniqueName("cli");
+const SERVICE = `svc_${uniqueName("cli")}`;
 const main = join(import.meta.dirname, "..", "..", "src", "cli", "main.ts");
 
 describe("the behavior-ingest CLI", () => {
@@ -36,7 +37,9 @@ describe("the behavior-ingest CLI", () => {
     });
 
   beforeAll(async () => {
-    relay = await startTestRelay(brokers, [], { env: { ADMIN_TOKEN: ADMIN } });
+    relay = await startTestRelay(brokers, [`${SERVICE}=*`], {
+      env: { ADMIN_TOKEN: ADMIN, QUALITY_FLUSH_MS: "200" },
+    });
     dir = await mkdtemp(join(tmpdir(), "cli-"));
   });
   afterAll(async () => {
@@ -115,6 +118,38 @@ describe("the behavior-ingest CLI", () => {
       /#2 valid[^\n]*\n {2}warning scenario_data\.ecommerce_data\.price \[invalid_type\]/,
     );
     expect(checked.stderr).toBe("behavior-ingest: 1 of 3 events are invalid\n");
+  });
+
+  it("prints a tenant's quality: rates, targets and the fields that fail most", async () => {
+    const tenant = uniqueName("cliq");
+    expect((await cli(["configs", "from-template", tenant, "shop", "ecommerce"])).code).toBe(0);
+    const event = { ...EXAMPLE_EVENTS.ecommerce_data, tenant_id: tenant, scenario_id: "shop" };
+    const answer = await fetch(`${relay.httpUrl}/api/v1/behaviors/track/batch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SERVICE}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        events: [event, event, event, { ...event, event_id: "evt_cli_bad", action_type: "swipe" }],
+      }),
+    });
+    expect(answer.status).toBe(200);
+    // Counts reach the aggregates within a flush (QUALITY_FLUSH_MS, 200 ms here).
+    let shown = await cli(["quality", tenant, "--window", "1h"]);
+    for (let i = 0; i < 50 && !shown.stdout.includes("4 received"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      shown = await cli(["quality", tenant, "--window", "1h"]);
+    }
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(
+      "4 received, 3 accepted (0 with warnings), 1 refused, 0 not taken (retried)",
+    );
+    expect(shown.stdout).toContain("rates     pass 75 %, warnings 0 %, refused 25 %");
+    expect(shown.stdout).toContain("✗ validation pass rate   75 % (≥ 95 %)");
+    expect(shown.stdout).toMatch(/ 1 {2}error +action_type {2}invalid_value {2}e\.g\. evt_cli_bad/);
+    const json = await cli(["quality", tenant, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ tenant_id: tenant, window: "24h", pass_rate: 0.75 });
+    const wrong = await cli(["quality", tenant, "--window", "2d"]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("--window must be one of 1h, 24h, 7d");
   });
 
   it("says what is wrong and how to fix it, with an exit code per kind of failure", async () => {
