@@ -1,5 +1,4 @@
 import * as z from "zod";
-import type { Issue } from "./field-spec.ts";
 import { ScenarioId, TenantId } from "./tenant.ts";
 
 /**
@@ -332,13 +331,3 @@ export const qualityReportOf = (input: {
     })),
   };
 };
-
-/** The issues of one event as tallies' keys: warnings always, errors when the event was refused. */
-export const issuesOf = (outcome: {
-  ok: boolean;
-  errors: readonly Issue[];
-  warnings: readonly Issue[];
-}): { issue: Issue; severity: "warning" | "error" }[] => [
-  ...outcome.warnings.map((issue) => ({ issue, severity: "warning" as const })),
-  ...(outcome.ok ? [] : outcome.errors.map((issue) => ({ issue, severity: "error" as const }))),
-];

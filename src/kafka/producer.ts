@@ -7,7 +7,7 @@ import {
   stringSerializers,
 } from "@platformatic/kafka";
 import { classifyKafkaError } from "./errors.ts";
-import type { EventRecord, RecordProducer } from "./records.ts";
+import { type EventRecord, type RecordProducer, VALIDATED_BY_HEADER } from "./records.ts";
 import type { TopicProvisioner } from "./topics.ts";
 
 export interface ProducerSettings {
@@ -77,14 +77,18 @@ export const platformaticProducer = (
                 ? {
                     topic: r.topic,
                     value: r.value,
-                    headers: { event_id: r.eventId, validated_by: settings.clientId, hot_key: "true" },
+                    headers: {
+                      event_id: r.eventId,
+                      [VALIDATED_BY_HEADER]: settings.clientId,
+                      hot_key: "true",
+                    },
                     partition: nextPartition++ % 1_000_000,
                   }
                 : {
                     topic: r.topic,
                     key: r.key,
                     value: r.value,
-                    headers: { event_id: r.eventId, validated_by: settings.clientId },
+                    headers: { event_id: r.eventId, [VALIDATED_BY_HEADER]: settings.clientId },
                   },
           ),
         });

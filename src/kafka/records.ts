@@ -8,6 +8,12 @@ export interface EventRecord {
   overflow?: boolean;
 }
 
+/**
+ * The header every record our validating writers (the relay, the Kafka-direct tracker) write carries:
+ * their Kafka client id. The auditor tells their records from those of writers that skip validation.
+ */
+export const VALIDATED_BY_HEADER = "validated_by";
+
 /** Where accepted records go. Resolves once the records are durable (in Kafka or in the spool). */
 export interface RecordSink {
   write(records: readonly EventRecord[]): Promise<void>;

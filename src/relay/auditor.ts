@@ -11,6 +11,7 @@ import {
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { type Issue, issue, TOPIC_PREFIX, type TrackingConfig, validateEvent } from "../core/index.ts";
+import { VALIDATED_BY_HEADER } from "../kafka/records.ts";
 import { kafkaConnection, type RelaySettings } from "./config.ts";
 import { CachedConfigSource } from "./config-source.ts";
 import { QualityRecorder } from "./quality.ts";
@@ -19,10 +20,8 @@ import { ConfigRepository } from "./store/configs.ts";
 import { MongoConnection } from "./store/mongo.ts";
 import { QualityRepository } from "./store/quality.ts";
 
-/** The header our validating writers (relay, Kafka-direct tracker) put on every record: their client id. */
-export const VALIDATED_BY_HEADER = "validated_by";
 /** The header a direct writer may set to be named in the audit; without it, it is `unknown`. */
-export const PRODUCER_HEADER = "producer";
+const PRODUCER_HEADER = "producer";
 
 /** The auditors' consumer group, whether they run in relays or on their own. */
 export const AUDITOR_GROUP_ID = "behavior-ingest-auditor";
@@ -82,7 +81,7 @@ export interface Auditor {
 }
 
 /** One record's verdict: the event re-checked against the config version it names (or the current one). */
-export const auditRecord = async (
+const auditRecord = async (
   tenantId: string,
   value: string,
   configs: AuditorOptions["configs"],

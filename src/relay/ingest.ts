@@ -209,23 +209,11 @@ export class IngestService {
   async quarantine(refusals: readonly Refusal[], refusedBy?: "edge"): Promise<number> {
     // The edge's refusals reach the relay only here: its quality counts them as the edge's verdicts.
     if (refusedBy !== undefined) {
-      const outcomes = refusals.map(
-        (r): EventOutcome => ({
-          ok: false,
-          code: r.reason as ErrorCode,
-          message: "",
-          errors: r.errors.map((e) => ({
-            path: e.path,
-            code: (e.code ?? "invalid_value") as Issue["code"],
-            message: e.message,
-          })),
-          warnings: [],
-        }),
-      );
+      const verdicts = refusals.map((r) => ({ ok: false, code: r.reason, errors: r.errors, warnings: [] }));
       this.deps.quality?.call(
         refusedBy,
         refusals.map((r) => r.event),
-        outcomes,
+        verdicts,
         0,
       );
     }

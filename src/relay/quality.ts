@@ -6,12 +6,9 @@ import {
   BoundedLabels,
   CONTENT_REFUSALS,
   claimedTenantId,
-  type EventOutcome,
   emptyCounts,
   hourOf,
-  type Issue,
   type IssueCell,
-  issuesOf,
   isValidTenantId,
   OTHER,
   type QualityCell,
@@ -37,6 +34,17 @@ export const QUALITY_BOUNDS: QualityBounds = { tenants: 100, scenarios: 20, fiel
 const EXAMPLE_MAX_CHARS = 4096;
 
 type Cell = QualityCell & { tenantId: string };
+/** A field problem as counted: an issue, or a refusal's field error as the edge hands it over. */
+type FieldProblem = { path: string; code?: string };
+/** One event's verdict as counted: an outcome of the relay or the edge, or the auditor's re-check. */
+type Verdict = {
+  ok: boolean;
+  code?: string;
+  eventId?: string;
+  /** The problems that refused it (only counted when it was refused). */
+  errors?: readonly FieldProblem[];
+  warnings: readonly FieldProblem[];
+};
 type IssueEntry = IssueCell & { tenantId: string };
 
 const exampleOf = (eventId: string | null, event: unknown) => {
@@ -125,13 +133,14 @@ export class QualityRecorder {
   #issue(
     tenantId: string,
     source: QualitySource,
-    issue: Issue,
+    problem: FieldProblem,
     severity: "warning" | "error",
     example: () => IssueCell["example"],
   ) {
-    const kept = this.#fields.label(tenantId, `${issue.path} ${issue.code}`) !== OTHER;
-    const path = kept ? issue.path : OTHER;
-    const code = kept ? issue.code : OTHER;
+    const given = problem.code ?? "invalid_value";
+    const kept = this.#fields.label(tenantId, `${problem.path} ${given}`) !== OTHER;
+    const path = kept ? problem.path : OTHER;
+    const code = kept ? given : OTHER;
     const tenant = this.#tenants.label("", tenantId);
     const labels = tenant === OTHER ? { field: OTHER, code: OTHER } : { field: path, code };
     this.issues.inc({ source, tenant, severity, ...labels });
@@ -147,13 +156,7 @@ export class QualityRecorder {
   #event(
     source: QualitySource,
     input: unknown,
-    verdict: {
-      ok: boolean;
-      code?: string;
-      eventId?: string;
-      errors: readonly Issue[];
-      warnings: readonly Issue[];
-    },
+    verdict: Verdict,
     audit?: { tenantId: string; producer: { name: string; validated: boolean } },
   ): string | undefined {
     const producer = audit?.producer;
@@ -179,26 +182,22 @@ export class QualityRecorder {
       counts.reasons[reason] = (counts.reasons[reason] ?? 0) + 1;
       this.refused.inc({ ...labels, reason });
     }
-    const issues = issuesOf(verdict);
-    if (issues.length > 0) {
+    const errors = verdict.ok ? [] : (verdict.errors ?? []);
+    if (verdict.warnings.length + errors.length > 0) {
       const claimedId = (input as { event_id?: unknown }).event_id;
       const example = () =>
         exampleOf(verdict.eventId ?? (typeof claimedId === "string" ? claimedId : null), input);
-      for (const { issue, severity } of issues) this.#issue(tenantId, source, issue, severity, example);
+      for (const problem of verdict.warnings) this.#issue(tenantId, source, problem, "warning", example);
+      for (const problem of errors) this.#issue(tenantId, source, problem, "error", example);
     }
     return tenantId;
   }
 
   /** The verdicts of one call from `source`, answered in `ms` (each tenant of the call counts the call once). */
-  call(
-    source: "relay" | "edge",
-    inputs: readonly unknown[],
-    outcomes: readonly EventOutcome[],
-    ms: number,
-  ): void {
+  call(source: "relay" | "edge", inputs: readonly unknown[], verdicts: readonly Verdict[], ms: number): void {
     const tenants = new Set<string>();
-    outcomes.forEach((outcome, i) => {
-      const tenant = this.#event(source, inputs[i], outcome.ok ? { ...outcome, errors: [] } : outcome);
+    verdicts.forEach((verdict, i) => {
+      const tenant = this.#event(source, inputs[i], verdict);
       if (tenant !== undefined) tenants.add(tenant);
     });
     const bucket = answerBucket(ms);
@@ -210,11 +209,10 @@ export class QualityRecorder {
 
   /** A whole call refused before its events were checked (overloaded, rate limited). */
   refusedCall(source: "relay" | "edge", inputs: readonly unknown[], code: string, ms: number): void {
-    const refusal = { ok: false as const, code, errors: [], warnings: [] } as unknown as EventOutcome;
     this.call(
       source,
       inputs,
-      inputs.map(() => refusal),
+      inputs.map(() => ({ ok: false, code, warnings: [] })),
       ms,
     );
   }
@@ -230,7 +228,7 @@ export class QualityRecorder {
   audited(
     tenantId: string,
     event: unknown,
-    verdict: { ok: boolean; errors: readonly Issue[]; warnings: readonly Issue[] },
+    verdict: Verdict,
     producer: { name: string; validated: boolean },
   ): void {
     const counted = verdict.ok ? verdict : { ...verdict, code: "invalid_event" };

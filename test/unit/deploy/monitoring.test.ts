@@ -3,7 +3,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
-import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { EdgeMetrics } from "../../../src/edge/metrics.ts";
 import { auditorMetrics } from "../../../src/relay/auditor.ts";

@@ -96,8 +96,8 @@ describe("quality counts", () => {
       [
         { ok: true, eventId: "e1", warnings: [] },
         { ok: true, eventId: "e2", warnings: [warning] },
-        { ok: false, code: "sink_unavailable", message: "", errors: [], warnings: [] },
-        { ok: false, code: "forbidden", message: "", errors: [], warnings: [] },
+        { ok: false, code: "sink_unavailable", errors: [], warnings: [] },
+        { ok: false, code: "forbidden", errors: [], warnings: [] },
         refusal("", "required"),
       ],
       30,
