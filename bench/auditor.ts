@@ -56,7 +56,10 @@ export const auditorBench = async (options: {
     const sampling = setInterval(() => lags.push(auditor.lag), 1000);
     const before = auditor.audited;
     const t0 = performance.now();
-    const written = (await options.write(options.steadyRate / 100, options.steadySeconds)).ok * 100;
+    // Calls of 100 events at a whole number of calls per second (what the generator takes).
+    const written =
+      (await options.write(Math.max(1, Math.round(options.steadyRate / 100)), options.steadySeconds)).ok *
+      100;
     await sleep(2000); // the last lag measurement after the writes
     clearInterval(sampling);
     const readSeconds = (performance.now() - t0) / 1000;

@@ -276,7 +276,7 @@ export const startStandaloneAuditor = async (
     registry: options.registry,
     log,
     discoverMs: settings.AUDITOR_DISCOVER_MS,
-    topics: options.topics,
+    topics: options.topics ?? settings.AUDITOR_TOPICS,
   });
   return {
     get lag() {

@@ -133,6 +133,19 @@ export const RelaySettings = z
       .transform((v) => v === "true"),
     /** How often the auditor looks for new tenant topics and measures its lag. */
     AUDITOR_DISCOVER_MS: int(10_000),
+    /** The topics the auditor reads, as a regular expression (default: every tenant's event topic). */
+    AUDITOR_TOPICS: z
+      .string()
+      .optional()
+      .transform((pattern, ctx) => {
+        if (pattern === undefined) return undefined;
+        try {
+          return new RegExp(pattern);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a regular expression" });
+          return z.NEVER;
+        }
+      }),
     /** Requests logged at info per second; failures always are, the rest are counted (src/relay/request-log.ts). */
     REQUEST_LOG_PER_SECOND: int(20),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

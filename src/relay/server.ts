@@ -188,6 +188,7 @@ export const startRelay = async (
         registry: metrics.registry,
         log,
         discoverMs: settings.AUDITOR_DISCOVER_MS,
+        topics: settings.AUDITOR_TOPICS,
       })
     : undefined;
 

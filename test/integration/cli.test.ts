@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
+import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
@@ -12,6 +12,7 @@ const brokers = inject("kafkaBrokers");
 const ADMIN = `admin_${uniqueName("cli")}`;
 const TENANT = uniqueName("cli");
 const SERVICE = `svc_${uniqueName("cli")}`;
+const QUALITY_TENANT = uniqueName("cliq");
 const main = join(import.meta.dirname, "..", "..", "src", "cli", "main.ts");
 
 describe("the behavior-ingest CLI", () => {
@@ -38,8 +39,16 @@ describe("the behavior-ingest CLI", () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [`${SERVICE}=*`], {
-      env: { ADMIN_TOKEN: ADMIN, QUALITY_FLUSH_MS: "200" },
+      // The relay's own auditor, on the quality test's tenant only (other files' topics are theirs).
+      env: {
+        ADMIN_TOKEN: ADMIN,
+        QUALITY_FLUSH_MS: "200",
+        AUDITOR_ENABLED: "true",
+        AUDITOR_DISCOVER_MS: "500",
+        AUDITOR_TOPICS: `^${topicFor(QUALITY_TENANT)}$`,
+      },
     });
+
     dir = await mkdtemp(join(tmpdir(), "cli-"));
   });
   afterAll(async () => {
@@ -121,7 +130,7 @@ describe("the behavior-ingest CLI", () => {
   });
 
   it("prints a tenant's quality: rates, targets and the fields that fail most", async () => {
-    const tenant = uniqueName("cliq");
+    const tenant = QUALITY_TENANT;
     expect((await cli(["configs", "from-template", tenant, "shop", "ecommerce"])).code).toBe(0);
     const event = { ...EXAMPLE_EVENTS.ecommerce_data, tenant_id: tenant, scenario_id: "shop" };
     const answer = await fetch(`${relay.httpUrl}/api/v1/behaviors/track/batch`, {
@@ -134,7 +143,8 @@ describe("the behavior-ingest CLI", () => {
     expect(answer.status).toBe(200);
     // Counts reach the aggregates within a flush (QUALITY_FLUSH_MS, 200 ms here).
     let shown = await cli(["quality", tenant, "--window", "1h"]);
-    for (let i = 0; i < 50 && !shown.stdout.includes("4 received"); i++) {
+    // The relay's auditor reads the 3 accepted events back from the topic.
+    for (let i = 0; i < 100 && !shown.stdout.includes("3 read"); i++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       shown = await cli(["quality", tenant, "--window", "1h"]);
     }
@@ -145,6 +155,9 @@ describe("the behavior-ingest CLI", () => {
     expect(shown.stdout).toContain("rates     pass 75 %, warnings 0 %, refused 25 %");
     expect(shown.stdout).toContain("✗ validation pass rate   75 % (≥ 95 %)");
     expect(shown.stdout).toMatch(/ 1 {2}error +action_type {2}invalid_value {2}e\.g\. evt_cli_bad/);
+    expect(shown.stdout).toContain(
+      "in the topic, by producer (auditor)\n  behavior-relay: 3 read, 3 passed, 0 with warnings, 0 failed",
+    );
     const json = await cli(["quality", tenant, "--json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ tenant_id: tenant, window: "24h", pass_rate: 0.75 });
     const wrong = await cli(["quality", tenant, "--window", "2d"]);
