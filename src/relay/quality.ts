@@ -9,6 +9,7 @@ import {
   emptyCounts,
   hourOf,
   type IssueCell,
+  type IssueTally,
   isValidTenantId,
   OTHER,
   type QualityCell,
@@ -34,6 +35,8 @@ export const QUALITY_BOUNDS: QualityBounds = { tenants: 100, scenarios: 20, fiel
 const EXAMPLE_MAX_CHARS = 4096;
 
 type Cell = QualityCell & { tenantId: string };
+/** What one call counted for one (tenant, scenario, producer), before it is added to the cells. */
+type Tally = Omit<Cell, "hour" | "source"> & { issues: Map<string, IssueTally> };
 /** A field problem as counted: an issue, or a refusal's field error as the edge hands it over. */
 type FieldProblem = { path: string; code?: string };
 /** One event's verdict as counted: an outcome of the relay or the edge, or the auditor's re-check. */
@@ -130,76 +133,102 @@ export class QualityRecorder {
     return cell;
   }
 
+  /** Tallies one field problem of an event into its call's tally. */
   #issue(
-    tenantId: string,
-    source: QualitySource,
+    tally: Tally,
     problem: FieldProblem,
     severity: "warning" | "error",
     example: () => IssueCell["example"],
   ) {
     const given = problem.code ?? "invalid_value";
-    const kept = this.#fields.label(tenantId, `${problem.path} ${given}`) !== OTHER;
+    const kept = this.#fields.label(tally.tenantId, `${problem.path} ${given}`) !== OTHER;
     const path = kept ? problem.path : OTHER;
     const code = kept ? given : OTHER;
-    const tenant = this.#tenants.label("", tenantId);
-    const labels = tenant === OTHER ? { field: OTHER, code: OTHER } : { field: path, code };
-    this.issues.inc({ source, tenant, severity, ...labels });
-    const hour = hourOf(this.#now());
-    const key = [tenantId, hour, source, severity, code, path].join("|");
-    const seen = this.#issues.get(key);
+    const key = `${severity}\u0000${code}\u0000${path}`;
+    const seen = tally.issues.get(key);
     if (seen !== undefined) seen.count++;
-    else
-      this.#issues.set(key, { tenantId, hour, source, path, code, severity, count: 1, example: example() });
+    else tally.issues.set(key, { path, code, severity, count: 1, example: example() });
   }
 
-  /** Counts one event's verdict. Events of no valid tenant, or another tenant's (forbidden), count nowhere. */
-  #event(
-    source: QualitySource,
+  /**
+   * Tallies one event's verdict into `tallies`, one per (tenant, scenario, producer) of a call. Events
+   * of no valid tenant, or of another tenant than the key's (forbidden), count nowhere.
+   */
+  #tally(
+    tallies: Map<string, Tally>,
     input: unknown,
     verdict: Verdict,
     audit?: { tenantId: string; producer: { name: string; validated: boolean } },
   ): string | undefined {
-    const producer = audit?.producer;
     const tenantId = audit?.tenantId ?? claimedTenantId(input);
-    if (tenantId === undefined || !isValidTenantId(tenantId) || verdict.code === "forbidden") return;
+    if (tenantId === undefined || verdict.code === "forbidden" || !isValidTenantId(tenantId)) return;
     const claimed = (input as { scenario_id?: unknown }).scenario_id;
     const scenario = this.#scenarios.label(tenantId, typeof claimed === "string" ? claimed : "");
-    const name = producer === undefined ? "" : this.#producers.label(tenantId, producer.name);
-    const counts = this.#cell(tenantId, source, scenario, name, producer?.validated ?? true).counts;
-    const tenant = this.#tenants.label("", tenantId);
-    const labels = { source, tenant, scenario: tenant === OTHER ? OTHER : scenario };
+    const producer = audit === undefined ? "" : this.#producers.label(tenantId, audit.producer.name);
+    const validated = audit?.producer.validated ?? true;
+    const key = `${tenantId}\u0000${scenario}\u0000${producer}\u0000${validated}`;
+    let tally = tallies.get(key);
+    if (tally === undefined) {
+      tally = { tenantId, scenario, producer, validated, counts: emptyCounts(), issues: new Map() };
+      tallies.set(key, tally);
+    }
+    const { counts } = tally;
     counts.received++;
-    this.received.inc(labels);
     if (verdict.ok) {
       counts.accepted++;
       if (verdict.warnings.length > 0) counts.warned++;
-      this.accepted.inc({ ...labels, warned: String(verdict.warnings.length > 0) });
     } else {
       const reason = verdict.code ?? "invalid_event";
       // Refused for what the event is (the client's to fix), or for an operational reason (retried).
       if (CONTENT_REFUSALS.has(reason as QuarantineReason)) counts.refused++;
       else counts.failed++;
       counts.reasons[reason] = (counts.reasons[reason] ?? 0) + 1;
-      this.refused.inc({ ...labels, reason });
     }
     const errors = verdict.ok ? [] : (verdict.errors ?? []);
     if (verdict.warnings.length + errors.length > 0) {
       const claimedId = (input as { event_id?: unknown }).event_id;
       const example = () =>
         exampleOf(verdict.eventId ?? (typeof claimedId === "string" ? claimedId : null), input);
-      for (const problem of verdict.warnings) this.#issue(tenantId, source, problem, "warning", example);
-      for (const problem of errors) this.#issue(tenantId, source, problem, "error", example);
+      for (const problem of verdict.warnings) this.#issue(tally, problem, "warning", example);
+      for (const problem of errors) this.#issue(tally, problem, "error", example);
     }
     return tenantId;
   }
 
+  /** Adds a call's tallies to their cells and to Prometheus: one increment per label set, not per event. */
+  #add(source: QualitySource, tallies: Map<string, Tally>): void {
+    for (const tally of tallies.values()) {
+      const { tenantId, scenario, producer, validated, counts } = tally;
+      addCounts(this.#cell(tenantId, source, scenario, producer, validated).counts, counts);
+      const tenant = this.#tenants.label("", tenantId);
+      const labels = { source, tenant, scenario: tenant === OTHER ? OTHER : scenario };
+      this.received.inc(labels, counts.received);
+      if (counts.accepted > counts.warned)
+        this.accepted.inc({ ...labels, warned: "false" }, counts.accepted - counts.warned);
+      if (counts.warned > 0) this.accepted.inc({ ...labels, warned: "true" }, counts.warned);
+      for (const [reason, n] of Object.entries(counts.reasons)) this.refused.inc({ ...labels, reason }, n);
+      for (const issue of tally.issues.values()) {
+        const { path, code, severity, count } = issue;
+        const field = tenant === OTHER ? { field: OTHER, code: OTHER } : { field: path, code };
+        this.issues.inc({ source, tenant, severity, ...field }, count);
+        const hour = hourOf(this.#now());
+        const key = [tenantId, hour, source, severity, code, path].join("|");
+        const seen = this.#issues.get(key);
+        if (seen !== undefined) seen.count += count;
+        else this.#issues.set(key, { tenantId, hour, source, ...issue });
+      }
+    }
+  }
+
   /** The verdicts of one call from `source`, answered in `ms` (each tenant of the call counts the call once). */
   call(source: "relay" | "edge", inputs: readonly unknown[], verdicts: readonly Verdict[], ms: number): void {
+    const tallies = new Map<string, Tally>();
     const tenants = new Set<string>();
     verdicts.forEach((verdict, i) => {
-      const tenant = this.#event(source, inputs[i], verdict);
+      const tenant = this.#tally(tallies, inputs[i], verdict);
       if (tenant !== undefined) tenants.add(tenant);
     });
+    this.#add(source, tallies);
     const bucket = answerBucket(ms);
     for (const tenant of tenants) {
       const answers = this.#cell(tenant, source, "").counts.answers;
@@ -231,8 +260,10 @@ export class QualityRecorder {
     verdict: Verdict,
     producer: { name: string; validated: boolean },
   ): void {
+    const tallies = new Map<string, Tally>();
     const counted = verdict.ok ? verdict : { ...verdict, code: "invalid_event" };
-    this.#event("audit", event, counted, { tenantId, producer });
+    this.#tally(tallies, event, counted, { tenantId, producer });
+    this.#add("audit", tallies);
   }
 
   /** Adds what was counted since the last flush to the stored aggregates; kept for the next one on failure. */
