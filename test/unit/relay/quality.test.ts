@@ -3,7 +3,7 @@
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { type IssueCell, type QualityCell, qualityReportOf } from "../../../src/core/index.ts";
+import { emptyCounts, type IssueCell, type QualityCell, qualityReportOf } from "../../../src/core/index.ts";
 import { QualityRecorder } from "../../../src/relay/quality.ts";
 
 const log = pino({ level: "silent" });
@@ -119,14 +119,7 @@ describe("quality counts", () => {
 
   it("reports rates, the four targets, the top fields and the trend from stored cells", () => {
     const counts = (over: Partial<QualityCell["counts"]>): QualityCell["counts"] => ({
-      received: 0,
-      accepted: 0,
-      warned: 0,
-      refused: 0,
-      failed: 0,
-      reasons: {},
-      spooled: 0,
-      answers: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      ...emptyCounts(),
       ...over,
     });
     const cell = (
