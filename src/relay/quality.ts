@@ -266,27 +266,39 @@ export class QualityRecorder {
     this.#add("audit", tallies);
   }
 
-  /** Adds what was counted since the last flush to the stored aggregates; kept for the next one on failure. */
+  /**
+   * Adds what was counted since the last flush to the stored aggregates. Counts and field tallies are
+   * written apart, and only the part that failed is kept for the next flush: re-adding a part already
+   * written would count it twice.
+   */
   async flush(): Promise<void> {
-    if (this.#store === undefined || (this.#cells.size === 0 && this.#issues.size === 0)) return;
+    const store = this.#store;
+    if (store === undefined) return;
     const cells = this.#cells;
     const issues = this.#issues;
     this.#cells = new Map();
     this.#issues = new Map();
-    try {
-      await this.#store.add([...cells.values()], [...issues.values()]);
-    } catch (error) {
+    const failed = (error: unknown) =>
       this.#log.warn({ err: error }, "quality counts could not be stored; kept for the next flush");
-      for (const [key, cell] of cells) {
-        const now = this.#cells.get(key);
-        if (now === undefined) this.#cells.set(key, cell);
-        else addCounts(now.counts, cell.counts);
-      }
-      for (const [key, issue] of issues) {
-        const now = this.#issues.get(key);
-        if (now === undefined) this.#issues.set(key, issue);
-        else now.count += issue.count;
-      }
+    if (cells.size > 0) {
+      await store.add([...cells.values()], []).catch((error: unknown) => {
+        failed(error);
+        for (const [key, cell] of cells) {
+          const now = this.#cells.get(key);
+          if (now === undefined) this.#cells.set(key, cell);
+          else addCounts(now.counts, cell.counts);
+        }
+      });
+    }
+    if (issues.size > 0) {
+      await store.add([], [...issues.values()]).catch((error: unknown) => {
+        failed(error);
+        for (const [key, issue] of issues) {
+          const now = this.#issues.get(key);
+          if (now === undefined) this.#issues.set(key, issue);
+          else now.count += issue.count;
+        }
+      });
     }
   }
 

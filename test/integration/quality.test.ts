@@ -193,6 +193,32 @@ describe("the quality API after a scripted mix through relay, edge and direct wr
     expect(hours).toBe(10);
   });
 
+  it("keeps an example event whose keys MongoDB would refuse as field names, and the counts with it", async () => {
+    const other = uniqueName("quality_keys");
+    const hostile = { ...good, tenant_id: other, extra_data: { $where: "1", "a.b": 2, "": 3 } };
+    const answer = await fetch(`${stack.relay.httpUrl}/api/v1/behaviors/track`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SERVICE}`, "content-type": "application/json" },
+      body: JSON.stringify(hostile),
+    });
+    expect(answer.status).toBe(200);
+    let body: QualityReport | undefined;
+    for (let i = 0; i < 100 && body?.events.received !== 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const response = await fetch(`${stack.relay.httpUrl}/api/v1/tenants/${other}/quality?window=1h`, {
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      body = (await response.json()) as QualityReport;
+    }
+    // No tracking config for this tenant: every event is accepted with a no_config warning.
+    expect(body?.events).toEqual({ received: 1, accepted: 1, warned: 1, refused: 0, failed: 0 });
+    expect(body?.top_fields[0]).toMatchObject({
+      path: "scenario_id",
+      code: "no_config",
+      example: { event: { extra_data: { $where: "1", "a.b": 2, "": 3 } } },
+    });
+  });
+
   it("answers the tenant's secret key, and refuses another tenant's key and no key", async () => {
     const secret = (
       await stack.admin("/api/v1/api-keys", { kind: "secret", tenant_id: tenant, name: "quality reader" })

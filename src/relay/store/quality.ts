@@ -32,10 +32,15 @@ interface CellDoc {
   answers?: Record<string, number>;
 }
 
-interface IssueDoc extends Omit<IssueCell, "hour"> {
+interface IssueDoc extends Omit<IssueCell, "hour" | "example"> {
   _id: string;
   tenant_id: string;
   hour: number;
+  /**
+   * The example event as JSON text: its keys are the client's, and one like `$where` or `a.b` would make
+   * some MongoDB-wire servers refuse the whole write (and every later flush with it).
+   */
+  example: { event_id: string | null; event_json: string };
 }
 
 /**
@@ -100,7 +105,18 @@ export class QualityRepository {
             updateOne: {
               filter: { _id: [tenantId, hour, source, severity, code, path].join("|") },
               update: {
-                $setOnInsert: { tenant_id: tenantId, hour, source, path, code, severity, example },
+                $setOnInsert: {
+                  tenant_id: tenantId,
+                  hour,
+                  source,
+                  path,
+                  code,
+                  severity,
+                  example: {
+                    event_id: example.event_id,
+                    event_json: JSON.stringify(example.event) ?? "null",
+                  },
+                },
                 $inc: { count },
               },
               upsert: true,
@@ -136,7 +152,7 @@ export class QualityRepository {
           code,
           severity,
           count,
-          example,
+          example: { event_id: example.event_id, event: JSON.parse(example.event_json) },
         })),
       };
     });

@@ -117,6 +117,32 @@ describe("quality counts", () => {
     expect(call?.counts.answers[3]).toBe(1); // 30 ms: the fourth bucket, ≤ 50 ms
   });
 
+  it("keeps for the next flush only the part a flush could not store, so nothing is counted twice", async () => {
+    const stored: { cells: QualityCell[]; issues: IssueCell[] } = { cells: [], issues: [] };
+    let issuesFail = true;
+    const quality = new QualityRecorder({
+      registry: new Registry(),
+      log,
+      now: () => NOW,
+      store: {
+        // As the repository writes them: the counts first, then the field tallies, which fail once.
+        add: async (cells, issues) => {
+          stored.cells.push(...cells);
+          if (issues.length > 0 && issuesFail) throw new Error("the field tallies could not be written");
+          stored.issues.push(...issues);
+        },
+      },
+    });
+    const event = { tenant_id: "shop", scenario_id: "feed" };
+    quality.call("relay", [event], [refusal("item_id", "required")], 3);
+    await quality.flush();
+    issuesFail = false;
+    await quality.flush();
+    const received = stored.cells.reduce((sum, c) => sum + c.counts.received, 0);
+    expect(received).toBe(1);
+    expect(stored.issues.map((i) => [i.path, i.count])).toEqual([["item_id", 1]]);
+  });
+
   it("reports rates, the four targets, the top fields and the trend from stored cells", () => {
     const counts = (over: Partial<QualityCell["counts"]>): QualityCell["counts"] => ({
       ...emptyCounts(),
