@@ -35,3 +35,9 @@ export const quarantineTopicFor = (tenantId: string): string => `${TOPIC_PREFIX}
 
 export const isValidTenantId = (value: unknown): value is string =>
   typeof value === "string" && TENANT_ID_PATTERN.test(value);
+
+/** The tenant whose event topic this is ({@link topicFor}); undefined for any other topic, quarantine topics included. */
+export const tenantOfTopic = (topic: string): string | undefined => {
+  const tenantId = topic.slice(TOPIC_PREFIX.length);
+  return topic.startsWith(TOPIC_PREFIX) && isValidTenantId(tenantId) ? tenantId : undefined;
+};

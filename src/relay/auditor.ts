@@ -10,7 +10,7 @@ import {
 } from "@platformatic/kafka";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { type Issue, issue, TOPIC_PREFIX, type TrackingConfig, validateEvent } from "../core/index.ts";
+import { type Issue, issue, type TrackingConfig, tenantOfTopic, validateEvent } from "../core/index.ts";
 import { VALIDATED_BY_HEADER } from "../kafka/records.ts";
 import { kafkaConnection, type RelaySettings } from "./config.ts";
 import { CachedConfigSource } from "./config-source.ts";
@@ -50,9 +50,6 @@ export const auditedConfigs = (
   };
 };
 
-/** A tenant's event topic: `user-behaviors-<tenant>`, not its quarantine topic. */
-const TENANT_TOPIC = /^user-behaviors-[a-z0-9][a-z0-9_]{0,63}$/;
-
 export interface AuditorOptions {
   brokers: string[];
   connection?: Pick<ConnectionOptions, "sasl" | "tls">;
@@ -89,7 +86,9 @@ const auditRecord = async (
   let event: unknown;
   try {
     event = JSON.parse(value);
-  } catch {
+  } catch (error) {
+    // JSON.parse throws SyntaxError for text that is not JSON: a direct writer's record that fails the audit.
+    if (!(error instanceof SyntaxError)) throw error;
     const errors = [issue("", "invalid_type", "is not JSON")];
     return {
       event: { tenant_id: tenantId, unreadable: value.slice(0, 200) },
@@ -153,7 +152,7 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
     ...options.connection,
   });
   const metrics = auditorMetrics(options.registry);
-  const wanted = options.topics ?? TENANT_TOPIC;
+  const wanted = options.topics ?? /./;
   let lag = 0;
   let audited = 0;
   let closed = false;
@@ -162,7 +161,8 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
   const streams = new Set<MessagesStream<string, string, string, string>>();
 
   const audit = async (message: Message<string, string, string, string>) => {
-    const tenantId = message.topic.slice(TOPIC_PREFIX.length);
+    // Only tenants' event topics are read.
+    const tenantId = tenantOfTopic(message.topic) as string;
     const verdict = await auditRecord(tenantId, message.value ?? "", options.configs);
     const by = message.headers.get(VALIDATED_BY_HEADER);
     const producer =
@@ -209,7 +209,9 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
     if (watching || closed) return;
     watching = true;
     try {
-      const found = (await admin.listTopics()).filter((t) => TENANT_TOPIC.test(t) && wanted.test(t));
+      const found = (await admin.listTopics()).filter(
+        (t) => tenantOfTopic(t) !== undefined && wanted.test(t),
+      );
       const fresh = found.filter((t) => !known.has(t));
       if (fresh.length > 0) await read(fresh);
       if (known.size > 0) {

@@ -141,8 +141,10 @@ export const RelaySettings = z
         if (pattern === undefined) return undefined;
         try {
           return new RegExp(pattern);
-        } catch {
-          ctx.addIssue({ code: "custom", message: "must be a regular expression" });
+        } catch (error) {
+          // RegExp throws SyntaxError for a pattern it cannot compile: a wrong setting, reported as one.
+          if (!(error instanceof SyntaxError)) throw error;
+          ctx.addIssue({ code: "custom", message: `must be a regular expression: ${error.message}` });
           return z.NEVER;
         }
       }),

@@ -15,7 +15,7 @@ import {
   type QualityCell,
   type QualitySource,
   type QuarantineReason,
-  TOPIC_PREFIX,
+  tenantOfTopic,
 } from "../core/index.ts";
 import type { QualityRepository } from "./store/quality.ts";
 
@@ -248,9 +248,8 @@ export class QualityRecorder {
 
   /** Accepted events of a tenant topic that went to the spool instead of Kafka. */
   spooled(topic: string, events: number): void {
-    const tenantId = topic.slice(TOPIC_PREFIX.length);
-    if (!topic.startsWith(TOPIC_PREFIX) || !isValidTenantId(tenantId)) return; // -rejected topics
-    this.#cell(tenantId, "relay", "").counts.spooled += events;
+    const tenantId = tenantOfTopic(topic);
+    if (tenantId !== undefined) this.#cell(tenantId, "relay", "").counts.spooled += events;
   }
 
   /** The auditor's verdict on one record read back from a tenant's topic, counted for that tenant. */

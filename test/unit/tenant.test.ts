@@ -5,6 +5,7 @@ import {
   mayWriteTenant,
   quarantineTopicFor,
   TenantId,
+  tenantOfTopic,
   topicFor,
 } from "../../src/core/index.ts";
 
@@ -34,6 +35,13 @@ describe("tenant ids and topics", () => {
   ])("rejects %j", (tenant) => {
     expect(isValidTenantId(tenant)).toBe(false);
     expect(TenantId.safeParse(tenant).success).toBe(false);
+  });
+
+  it("reads the tenant back from its event topic only", () => {
+    expect(tenantOfTopic(topicFor("mymx"))).toBe("mymx");
+    expect(tenantOfTopic(quarantineTopicFor("mymx"))).toBeUndefined();
+    expect(tenantOfTopic("user-behaviors-")).toBeUndefined();
+    expect(tenantOfTopic("orders")).toBeUndefined();
   });
 
   it("maps every accepted tenant to legal Kafka topics that no other tenant can reach", () => {
