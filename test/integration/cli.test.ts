@@ -144,7 +144,11 @@ describe("the behavior-ingest CLI", () => {
     // Counts reach the aggregates within a flush (QUALITY_FLUSH_MS, 200 ms here).
     let shown = await cli(["quality", tenant, "--window", "1h"]);
     // The relay's auditor reads the 3 accepted events back from the topic.
-    for (let i = 0; i < 100 && !shown.stdout.includes("3 read"); i++) {
+    for (
+      let i = 0;
+      i < 100 && !(shown.stdout.includes("3 read") && shown.stdout.includes("evt_cli_bad"));
+      i++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       shown = await cli(["quality", tenant, "--window", "1h"]);
     }

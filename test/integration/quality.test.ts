@@ -141,7 +141,9 @@ describe("the quality API after a scripted mix through relay, edge and direct wr
       expect(answer.status).toBe(200);
       body = answer.body;
       const read = body.direct_writers.reduce((sum, w) => sum + w.received, 0);
-      if (body.events.received === 10 && read === 10) break;
+      // Counts and field tallies are written one after the other: wait for both.
+      const problems = body.top_fields.reduce((sum, f) => sum + f.count, 0);
+      if (body.events.received === 10 && read === 10 && problems === 5) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     if (body === undefined) throw new Error("no report");
@@ -203,7 +205,8 @@ describe("the quality API after a scripted mix through relay, edge and direct wr
     });
     expect(answer.status).toBe(200);
     let body: QualityReport | undefined;
-    for (let i = 0; i < 100 && body?.events.received !== 1; i++) {
+    // Counts and field tallies are written one after the other: wait for both.
+    for (let i = 0; i < 100 && (body?.events.received !== 1 || body.top_fields.length === 0); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const response = await fetch(`${stack.relay.httpUrl}/api/v1/tenants/${other}/quality?window=1h`, {
         headers: { authorization: `Bearer ${stack.adminToken}` },
