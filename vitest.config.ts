@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
@@ -25,9 +26,10 @@ class LongestFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    // Integration files mostly wait (for brokers to restart, outages to pass, processes to start), so
-    // four files run at once even on two cores; each uses its own tenants, topics, ports and brokers.
-    maxWorkers: 5,
+    // One file per core, and one more: integration files partly wait (for a broker, a process to
+    // start), which the extra file fills; more than that starves the timers of time-sensitive tests
+    // (five files on two cores made them flaky). Each file uses its own tenants, topics, ports and brokers.
+    maxWorkers: availableParallelism() + 1,
     sequence: { sequencer: LongestFirst },
     projects: [
       {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A local MongoDB-wire server: FerretDB v1 with its SQLite backend, built from the Go module proxy.
-# Usage: scripts/ferretdb.sh start|stop|status|wipe.  MONGODB_PORT (27017) chooses the port.
+# Usage: scripts/ferretdb.sh build|start|stop|status|wipe.  MONGODB_PORT (27017) chooses the port.
 # Any real MongoDB can replace it: set MONGODB_URI and nothing here is started.
 set -euo pipefail
 . "$(dirname "$0")/lib/service.sh"
@@ -15,22 +15,18 @@ LOG_FILE="$LOG_DIR/ferretdb.log"
 
 # Builds the binary once. FerretDB embeds its version from a file its own release tooling writes, so
 # the module source is copied out of the read-only module cache and that file is filled in first.
-build() {
-  [ -x "$BIN" ] && return
+build_ferretdb() { # staging
   require go "to build FerretDB" "Install Go 1.24 or newer (apt-get install golang, or from go.dev)."
   say "building FerretDB $FERRETDB_VERSION from the Go module proxy into $BIN (once, a few minutes)"
   src=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -d "$src" ] || die "could not download github.com/FerretDB/FerretDB@$FERRETDB_VERSION from the Go module proxy"
-  work=$(mktemp -d "${TMPDIR:-/tmp}/ferretdb-build.XXXXXX")
-  cp -r "$src/." "$work"
-  chmod -R u+w "$work"
-  echo "$FERRETDB_VERSION" >"$work/build/version/version.txt"
-  mkdir -p "$(dirname "$BIN")"
-  (cd "$work" && go build -buildvcs=false -trimpath -o "$BIN.tmp" ./cmd/ferretdb) >&2 ||
-    { rm -rf "$work"; die "building FerretDB failed (see above)"; }
-  mv "$BIN.tmp" "$BIN"
-  rm -rf "$work"
+  [ -d "$src" ] || { say "could not download github.com/FerretDB/FerretDB@$FERRETDB_VERSION from the Go module proxy"; return 1; }
+  cp -r "$src/." "$1/src"
+  chmod -R u+w "$1/src"
+  echo "$FERRETDB_VERSION" >"$1/src/build/version/version.txt"
+  (cd "$1/src" && go build -buildvcs=false -trimpath -o "$1/ferretdb" ./cmd/ferretdb) || return 1
+  rm -rf "$1/src"
 }
+build() { provision "ferretdb-$FERRETDB_VERSION" build_ferretdb >/dev/null; }
 
 start() {
   if pid=$(running_pid "$PID_FILE"); then
@@ -67,6 +63,7 @@ status() {
 }
 
 case "${1:-}" in
+build) build ;;
 start) start ;;
 stop) stop_pid_file "$PID_FILE" ferretdb ;;
 status) status ;;
@@ -75,5 +72,5 @@ wipe)
   rm -rf "$DATA"
   say "ferretdb data wiped"
   ;;
-*) die "usage: $0 start|stop|status|wipe" ;;
+*) die "usage: $0 build|start|stop|status|wipe" ;;
 esac

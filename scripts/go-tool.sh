@@ -5,10 +5,9 @@ set -eu
 name=$1
 module=$2
 version=$3
-CACHE_DIR=${BEHAVIOR_INGEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/behavior-ingest}
-bin="$CACHE_DIR/$name-$version/$name"
-if [ ! -x "$bin" ]; then
-  echo "building $name $version from the Go module proxy (once)" >&2
-  GOBIN="$CACHE_DIR/$name-$version" go install "$module@$version" >&2
-fi
-echo "$bin"
+. "$(dirname "$0")/lib/provision.sh"
+build_go_tool() { # staging
+  echo "building $name $version from the Go module proxy (once)"
+  GOBIN="$1" go install "$module@$version"
+}
+echo "$(provision "$name-$version" build_go_tool)/$name"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local Apache Kafka cluster of one or three KRaft nodes (each a broker and a controller in one
 # process), run from the Maven Central jars on the installed Java.
-# Usage: scripts/kafka.sh start|stop|status|brokers|wipe|tool CLASS ARGS…
+# Usage: scripts/kafka.sh start|stop|status|brokers|fetch|wipe|tool CLASS ARGS…
 #        scripts/kafka.sh start-node|stop-node|kill-node|pause-node|resume-node N
 #   KAFKA_NODES (1 or 3), KAFKA_PORT (9092: the first node; the others at +100 and +200; each node's
 #   controller listens one above its port, or on KAFKA_CONTROLLER_PORT for a single node) and
@@ -23,7 +23,8 @@ HOST=127.0.0.1
 NODES=${KAFKA_NODES:-1}
 PORT=${KAFKA_PORT:-9092}
 # Keyed by the pom's checksum, so a changed dependency list fetches afresh.
-LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION-$(cksum <"$ROOT/scripts/kafka/pom.xml" | cut -d' ' -f1)/libs"
+KAFKA_HOME_NAME="kafka-$KAFKA_VERSION-$(cksum <"$ROOT/scripts/kafka/pom.xml" | cut -d' ' -f1)"
+LIBS="$CACHE_DIR/$KAFKA_HOME_NAME/libs"
 case "$NODES" in 1 | 3) ;; *) die "KAFKA_NODES must be 1 or 3, not $NODES" ;; esac
 if [ "$NODES" = 1 ]; then DATA=${KAFKA_DATA_DIR:-$DEV_DIR/kafka}; else DATA=${KAFKA_DATA_DIR:-$DEV_DIR/kafka-cluster}; fi
 
@@ -43,23 +44,19 @@ brokers() {
 }
 
 # Resolves the broker, its tools and a Log4j 2 binding once; later runs reuse the cache.
-fetch() {
-  [ -f "$LIBS/.complete" ] && return
+fetch_libs() { # staging
   require java "to run the Kafka broker" "Install a JDK 17 or newer (apt-get install openjdk-17-jre-headless)."
   require mvn "to fetch the Kafka jars from Maven Central" "Install Maven (apt-get install maven)."
   say "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (once)"
-  staging="$LIBS.staging.$$"
-  rm -rf "$staging"
   mkdir -p "$LOG_DIR"
   if ! mvn -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$staging" >"$LOG_DIR/kafka-fetch.log" 2>&1; then
+    -DincludeScope=runtime -DoutputDirectory="$1/libs" >"$LOG_DIR/kafka-fetch.log" 2>&1; then
     tail -n 30 "$LOG_DIR/kafka-fetch.log" >&2
-    die "Maven could not fetch the Kafka jars; see $LOG_DIR/kafka-fetch.log"
+    say "Maven could not fetch the Kafka jars; see $LOG_DIR/kafka-fetch.log"
+    return 1
   fi
-  touch "$staging/.complete"
-  rm -rf "$LIBS"
-  mv "$staging" "$LIBS"
 }
+fetch() { provision "$KAFKA_HOME_NAME" fetch_libs >/dev/null; }
 
 # Class-data sharing: the classes a broker loads, archived by the JVM when a node first stops
 # gracefully and mapped by every later JVM here (nodes, storage format, tools), which takes a node's
@@ -315,5 +312,6 @@ tool)
   [ -f "$(node_dir 1)/tools-log4j2.properties" ] || write_config 1
   run_tool "$@"
   ;;
-*) die "usage: $0 start|stop|status|brokers|wipe|start-node N|stop-node N|kill-node N|pause-node N|resume-node N|tool CLASS ARGS…" ;;
+fetch) fetch ;;
+*) die "usage: $0 start|stop|status|brokers|fetch|wipe|start-node N|stop-node N|kill-node N|pause-node N|resume-node N|tool CLASS ARGS…" ;;
 esac

@@ -2,7 +2,7 @@
 # Downloads and builds are cached outside the repo; data and logs live in .dev/ (git-ignored, wipeable).
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE_DIR=${BEHAVIOR_INGEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/behavior-ingest}
+. "$ROOT/scripts/lib/provision.sh"
 DEV_DIR=${BEHAVIOR_INGEST_DEV_DIR:-$ROOT/.dev}
 LOG_DIR="$DEV_DIR/logs"
 

@@ -94,8 +94,10 @@ describe("the README, followed literally on a fresh copy of the repository", () 
   let stack: ReturnType<typeof startStack> | undefined;
   afterAll(async () => {
     if (stack !== undefined) await stopStack(stack.child);
-    // Give the stack time to stop what it started before its folder goes.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // What the stack started stops after npm itself: its folder goes once none of them answers.
+    for (const port of Object.values(ports)) {
+      await expect.poll(() => answers(`http://127.0.0.1:${port}/`), { timeout: 30_000 }).toBe(false);
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -5,9 +5,10 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { toolPath } from "../support/tools.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const run = promisify(execFile);
@@ -15,17 +16,14 @@ const run = promisify(execFile);
 describe("deploy/", () => {
   let validate: (file: string) => Promise<{ ok: boolean; output: string }>;
 
-  beforeAll(async () => {
-    const python = (
-      await run("bash", [join(root, "scripts", "python-env.sh")], { timeout: 300_000 })
-    ).stdout.trim();
-    const tool = join(dirname(python), "kubernetes-validate");
+  beforeAll(() => {
+    const python = toolPath("python");
     validate = (file) =>
-      run(tool, ["--strict", "--kubernetes-version", "1.33.0", file]).then(
+      run(python, ["-m", "kubernetes_validate", "--strict", "--kubernetes-version", "1.33.0", file]).then(
         ({ stdout, stderr }) => ({ ok: true, output: stdout + stderr }),
         (error: { stdout: string; stderr: string }) => ({ ok: false, output: error.stdout + error.stderr }),
       );
-  }, 300_000);
+  });
 
   it("the Kubernetes manifests are valid: a StatefulSet with a spool volume per relay, a Service, a ConfigMap", async () => {
     const { ok, output } = await validate(join(root, "deploy", "kubernetes", "relay.yaml"));

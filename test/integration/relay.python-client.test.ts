@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { topicFor } from "../../src/core/index.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
+import { toolPath } from "../support/tools.ts";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -21,9 +22,7 @@ describe("a client generated from the proto in Python (grpcio)", () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [`${key}=${tenant}`]);
-    python = (
-      await run("bash", [join(root, "scripts", "python-env.sh")], { timeout: 300_000 })
-    ).stdout.trim();
+    python = toolPath("python");
     generated = await mkdtemp(join(tmpdir(), "py-gen-"));
     await run(python, [
       "-m",
@@ -34,7 +33,7 @@ describe("a client generated from the proto in Python (grpcio)", () => {
       `--grpc_python_out=${generated}`,
       "recommender/v1/behavior.proto",
     ]);
-  }, 300_000);
+  });
   afterAll(async () => {
     await relay?.close();
   });

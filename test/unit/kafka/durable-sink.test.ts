@@ -32,13 +32,11 @@ const record = (topic: string, id: string, bytes = 40): EventRecord => ({
 const records = (topic: string, from: number, n: number, bytes?: number) =>
   Array.from({ length: n }, (_, i) => record(topic, `${topic.slice(15)}_${from + i}`, bytes));
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 const waitFor = async (check: () => boolean, ms = 5000) => {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error("timed out");
-    await sleep(5);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the poll's pace
   }
 };
 
@@ -160,7 +158,8 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     expect(producer.ids(A)).toEqual([]);
     resume();
     await waitFor(() => producer.ids(A).length === 5);
-    await sleep(50);
+    // Closing waits for every request in flight: a late batch sent again would show here.
+    await sink.close();
     expect(producer.ids(A)).toEqual(["a_0", "a_1", "a_2", "a_3", "a_4"]);
     expect(await count("duplicate_risk_events_total")).toBe(0);
   });
@@ -194,7 +193,7 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
     const first = await setup({}, { producer, spools });
     await first.sink.write(records(A, 0, 3));
-    await sleep(20);
+    await waitFor(() => spools.spools.get(A)?.events === 3);
     producer.behaviour = () => undefined;
     // A new process on the same spools (the first one crashed: it is not closed).
     const second = await setup({}, { producer, spools });
@@ -227,11 +226,15 @@ describe("the durable sink (Kafka and spool in memory)", () => {
   it("opens a topic's spool once, however many writes turn to it while it is being opened", async () => {
     const spools = memorySpoolStore();
     let opened = 0;
+    let finishOpening = () => {};
+    const opening = new Promise<void>((resolve) => {
+      finishOpening = resolve;
+    });
     const slow = {
       ...spools,
       open: async (topic: string) => {
         opened++;
-        await sleep(50);
+        await opening;
         return spools.open(topic);
       },
     };
@@ -239,8 +242,10 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
     const { sink } = await setup({ flushAtEvents: 1 }, { producer, spools: slow as typeof spools });
     const first = sink.write(records(A, 0, 1));
-    await sleep(10);
-    await Promise.all([first, ...Array.from({ length: 10 }, (_, i) => sink.write(records(A, i + 1, 1)))]);
+    await waitFor(() => opened === 1);
+    const more = Array.from({ length: 10 }, (_, i) => sink.write(records(A, i + 1, 1)));
+    finishOpening();
+    await Promise.all([first, ...more]);
     expect(opened).toBe(1);
     expect(spools.spools.get(A)?.events).toBe(11);
   });
