@@ -55,6 +55,38 @@ const RETRYABLE_CODES: ReadonlySet<Code> = new Set([
   Code.Canceled,
 ]);
 
+/** Error codes of a connection that failed or was closed under a call (Node's, undici's). */
+const CONNECTION_LOST_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+]);
+/** The same in words: undici, Node's http, Deno's fetch (and the OS's words it passes on), workerd's fetch. */
+const CONNECTION_LOST_MESSAGE =
+  /other side closed|socket hang up|connection closed before message completed|connection refused|connection reset|network connection lost/i;
+
+/**
+ * Whether a call failed because the connection was refused or closed before the relay answered: most
+ * often a kept-alive connection that the relay or a load balancer closed for being idle just as the
+ * call went out on it (fetch fails with "fetch failed", caused by "other side closed" or ECONNRESET).
+ * The relay did not answer, so this is "could not reach the relay", as when it is down: the call is
+ * tried again, then the events are queued. Looks through the chain of causes (Connect wraps fetch's
+ * TypeError, which wraps the socket's error).
+ */
+const connectionLost = (error: unknown): boolean => {
+  let current = error;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && CONNECTION_LOST_CODES.has(code)) return true;
+    if (CONNECTION_LOST_MESSAGE.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+};
+
 /**
  * The edge's calls to the relay's EdgeForwardingService over the Connect protocol (binary protobuf
  * over fetch, which Workers and Deno both have), each signed with the secret the edge and the relay
@@ -101,7 +133,9 @@ export const relayForwarder = (
         });
       } catch (error) {
         const failure = ConnectError.from(error);
-        if (!RETRYABLE_CODES.has(failure.code)) throw failure;
+        // Connect reports a failed fetch as `unknown`, which is retryable anyway; a lost connection is
+        // named here so that it stays "could not reach" whatever becomes of that code.
+        if (!RETRYABLE_CODES.has(failure.code) && !connectionLost(failure)) throw failure;
         if (attempt >= attempts) throw new RelayUnavailableError(failure.message, { cause: failure });
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
       }

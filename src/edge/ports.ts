@@ -47,9 +47,10 @@ export type Delivery =
   | { status: "retry" };
 
 /**
- * The relay could not be asked or answered "not now" for the whole call (unreachable, timeout, 5xx,
- * rate limited): the events belong in the durable queue. Any other failure (a refused signature, a
- * malformed call) is a fault of ours, answered 5xx and never queued silently.
+ * The relay could not be asked or answered "not now" for the whole call (unreachable, a connection
+ * closed before any answer, timeout, 5xx, rate limited): the events belong in the durable queue. Any
+ * other failure (a refused signature, a malformed call) is a fault of ours, answered 5xx and never
+ * queued silently.
  */
 export class RelayUnavailableError extends Error {}
 

@@ -16,6 +16,15 @@ const list = (fallback: string) =>
         .filter(Boolean),
     );
 
+/**
+ * The relay's HTTP/1.1 keep-alive timeout unless set: above the 60 s idle timeout of common load
+ * balancers and proxies (AWS's Application Load Balancer, nginx's upstream keep-alive), where Node's own
+ * default is 5 s.
+ */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** The headers timeout unless set (and RELAY_REQUEST_TIMEOUT_MS is not shorter). */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+
 /** Every setting of the relay, from the environment, parsed once at start-up (defaults suit a laptop). */
 export const RelaySettings = z
   .object({
@@ -29,8 +38,24 @@ export const RelaySettings = z
       .default(1),
     RELAY_HTTP_PORT: int(8080),
     RELAY_GRPC_PORT: int(50051),
-    /** A request (headers and body) must arrive within this time; a slower one gets 408. */
+    /**
+     * A request (headers and body) must arrive within this time of its first byte; a slower one gets 408
+     * and its connection is closed (a client that trickles its request, slowloris, is not waited for).
+     */
     RELAY_REQUEST_TIMEOUT_MS: int(30_000, 1000),
+    /**
+     * A request's headers must arrive within this time of its first byte, else 408: at most
+     * RELAY_REQUEST_TIMEOUT_MS (Node's own rule). Unset: 10 s, or RELAY_REQUEST_TIMEOUT_MS when that is
+     * shorter. Only a request under way is timed: an idle kept-alive connection is not (see below).
+     */
+    RELAY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
+    /**
+     * How long an HTTP/1.1 connection may stay idle after an answer before the relay closes it. Longer
+     * than the idle timeout of the load balancer or proxy in front (60 s for most), so that the balancer,
+     * not the relay, closes idle connections: a request it sends on a connection the relay is closing at
+     * that moment would be lost (a 502, or "other side closed" at a direct client).
+     */
+    RELAY_KEEP_ALIVE_TIMEOUT_MS: int(DEFAULT_KEEP_ALIVE_TIMEOUT_MS, 1000),
     /**
      * REST request-body bytes held at once; beyond it 429 `overloaded` (Retry-After 1), so a flood of large
      * bodies costs refusals, not memory. At least one full request (1 MiB).
@@ -171,7 +196,19 @@ export const RelaySettings = z
         message: "a client certificate needs its key, and the other way round",
       });
     }
-  });
+    if (s.RELAY_HEADERS_TIMEOUT_MS !== undefined && s.RELAY_HEADERS_TIMEOUT_MS > s.RELAY_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["RELAY_HEADERS_TIMEOUT_MS"],
+        message: `must be at most RELAY_REQUEST_TIMEOUT_MS (${s.RELAY_REQUEST_TIMEOUT_MS}): the headers are part of the request`,
+      });
+    }
+  })
+  .transform((s) => ({
+    ...s,
+    RELAY_HEADERS_TIMEOUT_MS:
+      s.RELAY_HEADERS_TIMEOUT_MS ?? Math.min(DEFAULT_HEADERS_TIMEOUT_MS, s.RELAY_REQUEST_TIMEOUT_MS),
+  }));
 export type RelaySettings = z.infer<typeof RelaySettings>;
 
 /** Parses the environment; a bad value stops start-up with a message naming the variable. */

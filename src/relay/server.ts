@@ -245,11 +245,14 @@ export const startRelay = async (
   const rest = getRequestListener(app.fetch);
   const rpc = connectNodeAdapter({ routes, ...limits });
   const httpServer = createHttpServer(
-    // A client that trickles its request (slowloris) is answered 408 and cut off, not waited for.
     {
+      // A client that trickles its request (slowloris) is answered 408 and cut off, not waited for;
+      // Node checks requests under way for both every connectionsCheckingInterval.
       requestTimeout: settings.RELAY_REQUEST_TIMEOUT_MS,
-      headersTimeout: settings.RELAY_REQUEST_TIMEOUT_MS,
-      connectionsCheckingInterval: Math.min(30_000, settings.RELAY_REQUEST_TIMEOUT_MS / 2),
+      headersTimeout: settings.RELAY_HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(30_000, settings.RELAY_HEADERS_TIMEOUT_MS / 2),
+      // Idle connections are left for the load balancer in front to close (docs/operations.md).
+      keepAliveTimeout: settings.RELAY_KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
       // RPC paths are /<package>.<Service>/<Method>; only those go through Connect's adapter.

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,10 +9,12 @@ import {
   type Refusal,
 } from "../../../src/core/index.ts";
 import { createEdgeApp } from "../../../src/edge/app.ts";
+import { relayForwarder } from "../../../src/edge/forwarder.ts";
 import {
   type Delivery,
   type EdgeKey,
   type EdgePorts,
+  type Forwarder,
   type QueuedWork,
   RelayUnavailableError,
 } from "../../../src/edge/ports.ts";
@@ -46,7 +49,8 @@ const {
   ...specEvent
 } = { ...EXAMPLE_EVENTS.video_data, event_id: "", timestamp: 0 };
 
-const setup = (bodyBudgetBytes?: number) => {
+/** `forwarder`: the edge's calls to the relay; a fake driven by `state` when absent. */
+const setup = (bodyBudgetBytes?: number, forwarder?: Forwarder) => {
   const forwarded: BehaviorEvent[] = [];
   const queued: BehaviorEvent[] = [];
   const queuedWork: QueuedWork[] = [];
@@ -66,7 +70,7 @@ const setup = (bodyBudgetBytes?: number) => {
           : undefined,
       key: async (h) => keys[h],
     },
-    forwarder: {
+    forwarder: forwarder ?? {
       forward: async (events) => {
         if (state.relayDown) throw new RelayUnavailableError("relay unreachable");
         if (state.relayBroken) throw new Error("the relay refused the signature");
@@ -235,6 +239,23 @@ describe("edge app", () => {
     const refused = await json("/api/v1/behaviors/track", specEvent);
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ retryable: true });
+  });
+
+  it("queues (202), never 5xx, when the relay closes the connection before answering", async () => {
+    // A relay, or a balancer in front of it, that closes each connection once the call has arrived: what
+    // the edge's fetch meets when an idle kept-alive connection is closed just as a call goes out on it.
+    const relay = createServer((socket) => socket.once("data", () => socket.destroy()));
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+      const { json, queued } = setup(undefined, relayForwarder(url, ["f".repeat(40)], { attempts: 2 }));
+      const response = await json("/api/v1/behaviors/track", specEvent);
+      expect(response.status).toBe(202);
+      const body = (await response.json()) as { event_id: string };
+      expect(queued.map((e) => e.event_id)).toEqual([body.event_id]);
+    } finally {
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
   });
 
   it("gives a clear 4xx for malformed input", async () => {

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { type BehaviorEvent, EXAMPLE_EVENTS, MAX_REQUEST_BYTES } from "../../../src/core/index.ts";
 import { relayForwarder } from "../../../src/edge/forwarder.ts";
 import { RelayUnavailableError } from "../../../src/edge/ports.ts";
@@ -114,5 +115,57 @@ describe("edge forwarder", () => {
       expect(error).toBeInstanceOf(Error);
       expect(error).not.toBeInstanceOf(RelayUnavailableError);
     }
+  });
+});
+
+/**
+ * A relay that takes connections and closes each without a byte of answer, as a relay (or a balancer in
+ * front of it) closing an idle kept-alive connection just as a call goes out on it does: `fin` once the
+ * request has arrived (fetch: "other side closed"), `reset` the same with an RST (ECONNRESET), `at-once`
+ * as soon as the connection is taken.
+ */
+const closingRelay = async (how: "fin" | "reset" | "at-once") => {
+  let connections = 0;
+  const server = createServer((socket: Socket) => {
+    connections++;
+    if (how === "at-once") socket.destroy();
+    else socket.once("data", () => (how === "reset" ? socket.resetAndDestroy() : socket.destroy()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};
+
+describe("edge forwarder, when the relay closes the connection before answering", () => {
+  const opened: Awaited<ReturnType<typeof closingRelay>>[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((relay) => relay.close()));
+  });
+
+  for (const how of ["fin", "reset", "at-once"] as const) {
+    it(`says 'unavailable' (the events get queued), after trying again: ${how}`, async () => {
+      const relay = await closingRelay(how);
+      opened.push(relay);
+      // Node's own fetch (undici), as the edge uses on Node and as Deno's and workerd's behave.
+      const error = await relayForwarder(relay.url, [SECRET], { attempts: 2 })
+        .forward([EXAMPLE_EVENTS.video_data as BehaviorEvent])
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RelayUnavailableError);
+      // Tried as often as for a relay that is down: each try on a connection of its own.
+      expect(relay.connections()).toBe(2);
+    });
+  }
+
+  it("hands refusals to the queue the same way when the quarantine call loses its connection", async () => {
+    const relay = await closingRelay("fin");
+    opened.push(relay);
+    await expect(
+      relayForwarder(relay.url, [SECRET], { attempts: 2 }).quarantine([
+        { reason: "invalid_event", errors: [], event: { tenant_id: "mymx" } },
+      ]),
+    ).rejects.toBeInstanceOf(RelayUnavailableError);
   });
 });
