@@ -1,6 +1,8 @@
-// Fault injection on a cluster of three brokers (docs/fault-report.md): leaders, restarts, pauses and
-// the controller, with the relay's REST and gRPC paths and the Kafka-direct tracker under load.
-// `npm run faults` runs this and the other faults.*.test.ts files and writes the report.
+// Fault injection on a cluster of three brokers (docs/fault-report.md): a leader killed (failover), a
+// rolling restart, a node paused (a hung broker) and the controller killed, with the relay's REST and
+// gRPC paths and the Kafka-direct tracker under load. Every phase lasts until what proves it happened
+// (new leaders, spools used or drained, a node back in sync), never a fixed time. `npm run faults` runs
+// this and the other faults.*.test.ts files and writes the report.
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,9 +17,10 @@ import {
   audit,
   type ClusterRow,
   clusterTable,
-  sleep,
+  metricIn,
   steadyCalls,
   steadyLoad,
+  waitUntil,
   writeFaultReport,
 } from "../support/faults.ts";
 import { privateKafka } from "../support/private-kafka.ts";
@@ -26,6 +29,21 @@ import { startTestRelay } from "../support/relay.ts";
 
 const KEY = `svc_${uniqueName("fault")}`;
 const clusterRows: ClusterRow[] = [];
+/** A paused node stays paused until the relay and the tracker have each spooled this many events. */
+const PAUSE_SPOOLED = 40;
+
+/** What a fault sees of the paths under load, to wait on. */
+interface Paths {
+  tenants: string[];
+  /** A client of the cluster, for its metadata. */
+  admin: Admin;
+  /** Events the relay (REST and gRPC together) and the tracker have put in their spools so far. */
+  spooled(): Promise<{ relay: number; tracker: number }>;
+  /** Until the relay's and the tracker's spools are empty: they deliver to Kafka directly again. */
+  untilDrained(why: string): Promise<void>;
+  /** Until the node is out of every ISR and leads nothing: the controller fenced it, new leaders were elected. */
+  untilFenced(node: number): Promise<void>;
+}
 
 describe("fault injection on three brokers: leaders, restarts, pauses, the controller", () => {
   const kafka = privateKafka(19492, { nodes: 3 });
@@ -42,16 +60,17 @@ describe("fault injection on three brokers: leaders, restarts, pauses, the contr
     writeFaultReport("Three brokers", clusterTable(clusterRows));
   });
 
-  const metric = async (relayUrl: string, name: string) =>
-    Number(
-      new RegExp(`^${name} (\\d+)`, "m").exec(await (await fetch(`${relayUrl}/metrics`)).text())?.[1] ?? 0,
-    );
+  /** The partitions of the tenants' topics, as the cluster describes them now. */
+  const partitionsOf = async (admin: Admin, tenants: string[]) => {
+    const metadata = await admin.metadata({ topics: tenants.map(topicFor), forceUpdate: true });
+    return tenants.flatMap((t) => metadata.topics.get(topicFor(t))?.partitions ?? []);
+  };
 
   /**
    * Relay REST, relay gRPC and the Kafka-direct tracker under load, each into its own tenant; `fault`
    * runs while they send; then every acknowledged event is audited, per path.
    */
-  const underLoad = async (scenario: string, fault: (tenants: string[]) => Promise<void>) => {
+  const underLoad = async (scenario: string, fault: (paths: Paths) => Promise<void>) => {
     const tenants = ["rest", "grpc", "tracker"].map((path) => uniqueName(`c3_${path}`));
     const [rest, grpcTenant, trackerTenant] = tenants as [string, string, string];
     const relay = await startTestRelay(cluster.brokers, [`${KEY}=*`]);
@@ -64,17 +83,56 @@ describe("fault injection on three brokers: leaders, restarts, pauses, the contr
       flushAtEvents: 20,
     });
     const grpc = createClient(BehaviorService, createGrpcTransport({ baseUrl: relay.grpcUrl }));
+    const admin = new Admin({ clientId: "fault-suite", bootstrapBrokers: cluster.brokers });
+    const spools = async () => {
+      const [relayText, trackerText] = await Promise.all([
+        fetch(`${relay.httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()),
+        tracker.registry.metrics(),
+      ]);
+      return {
+        spooled: {
+          relay: metricIn(relayText, "relay_spooled_events_total"),
+          tracker: metricIn(trackerText, "kafka_tracker_spooled_events_total"),
+        },
+        waiting: {
+          relay: metricIn(relayText, "relay_spool_events"),
+          tracker: metricIn(trackerText, "kafka_tracker_spool_events"),
+        },
+      };
+    };
+    const paths: Paths = {
+      tenants,
+      admin,
+      spooled: async () => (await spools()).spooled,
+      untilDrained: (why) =>
+        waitUntil(
+          `the relay's and the tracker's spools to drain ${why}`,
+          async () => {
+            const { waiting } = await spools();
+            return waiting.relay === 0 && waiting.tracker === 0;
+          },
+          90_000,
+        ),
+      untilFenced: (node) =>
+        waitUntil(
+          `node ${node} to be fenced: out of every ISR, new leaders elected`,
+          async () =>
+            (await partitionsOf(admin, tenants)).every(
+              (p) => p.leader >= 0 && p.leader !== node && !p.isr.includes(node),
+            ),
+          90_000,
+        ),
+    };
+    let loads: Record<string, ReturnType<typeof steadyCalls>> = {};
     try {
       // Topics exist before the fault, as in production.
-      const admin = new Admin({ clientId: "fault-suite", bootstrapBrokers: cluster.brokers });
       await admin.createTopics({
         topics: tenants.map(topicFor),
         partitions: 3,
         replicas: 3,
         configs: [{ name: "min.insync.replicas", value: "2" }],
       });
-      await admin.close();
-      const loads = {
+      loads = {
         "relay REST": steadyLoad(`${relay.httpUrl}/api/v1/behaviors/track/batch`, rest, auth),
         "relay gRPC": steadyCalls(grpcTenant, async (events) => {
           try {
@@ -103,17 +161,21 @@ describe("fault injection on three brokers: leaders, restarts, pauses, the contr
           return { status: "ok", acknowledged: results.flatMap((r) => (r.ok ? [r.event_id] : [])) };
         }),
       };
-      await sleep(3000);
-      await fault(tenants);
+      // The fault starts once every path delivers.
+      await Promise.all(Object.values(loads).map((l) => l.untilAcknowledged(10)));
+      await fault(paths);
       const restored = Date.now();
-      await sleep(3000);
+      // Over once the cluster is whole again (every replica in sync), both spools have drained into
+      // it, and every path has had calls acknowledged since.
+      await waitUntil(
+        "every partition with three replicas in sync",
+        async () => (await partitionsOf(admin, tenants)).every((p) => p.leader >= 0 && p.isr.length === 3),
+        90_000,
+      );
+      await paths.untilDrained("after the fault");
+      await Promise.all(Object.values(loads).map((l) => l.untilAcknowledged(5)));
       await Promise.all(Object.values(loads).map((l) => l.stop()));
-      const spooled = {
-        "relay REST": await metric(relay.httpUrl, "relay_spooled_events_total"),
-        "Kafka-direct tracker": Number(
-          /^kafka_tracker_spooled_events_total (\d+)/m.exec(await tracker.registry.metrics())?.[1] ?? 0,
-        ),
-      };
+      const spooled = await paths.spooled();
       // The three paths' audits at once: each waits for its own tenant's events.
       const audited = await Promise.all(
         Object.entries(loads).map(([path, load], i) =>
@@ -141,58 +203,84 @@ describe("fault injection on three brokers: leaders, restarts, pauses, the contr
           ...row,
           path,
           non_retryable: nonRetryable.reduce((n, [, count]) => n + count, 0),
-          spooled:
-            path === "relay gRPC" ? spooled["relay REST"] : (spooled[path as keyof typeof spooled] ?? 0),
+          spooled: path === "Kafka-direct tracker" ? spooled.tracker : spooled.relay,
         });
         expect(row.lost, path).toBe(0);
         expect(nonRetryable, path).toEqual([]);
       }
     } finally {
+      await Promise.all(Object.values(loads).map((l) => l.stop()));
+      await admin.close();
       await tracker.close();
       await relay.close();
     }
   };
 
-  const leaderOf = async (tenant: string) => {
-    const admin = new Admin({ clientId: "fault-suite", bootstrapBrokers: cluster.brokers });
-    const metadata = await admin.metadata({ topics: [topicFor(tenant)], forceUpdate: true });
-    await admin.close();
-    return metadata.topics.get(topicFor(tenant))?.partitions[0]?.leader as number;
-  };
+  /** The leader of the first partition of a tenant's topic. */
+  const leaderOf = async (admin: Admin, tenant: string) =>
+    (await partitionsOf(admin, [tenant]))[0]?.leader as number;
 
-  it("the partition leader's broker SIGKILLed and restarted after 10 s", async () => {
-    await underLoad("leader SIGKILL, restarted after 10 s", async ([rest]) => {
-      const leader = await leaderOf(rest as string);
+  it("the partition leader's broker SIGKILLed: new leaders take over, then it is restarted", async () => {
+    await underLoad("leader SIGKILL until failed over, restarted", async (paths) => {
+      const leader = await leaderOf(paths.admin, paths.tenants[0] as string);
       await cluster.node("kill-node", leader);
-      await sleep(10_000);
+      // The node stays dead until the failover is done: the controller has fenced it (after the broker
+      // session timeout) and elected new leaders, and the paths deliver to them without it.
+      await paths.untilFenced(leader);
+      await paths.untilDrained(`while node ${leader} is down`);
       await cluster.node("start-node", leader);
     });
   }, 300_000);
 
   it("a rolling restart of all three brokers", async () => {
-    await underLoad("rolling restart", async () => {
+    await underLoad("rolling restart", async (paths) => {
       for (const node of [1, 2, 3]) {
         await cluster.node("stop-node", node);
         await cluster.node("start-node", node);
-        await sleep(3000);
+        // As an operator would: the next node stops only once this one is back in every ISR.
+        await waitUntil(
+          `node ${node} back in every ISR`,
+          async () => (await partitionsOf(paths.admin, paths.tenants)).every((p) => p.isr.includes(node)),
+          90_000,
+        );
       }
     });
   }, 400_000);
 
-  it("one broker (a partition leader) paused with SIGSTOP for 30 s", async () => {
-    await underLoad("leader SIGSTOP 30 s", async ([rest]) => {
-      const leader = await leaderOf(rest as string);
-      await cluster.node("pause-node", leader);
-      await sleep(30_000);
-      await cluster.node("resume-node", leader);
-    });
+  it("one broker (a partition leader) paused with SIGSTOP: requests time out and are spooled", async () => {
+    await underLoad(
+      `leader SIGSTOP until relay and tracker spooled ${PAUSE_SPOOLED}+ events each`,
+      async (paths) => {
+        const leader = await leaderOf(paths.admin, paths.tenants[0] as string);
+        const before = await paths.spooled();
+        await cluster.node("pause-node", leader);
+        try {
+          // A hung broker: the pause lasts until the relay and the tracker have each given up waiting
+          // for it (their ack timeout) and spooled calls.
+          await waitUntil(`the relay and the tracker to spool ${PAUSE_SPOOLED} events each`, async () => {
+            const now = await paths.spooled();
+            return now.relay - before.relay >= PAUSE_SPOOLED && now.tracker - before.tracker >= PAUSE_SPOOLED;
+          });
+        } finally {
+          await cluster.node("resume-node", leader);
+        }
+      },
+    );
   }, 300_000);
 
-  it("the active controller SIGKILLed and restarted after 10 s", async () => {
-    await underLoad("active controller SIGKILL, restarted after 10 s", async () => {
+  it("the active controller SIGKILLed: a new one is elected, then it is restarted", async () => {
+    await underLoad("active controller SIGKILL until failed over, restarted", async (paths) => {
       const controller = await cluster.activeController();
       await cluster.node("kill-node", controller);
-      await sleep(10_000);
+      // The node stays dead until the other two have elected a controller, which has fenced it and
+      // moved its partitions, and the paths deliver without it.
+      await waitUntil(
+        "a new active controller",
+        async () => (await cluster.activeController()) !== controller,
+        90_000,
+      );
+      await paths.untilFenced(controller);
+      await paths.untilDrained(`while node ${controller} is down`);
       await cluster.node("start-node", controller);
     });
   }, 300_000);

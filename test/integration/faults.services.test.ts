@@ -1,6 +1,7 @@
 // Fault injection on the relay, the edge and the MongoDB-wire server, on a broker of its own
-// (docs/fault-report.md), and the loss audit of a hostile mix through every path. `npm run faults` runs
-// this and the other faults.*.test.ts files and writes the report.
+// (docs/fault-report.md), and the loss audit of a hostile mix through every path. Every phase lasts
+// until what proves it happened (calls acknowledged, spooled, queued), never a fixed time. `npm run
+// faults` runs this and the other faults.*.test.ts files and writes the report.
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,10 +18,12 @@ import {
   audit,
   auditTable,
   faultTable,
+  holdsWithin,
   hostileMix,
   type Row,
-  sleep,
+  relayMetric,
   steadyLoad,
+  waitUntil,
   writeFaultReport,
 } from "../support/faults.ts";
 import { readWholeTopic } from "../support/kafka.ts";
@@ -36,6 +39,12 @@ const EDGE_SECRET = newEdgeSecret();
 const [edgePort, workerdPort, denoPort] = [await freePort(), await freePort(), await freePort()];
 const rows: Row[] = [];
 const auditRows: AuditRow[] = [];
+/** The relay is SIGKILLed once its spool holds this many events. */
+const RELAY_SPOOLED = 80;
+/** The relay behind the edge stays down until the edge has queued this many calls (answered 202). */
+const EDGE_QUEUED = 20;
+/** MongoDB stays down until this many calls have been acknowledged without it. */
+const MONGO_DOWN_CALLS = 20;
 
 /** The relay as its own process, with this suite's service key, on free ports. */
 const relayProcess = async (env: Record<string, string>) =>
@@ -71,21 +80,35 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
       MONGODB_URI: inject("mongodbUri"),
       MONGODB_DB: uniqueName("relaykill"),
     });
+    let load: ReturnType<typeof steadyLoad> | undefined;
+    let down = false;
     try {
       await relay.ready();
-      const load = steadyLoad(`${relay.url}/api/v1/behaviors/track/batch`, tenant, auth);
-      await sleep(2000);
+      load = steadyLoad(`${relay.url}/api/v1/behaviors/track/batch`, tenant, auth);
+      await load.untilAcknowledged(10);
+      down = true;
       await broker.stop();
-      await sleep(5000); // acknowledged from the spool
+      // Acknowledged from the spool until it holds what the kill must not lose.
+      await waitUntil(
+        `${RELAY_SPOOLED} events in the relay's spool`,
+        async () => (await relayMetric(relay.url, "relay_spool_events")) >= RELAY_SPOOLED,
+      );
       await relay.kill();
       await broker.start();
+      down = false;
       await relay.restart();
       const restored = Date.now();
-      await sleep(3000);
+      // The restarted relay delivers the spool it found, and takes calls again.
+      await waitUntil(
+        "the restarted relay to deliver the spool it found",
+        async () => (await relayMetric(relay.url, "relay_spool_events")) === 0,
+        90_000,
+      );
+      await load.untilAcknowledged(5);
       await load.stop();
       expect(
         await audit(
-          "relay SIGKILL with a full spool, restarted",
+          `relay SIGKILL with ${RELAY_SPOOLED}+ events in its spool, restarted`,
           broker.brokers,
           tenant,
           load,
@@ -94,11 +117,14 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
         ),
       ).toMatchObject({ lost: 0 });
     } finally {
+      // A failure during the outage leaves the broker to the next test.
+      if (down) await broker.start();
+      await load?.stop();
       await relay.close();
     }
   }, 300_000);
 
-  it("relay down for 20 s behind the edge: the edge queues, and the queue drains", async () => {
+  it("relay down behind the edge: the edge queues, and the queue drains", async () => {
     const tenant = uniqueName("edgeq");
     const relay = await relayProcess({
       KAFKA_BROKERS: broker.brokers.join(","),
@@ -109,6 +135,7 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
       EDGE_SECRET,
     });
     let edge: Miniflare | undefined;
+    let load: ReturnType<typeof steadyLoad> | undefined;
     try {
       await relay.ready();
       const keys = await edgeTenant(adminClient(relay.url, ADMIN), tenant, []);
@@ -117,21 +144,31 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
         edgeSecret: EDGE_SECRET,
         port: edgePort,
       });
-      const load = steadyLoad(`http://127.0.0.1:${edgePort}/api/v1/behaviors/track/batch`, tenant, {
+      load = steadyLoad(`http://127.0.0.1:${edgePort}/api/v1/behaviors/track/batch`, tenant, {
         authorization: `Bearer ${keys.publishable}`,
       });
-      await sleep(3000);
+      await load.untilStatus("200", 10);
       await relay.close();
-      await sleep(20_000);
+      // Down until the edge has answered 202 (acknowledged as queued) to calls it could not hand over.
+      await load.untilStatus("202", EDGE_QUEUED);
       await relay.restart();
       const restored = Date.now();
-      await sleep(3000);
+      // The edge hands calls over to the relay again.
+      await load.untilStatus("200", 5);
       await load.stop();
       expect(load.statuses.get("202")).toBeGreaterThan(0); // acknowledged as queued while the relay was down
       expect(
-        await audit("relay down 20 s behind the edge", broker.brokers, tenant, load, restored, rows),
+        await audit(
+          `relay down behind the edge until ${EDGE_QUEUED} calls were queued`,
+          broker.brokers,
+          tenant,
+          load,
+          restored,
+          rows,
+        ),
       ).toMatchObject({ lost: 0 });
     } finally {
+      await load?.stop();
       await edge?.dispose();
       await relay.close();
     }
@@ -328,32 +365,34 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
       const acknowledged = outcomes.filter((o) => o.result === "acknowledged");
       const inTopic = new Map<string, number>();
       const inRejected = new Set<string>();
-      const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline) {
-        inTopic.clear();
-        inRejected.clear();
-        for (const tenant of tenants) {
-          for (const r of await readWholeTopic(broker.brokers, topicFor(tenant))) {
-            const id = r.headers.get("event_id") as string;
-            inTopic.set(id, (inTopic.get(id) ?? 0) + 1);
+      const keptRefusals = outcomes.filter(
+        (o) =>
+          o.path !== "Kafka-direct tracker" && /^refused:(invalid_event|payload_too_large)/.test(o.result),
+      );
+      // Read until everything owed is there (or 120 s have passed: the checks below then say what is missing).
+      await holdsWithin(
+        async () => {
+          inTopic.clear();
+          inRejected.clear();
+          for (const tenant of tenants) {
+            for (const r of await readWholeTopic(broker.brokers, topicFor(tenant))) {
+              const id = r.headers.get("event_id") as string;
+              inTopic.set(id, (inTopic.get(id) ?? 0) + 1);
+            }
+            for (const r of await readWholeTopic(broker.brokers, quarantineTopicFor(tenant))) {
+              inRejected.add(
+                (JSON.parse(r.value) as { event?: { event_id?: string } }).event?.event_id as string,
+              );
+            }
           }
-          for (const r of await readWholeTopic(broker.brokers, quarantineTopicFor(tenant))) {
-            inRejected.add(
-              (JSON.parse(r.value) as { event?: { event_id?: string } }).event?.event_id as string,
-            );
-          }
-        }
-        const keptRefusals = outcomes.filter(
-          (o) =>
-            o.path !== "Kafka-direct tracker" && /^refused:(invalid_event|payload_too_large)/.test(o.result),
-        );
-        if (
-          acknowledged.every((o) => inTopic.has(o.id) || inRejected.has(o.id)) &&
-          keptRefusals.every((o) => inRejected.has(o.id))
-        )
-          break;
-        await sleep(2000);
-      }
+          return (
+            acknowledged.every((o) => inTopic.has(o.id) || inRejected.has(o.id)) &&
+            keptRefusals.every((o) => inRejected.has(o.id))
+          );
+        },
+        120_000,
+        1000,
+      );
       for (const path of Object.keys(paths)) {
         const mine = outcomes.filter((o) => o.path === path);
         const acked = mine.filter((o) => o.result === "acknowledged");
@@ -409,6 +448,7 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
     const relay = await startTestRelay(broker.brokers, [`${KEY}=*`], {
       env: { MONGODB_URI: mongo.uri, ADMIN_TOKEN: ADMIN },
     });
+    let load: ReturnType<typeof steadyLoad> | undefined;
     try {
       await adminClient(relay.httpUrl, ADMIN)("/api/v1/tracking-configs/from-template", {
         tenant_id: tenant,
@@ -416,21 +456,37 @@ describe("relay, edge and MongoDB faults: every acknowledged event reaches Kafka
         template_id: "video",
         name: "Vlog",
       });
-      const load = steadyLoad(`${relay.httpUrl}/api/v1/behaviors/track/batch`, tenant, auth);
-      await sleep(2000);
+      load = steadyLoad(`${relay.httpUrl}/api/v1/behaviors/track/batch`, tenant, auth);
+      const adminStatus = async () => {
+        const answer = await fetch(`${relay.httpUrl}/api/v1/tracking-configs?tenant_id=${tenant}`, {
+          headers: { authorization: `Bearer ${ADMIN}` },
+        });
+        await answer.arrayBuffer();
+        return answer.status;
+      };
+      await load.untilAcknowledged(10);
       await mongo.stop();
-      await sleep(5000);
-      const admin = await fetch(`${relay.httpUrl}/api/v1/tracking-configs?tenant_id=${tenant}`, {
-        headers: { authorization: `Bearer ${ADMIN}` },
-      });
-      expect(admin.status).toBe(503);
+      // Ingestion goes on without the store…
+      await load.untilAcknowledged(MONGO_DOWN_CALLS);
+      // …while the admin API, which needs it, answers a retryable 503.
+      expect(await adminStatus()).toBe(503);
       await mongo.start();
       const restored = Date.now();
-      await sleep(2000);
+      // MongoDB is back once the relay's admin API answers from it again.
+      await waitUntil("the admin API to answer 200 again", async () => (await adminStatus()) === 200);
+      await load.untilAcknowledged(5);
       await load.stop();
-      const row = await audit("MongoDB-wire server down 5 s", broker.brokers, tenant, load, restored, rows);
+      const row = await audit(
+        `MongoDB-wire server down while ${MONGO_DOWN_CALLS} calls were acknowledged`,
+        broker.brokers,
+        tenant,
+        load,
+        restored,
+        rows,
+      );
       expect(row).toMatchObject({ lost: 0, not_acknowledged: 0 });
     } finally {
+      await load?.stop();
       await relay.close();
       await mongo.remove();
     }

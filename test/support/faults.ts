@@ -5,7 +5,53 @@ import { EXAMPLE_EVENTS, topicFor } from "../../src/core/index.ts";
 import { readTopic, readWholeTopic } from "./kafka.ts";
 
 const USERS = ["u_a", "u_b", "u_c", "u_d"];
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `check` every `intervalMs` until it holds; false if it still does not after `timeoutMs`. A
+ * check that throws (a server not answering yet) does not hold.
+ */
+export const holdsWithin = async (
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<boolean> => {
+  const holds = async () => {
+    try {
+      return await check();
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await holds()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+};
+
+/**
+ * Waits for what proves a phase of a fault happened (calls answered, a spool used, a node back), never
+ * for a fixed time; throws, naming what did not happen, after `timeoutMs`.
+ */
+export const waitUntil = async (
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+) => {
+  if (!(await holdsWithin(check, timeoutMs)))
+    throw new Error(
+      `timed out after ${timeoutMs / 1000} s waiting for ${typeof what === "string" ? what : what()}`,
+    );
+};
+
+/** A value of a Prometheus exposition (`name` without labels), NaN when absent. */
+export const metricIn = (exposition: string, name: string) =>
+  Number(new RegExp(`^${name} ([\\d.e+-]+)$`, "m").exec(exposition)?.[1] ?? Number.NaN);
+
+/** A value of the relay's /metrics. */
+export const relayMetric = async (relayUrl: string, name: string) =>
+  metricIn(await (await fetch(`${relayUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text(), name);
 
 export interface Row {
   scenario: string;
@@ -68,6 +114,9 @@ export const steadyCalls = (
   const statuses = new Map<string, number>();
   const latencies: number[] = [];
   let notAcknowledged = 0;
+  /** Calls answered (any answer, a timeout too), and those whose every event was acknowledged. */
+  let answered = 0;
+  let acknowledgedCalls = 0;
   let seq = 0;
   const inflight = new Set<Promise<void>>();
   const tick = async () => {
@@ -82,6 +131,18 @@ export const steadyCalls = (
     notAcknowledged += events.length - outcome.acknowledged.length;
     statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
     latencies.push(performance.now() - started);
+    answered++;
+    if (outcome.acknowledged.length === events.length) acknowledgedCalls++;
+  };
+  /** Waits until `count` has grown by `n` from now. */
+  const more = (what: string, count: () => number, n: number, timeoutMs: number) => {
+    const from = count();
+    return waitUntil(
+      () =>
+        `${n} more ${what} of the load to ${tenant} (${count() - from} so far; statuses ${JSON.stringify([...statuses])})`,
+      () => count() - from >= n,
+      timeoutMs,
+    );
   };
   const timer = setInterval(() => {
     const call = tick();
@@ -93,6 +154,15 @@ export const steadyCalls = (
     statuses,
     latencies,
     notAcknowledged: () => notAcknowledged,
+    answered: () => answered,
+    /** Until `n` more calls have been answered, whatever the answer (a REST or gRPC call gives up after 5 s). */
+    untilAnswered: (n: number, timeoutMs = 60_000) => more("answered calls", () => answered, n, timeoutMs),
+    /** Until `n` more calls have had all their events acknowledged. */
+    untilAcknowledged: (n: number, timeoutMs = 60_000) =>
+      more("fully acknowledged calls", () => acknowledgedCalls, n, timeoutMs),
+    /** Until `n` more calls have been answered with `status`. */
+    untilStatus: (status: string, n: number, timeoutMs = 60_000) =>
+      more(`calls answered ${status}`, () => statuses.get(status) ?? 0, n, timeoutMs),
     stop: async () => {
       clearInterval(timer);
       await Promise.all(inflight);

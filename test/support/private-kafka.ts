@@ -23,11 +23,13 @@ export const privateKafka = async (port: number, options: { nodes?: 1 | 3; saslU
     KAFKA_DATA_DIR: join(dir, "kafka"),
     ...(options.saslUsers ? { KAFKA_SASL_USERS: options.saslUsers } : {}),
   };
-  const run = (...args: string[]) =>
-    promisify(execFile)("bash", [script, ...args], { env, timeout: 240_000 });
+  const runWithin = (timeout: number, ...args: string[]) =>
+    promisify(execFile)("bash", [script, ...args], { env, timeout });
+  const run = (...args: string[]) => runWithin(240_000, ...args);
+  const brokers = Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + i * 100}`);
   const nodeDir = (n: number) => (nodes === 1 ? join(dir, "kafka") : join(dir, "kafka", `node-${n}`));
   return {
-    brokers: Array.from({ length: nodes }, (_, i) => `127.0.0.1:${port + i * 100}`),
+    brokers,
     start: () => run("start"),
     stop: () => run("stop"),
     /** A node's JVM, for faults a graceful stop does not show: SIGKILL, SIGSTOP. */
@@ -35,13 +37,17 @@ export const privateKafka = async (port: number, options: { nodes?: 1 | 3; saslU
     /** `start-node`, `stop-node`, `kill-node`, `pause-node` or `resume-node` of scripts/kafka.sh. */
     node: (command: "start-node" | "stop-node" | "kill-node" | "pause-node" | "resume-node", n: number) =>
       run(command, String(n)),
-    /** The node that is the active KRaft controller (Kafka's MetadataQuorumCommand). */
+    /**
+     * The node that is the active KRaft controller (Kafka's MetadataQuorumCommand), asked of whichever
+     * node answers (one may be down), within 30 s.
+     */
     activeController: async () => {
-      const { stdout } = await run(
+      const { stdout } = await runWithin(
+        30_000,
         "tool",
         "org.apache.kafka.tools.MetadataQuorumCommand",
         "--bootstrap-server",
-        `127.0.0.1:${port}`,
+        brokers.join(","),
         "describe",
         "--status",
       );
