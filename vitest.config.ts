@@ -26,10 +26,10 @@ class LongestFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    // One file per core, and one more: integration files partly wait (for a broker, a process to
-    // start), which the extra file fills; more than that starves the timers of time-sensitive tests
-    // (five files on two cores made them flaky). Each file uses its own tenants, topics, ports and brokers.
-    maxWorkers: availableParallelism() + 1,
+    // Two files per core: integration files mostly wait (for a broker, a process, a condition), which
+    // the second file fills. More starved the timers of time-sensitive tests (five files on two cores
+    // made them flaky). Each file uses its own tenants, topics, ports and brokers.
+    maxWorkers: availableParallelism() * 2,
     sequence: { sequencer: LongestFirst },
     projects: [
       {

@@ -29,8 +29,9 @@ echo "== tests"
 report=$(mktemp)
 rc=0
 vitest run --reporter=default --reporter=json --outputFile.json="$report" || rc=$?
-# A plain closing line that any CI can read, whatever the runner prints. A file that fails before or
-# outside its tests (a hook, an import) has no failed test, so failed files are counted too.
-node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed; files: ${r.numPassedTestSuites} passed, ${r.numFailedTestSuites} failed`)' "$report" || echo "tests: no report (vitest exited $rc)"
+# A plain closing line that any CI can read, whatever the runner prints, and the ten slowest files (so
+# that a file growing slower shows). A file that fails before or outside its tests (a hook, an import)
+# has no failed test, so failed files are counted apart.
+node scripts/test-summary.ts "$report" || echo "tests: no report (vitest exited $rc)"
 rm -f "$report"
 exit "$rc"

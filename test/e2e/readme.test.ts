@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import { topicFor } from "../../src/core/index.ts";
 import { readTopic } from "../support/kafka.ts";
 import { freePort } from "../support/ports.ts";
@@ -96,7 +96,12 @@ describe("the README, followed literally on a fresh copy of the repository", () 
     if (stack !== undefined) await stopStack(stack.child);
     // What the stack started stops after npm itself: its folder goes once none of them answers.
     for (const port of Object.values(ports)) {
-      await expect.poll(() => answers(`http://127.0.0.1:${port}/`), { timeout: 30_000 }).toBe(false);
+      await vi.waitFor(
+        async () => {
+          if (await answers(`http://127.0.0.1:${port}/`)) throw new Error(`port ${port} still answers`);
+        },
+        { timeout: 30_000, interval: 200 },
+      );
     }
     rmSync(dir, { recursive: true, force: true });
   });
