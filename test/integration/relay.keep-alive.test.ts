@@ -110,9 +110,13 @@ describe("relay HTTP timeouts for running behind a load balancer", () => {
       socket.on("data", (chunk) => {
         text += chunk;
       });
-      socket.once("close", () => resolve(text));
+      // Not a wait: a bound, so that a relay that never cuts the connection fails the test (no 408).
+      const bound = setTimeout(() => socket.destroy(), 15_000);
+      socket.once("close", () => {
+        clearTimeout(bound);
+        resolve(text);
+      });
       socket.once("error", reject);
-      setTimeout(() => socket.destroy(), 15_000);
     });
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     // 1 s, checked every half second; the default (10 s) or the request timeout (30 s) would be later.
