@@ -158,4 +158,15 @@ export const HealthAnswer = z.object({
     validation_warnings: z.int().describe("Events accepted with warnings"),
     success_rate: z.number().describe("Accepted over received"),
   }),
+  directory: z
+    .object({
+      loaded: z.boolean().describe("Every tenant's keys and configs are in memory"),
+      age_seconds: z
+        .number()
+        .nullable()
+        .describe("Since the relay last read the store's changes: how stale keys and configs may be"),
+      store_latency_ms: z.number().nullable().describe("How long the last read of the store's changes took"),
+    })
+    .optional()
+    .describe("The relay's tenant directory (absent at the edge)"),
 });

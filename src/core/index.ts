@@ -21,5 +21,6 @@ export * from "./scenarios.ts";
 export * from "./settings.ts";
 export * from "./templates.ts";
 export * from "./tenant.ts";
+export * from "./tenant-document.ts";
 export * from "./tracking-config.ts";
 export * from "./validate.ts";

@@ -12,11 +12,13 @@ import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { type Issue, issue, type TrackingConfig, tenantOfTopic, validateEvent } from "../core/index.ts";
 import { VALIDATED_BY_HEADER } from "../kafka/records.ts";
-import { kafkaConnection, type RelaySettings } from "./config.ts";
-import { CachedConfigSource } from "./config-source.ts";
+import { kafkaConnection, type RelaySettings, storeSettingsOf } from "./config.ts";
+import { TenantDirectory } from "./directory.ts";
 import { QualityRecorder } from "./quality.ts";
 import { ChangeLog } from "./store/changes.ts";
 import { ConfigRepository } from "./store/configs.ts";
+import { storeDirectorySource } from "./store/directory-source.ts";
+import { KeyRepository } from "./store/keys.ts";
 import { MongoConnection } from "./store/mongo.ts";
 import { QualityRepository } from "./store/quality.ts";
 
@@ -255,25 +257,32 @@ export const startStandaloneAuditor = async (
   options: { registry: Registry; log: Logger; topics?: RegExp },
 ): Promise<Auditor> => {
   const { log } = options;
-  const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
-  const db = () => mongo.db();
-  const configs = new ConfigRepository(db, new ChangeLog(db));
-  const store = new QualityRepository(db);
+  const mongo = new MongoConnection(storeSettingsOf(settings));
+  const changes = new ChangeLog(mongo);
+  const configs = new ConfigRepository(mongo, changes);
+  const store = new QualityRepository(mongo);
   await store
     .ensureIndexes()
     .catch((error: unknown) => log.warn({ err: error }, "MongoDB is not reachable yet"));
-  const quality = new QualityRecorder({ registry: options.registry, store, log });
+  const quality = new QualityRecorder({
+    registry: options.registry,
+    store,
+    log,
+    maxCellsPerFlush: settings.QUALITY_FLUSH_MAX_CELLS,
+  });
   quality.start(settings.QUALITY_FLUSH_MS);
-  const cache = new CachedConfigSource(
-    (tenant, scenario) => configs.get(tenant, scenario),
-    settings.CONFIG_CACHE_MS,
-    (error) => log.warn({ err: error }, "reading a tracking config failed; using the cached one"),
+  const directory = new TenantDirectory(
+    storeDirectorySource(configs, new KeyRepository(mongo, changes), changes),
+    { pollMs: settings.DIRECTORY_POLL_MS, lookupDeadlineMs: settings.DIRECTORY_LOOKUP_DEADLINE_MS },
+    log,
+    options.registry,
   );
+  directory.start();
   const auditor = startAuditor({
     brokers: settings.KAFKA_BROKERS,
     connection: kafkaConnection(settings),
     groupId: AUDITOR_GROUP_ID,
-    configs: auditedConfigs(cache, configs),
+    configs: auditedConfigs(directory, configs),
     quality,
     registry: options.registry,
     log,
@@ -289,6 +298,7 @@ export const startStandaloneAuditor = async (
     },
     close: async () => {
       await auditor.close();
+      directory.close();
       await quality.close();
       await mongo.close();
     },

@@ -10,7 +10,7 @@ export type Principal = (
   | { kind: "admin" }
   | { kind: "edge" }
 ) & {
-  /** The hash of the key presented, for per-key rate limits; set by the key cache or the ingest service. */
+  /** The hash of the key presented, for per-key rate limits; set by the key store or the ingest service. */
   keyId?: string;
 };
 
@@ -31,9 +31,10 @@ export class EnvKeyStore implements KeyStore {
       const at = entry.lastIndexOf("=");
       if (at <= 0) throw new Error("RELAY_API_KEYS entries must look like key=tenant_id or key=*");
       const tenant = entry.slice(at + 1);
+      const keyId = hashKey(entry.slice(0, at));
       this.#byHash.set(
-        hashKey(entry.slice(0, at)),
-        tenant === "*" ? { kind: "internal" } : { kind: "tenant", tenantId: tenant },
+        keyId,
+        tenant === "*" ? { kind: "internal", keyId } : { kind: "tenant", tenantId: tenant, keyId },
       );
     }
   }
@@ -55,7 +56,7 @@ export const mayManage = (principal: Principal, tenantId: string | undefined): b
     tenantId !== undefined &&
     principal.tenantId === tenantId);
 
-/** Tries each store in turn (keys from the environment, then the database). */
+/** Tries each store in turn (keys from the environment, then the tenant directory). */
 export class KeyStores implements KeyStore {
   readonly #stores: KeyStore[];
   constructor(...stores: KeyStore[]) {
@@ -67,38 +68,5 @@ export class KeyStores implements KeyStore {
       if (principal !== undefined) return principal;
     }
     return undefined;
-  }
-}
-
-/**
- * Remembers lookups for a few seconds, so a revocation takes effect within `ttlMs` without a query per
- * event; while the database does not answer, a key seen before keeps its last known rights.
- */
-export class CachedKeyStore implements KeyStore {
-  readonly #cache = new Map<string, { principal: Principal | undefined; until: number }>();
-  readonly #store: KeyStore;
-  readonly #ttlMs: number;
-  constructor(store: KeyStore, ttlMs: number) {
-    this.#store = store;
-    this.#ttlMs = ttlMs;
-  }
-  async principalFor(key: string): Promise<Principal | undefined> {
-    const id = hashKey(key);
-    const cached = this.#cache.get(id);
-    if (cached !== undefined && cached.until > Date.now()) return cached.principal;
-    let principal: Principal | undefined;
-    try {
-      principal = await this.#store.principalFor(key);
-    } catch (error) {
-      // MongoDB is down: a key seen before keeps its last known rights for another `ttlMs`.
-      if (cached === undefined) throw error;
-      cached.until = Date.now() + this.#ttlMs;
-      return cached.principal;
-    }
-    if (this.#cache.size > 10_000) this.#cache.clear();
-    // Cached with its key's hash, so a call hashes its key once.
-    const known = principal && { ...principal, keyId: id };
-    this.#cache.set(id, { principal: known, until: Date.now() + this.#ttlMs });
-    return known;
   }
 }

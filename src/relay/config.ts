@@ -4,6 +4,7 @@ import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
 import { EdgeSecretSetting, intSetting as int, parseSettings, rateLimitSettings } from "../core/index.ts";
 import type { TopicSettings } from "../kafka/topics.ts";
+import type { StoreSettings } from "./store/mongo.ts";
 
 const list = (fallback: string) =>
   z
@@ -133,6 +134,19 @@ export const RelaySettings = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,60}$/)
       .default("behavior_ingest"),
+    /**
+     * Connections to MongoDB per relay process. Ingestion never waits on the store (every tenant's
+     * document is in memory), so the pool serves the admin API, the change feed and quality flushes.
+     */
+    MONGODB_POOL_SIZE: int(10, 1),
+    /**
+     * The longest a store call may take before the admin API answers 503 `store_unavailable` (and server
+     * selection, connecting and the wait for a pooled connection are bounded by it): a slow, locked or
+     * absent store costs a caller this much, never a hang.
+     */
+    MONGODB_DEADLINE_MS: int(800, 50),
+    /** A MongoDB socket silent this long is closed, which ends an operation that outlived its deadline. */
+    MONGODB_SOCKET_TIMEOUT_MS: int(10_000, 1000),
     /** Bearer token of the admin API; without one only tenant secret keys can manage (their own) configs. */
     ADMIN_TOKEN: z.string().min(16).optional(),
     /**
@@ -144,13 +158,25 @@ export const RelaySettings = z
     /** Where config and key changes are pushed: every edge's base URL, comma-separated. */
     EDGE_PUSH_URLS: list("").pipe(z.array(z.url())),
     ...rateLimitSettings,
-    /** How long a tracking config or key lookup is reused before it is read again. */
-    CONFIG_CACHE_MS: int(1000),
-    KEY_CACHE_MS: int(5000),
+    /**
+     * How often the tenant directory reads the store's change feed: a config or key changed through
+     * another relay (a revocation too) takes effect here within about this plus one read of the tenant.
+     */
+    DIRECTORY_POLL_MS: int(1000, 50),
+    /**
+     * Until the directory's first load (the store was down when the relay started), how long an ingest
+     * call may wait for one lookup of a key or tenant not yet in memory.
+     */
+    DIRECTORY_LOOKUP_DEADLINE_MS: int(300, 10),
     /** Live views (`…/events/live`) served at once, each a Kafka consumer of its own. */
     LIVE_STREAMS_MAX: int(8),
     /** How often the quality counts are added to the hourly aggregates in MongoDB (the quality API's data). */
     QUALITY_FLUSH_MS: int(5000),
+    /**
+     * The most quality cells (tenant × hour × source × scenario) one flush writes, so that a flush holds
+     * the store only briefly (docs/quality.md has the figures); the rest wait in memory, merged.
+     */
+    QUALITY_FLUSH_MAX_CELLS: int(200, 1),
     /** Also run the auditor, which re-checks what every writer put into the tenants' topics (src/relay/auditor.ts). */
     AUDITOR_ENABLED: z
       .enum(["true", "false"])
@@ -222,6 +248,15 @@ export const topicSettingsOf = (s: RelaySettings): TopicSettings => ({
   minInsyncReplicas: s.TOPIC_MIN_INSYNC_REPLICAS,
   retentionMs: s.TOPIC_RETENTION_MS,
   autoCreate: s.TOPIC_AUTO_CREATE,
+});
+
+/** How the relay and the auditor reach MongoDB. */
+export const storeSettingsOf = (settings: RelaySettings): StoreSettings => ({
+  uri: settings.MONGODB_URI,
+  database: settings.MONGODB_DB,
+  poolSize: settings.MONGODB_POOL_SIZE,
+  deadlineMs: settings.MONGODB_DEADLINE_MS,
+  socketTimeoutMs: settings.MONGODB_SOCKET_TIMEOUT_MS,
 });
 
 /** TLS and SASL options of the Kafka clients, from the settings (certificate files are read here, once). */

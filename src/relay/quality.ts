@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import {
   addCounts,
   answerBucket,
@@ -17,6 +17,7 @@ import {
   type QuarantineReason,
   tenantOfTopic,
 } from "../core/index.ts";
+import { mayHaveBeenApplied } from "./store/mongo.ts";
 import type { QualityRepository } from "./store/quality.ts";
 
 /**
@@ -75,6 +76,10 @@ export class QualityRecorder {
   #cells = new Map<string, Cell>();
   #issues = new Map<string, IssueEntry>();
   #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  readonly #maxCells: number;
+  readonly #flushFailures: Counter;
+  readonly #unconfirmed: Counter;
   readonly received: Counter<"source" | "tenant" | "scenario">;
   readonly accepted: Counter<"source" | "tenant" | "scenario" | "warned">;
   readonly refused: Counter<"source" | "tenant" | "scenario" | "reason">;
@@ -86,8 +91,11 @@ export class QualityRecorder {
     now?: () => number;
     log: Logger;
     bounds?: QualityBounds;
+    /** The most cells (and field tallies) one flush writes: a flush holds the store only so long. */
+    maxCellsPerFlush?: number;
   }) {
     const bounds = deps.bounds ?? QUALITY_BOUNDS;
+    this.#maxCells = deps.maxCellsPerFlush ?? 500;
     this.#store = deps.store;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.log;
@@ -112,6 +120,27 @@ export class QualityRecorder {
       name: "quality_events_refused_total",
       help: "Events refused (for the auditor: failed the check), by error code",
       labelNames: ["source", "tenant", "scenario", "reason"] as const,
+      registers,
+    });
+    const recorder = this;
+    new Gauge({
+      name: "quality_pending_cells",
+      help: "Quality cells and field tallies counted but not yet stored (they wait for a flush, merged)",
+      registers,
+      collect() {
+        this.set(recorder.pending);
+      },
+    });
+    this.#flushFailures = new Counter({
+      name: "quality_flush_failures_total",
+      help: "Flushes of quality counts the store did not take (the counts are kept for the next flush)",
+      registers,
+    });
+    this.#unconfirmed = new Counter({
+      name: "quality_events_unconfirmed_total",
+      help:
+        "Events counted in a flush that failed after it was sent: the store may or may not have added them, " +
+        "and they are not sent again (that could count them twice)",
       registers,
     });
     this.issues = new Counter({
@@ -266,22 +295,42 @@ export class QualityRecorder {
   }
 
   /**
-   * Adds what was counted since the last flush to the stored aggregates. Counts and field tallies are
-   * written apart, and only the part that failed is kept for the next flush: re-adding a part already
-   * written would count it twice.
+   * Adds up to `maxCells` counted cells (and as many field tallies) to the stored aggregates; the rest
+   * stay in memory, where later counts of the same cell add to them, for the next flush. Counts and
+   * field tallies are written apart. A part that surely did not reach the store is kept for the next
+   * flush; one that may have (its answer was lost) is not sent again, since re-adding a part already
+   * written would count it twice: its events are counted in `quality_events_unconfirmed_total`. One
+   * flush runs at a time: a flush that finds one under way returns.
    */
   async flush(): Promise<void> {
+    if (this.#flushing !== undefined) return;
+    this.#flushing = this.#flushSome().finally(() => {
+      this.#flushing = undefined;
+    });
+    await this.#flushing;
+  }
+
+  async #flushSome(): Promise<void> {
     const store = this.#store;
     if (store === undefined) return;
-    const cells = this.#cells;
-    const issues = this.#issues;
-    this.#cells = new Map();
-    this.#issues = new Map();
-    const failed = (error: unknown) =>
+    const cells = takeSome(this.#cells, this.#maxCells);
+    const issues = takeSome(this.#issues, this.#maxCells);
+    /** Whether the failed part is to be kept for the next flush. */
+    const failed = (error: unknown, events: number): boolean => {
+      this.#flushFailures.inc();
+      if (mayHaveBeenApplied(error)) {
+        this.#unconfirmed.inc(events);
+        this.#log.warn({ err: error, events }, "quality counts sent, but the store did not confirm them");
+        return false;
+      }
       this.#log.warn({ err: error }, "quality counts could not be stored; kept for the next flush");
+      return true;
+    };
     if (cells.size > 0) {
       await store.add([...cells.values()], []).catch((error: unknown) => {
-        failed(error);
+        let events = 0;
+        for (const cell of cells.values()) events += cell.counts.received;
+        if (!failed(error, events)) return;
         for (const [key, cell] of cells) {
           const now = this.#cells.get(key);
           if (now === undefined) this.#cells.set(key, cell);
@@ -291,7 +340,7 @@ export class QualityRecorder {
     }
     if (issues.size > 0) {
       await store.add([], [...issues.values()]).catch((error: unknown) => {
-        failed(error);
+        if (!failed(error, 0)) return;
         for (const [key, issue] of issues) {
           const now = this.#issues.get(key);
           if (now === undefined) this.#issues.set(key, issue);
@@ -307,8 +356,31 @@ export class QualityRecorder {
     this.#timer.unref();
   }
 
+  /** Stops flushing on a timer and writes what is left (all of it, a part at a time). */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.flush();
+    await this.#flushing;
+    for (let pending = this.pending; pending > 0; ) {
+      await this.flush();
+      // A flush that stored nothing (the store is down) would be tried forever: what is left is lost.
+      if (this.pending >= pending) break;
+      pending = this.pending;
+    }
+  }
+
+  /** Cells and field tallies counted and not yet stored. */
+  get pending(): number {
+    return this.#cells.size + this.#issues.size;
   }
 }
+
+/** Removes and returns the first `max` entries of `map`. */
+const takeSome = <T>(map: Map<string, T>, max: number): Map<string, T> => {
+  const taken = new Map<string, T>();
+  for (const [key, value] of map) {
+    if (taken.size >= max) break;
+    taken.set(key, value);
+  }
+  for (const key of taken.keys()) map.delete(key);
+  return taken;
+};

@@ -14,9 +14,10 @@ import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
 import { tenantTopics } from "../kafka/topics.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
 import { AUDITOR_GROUP_ID, auditedConfigs, startAuditor } from "./auditor.ts";
-import { CachedKeyStore, EnvKeyStore, KeyStores } from "./auth.ts";
-import { kafkaConnection, type RelaySettings, topicSettingsOf } from "./config.ts";
-import { CachedConfigSource, type ConfigSource } from "./config-source.ts";
+import { EnvKeyStore, KeyStores } from "./auth.ts";
+import { kafkaConnection, type RelaySettings, storeSettingsOf, topicSettingsOf } from "./config.ts";
+import type { ConfigSource } from "./config-source.ts";
+import { TenantDirectory } from "./directory.ts";
 import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
@@ -28,6 +29,7 @@ import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
 import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
 import { ConfigRepository } from "./store/configs.ts";
+import { storeDirectorySource } from "./store/directory-source.ts";
 import { KeyRepository } from "./store/keys.ts";
 import { MongoConnection } from "./store/mongo.ts";
 import { QualityRepository } from "./store/quality.ts";
@@ -104,10 +106,14 @@ export const startRelay = async (
 ): Promise<RunningRelay> => {
   const log = options.log ?? pino({ level: settings.LOG_LEVEL, base: { service: "relay" } });
   const metrics = createMetrics();
-  const mongo = new MongoConnection(settings.MONGODB_URI, settings.MONGODB_DB);
-  const db = () => mongo.db();
-  const qualityRepository = new QualityRepository(db);
-  const quality = new QualityRecorder({ registry: metrics.registry, store: qualityRepository, log });
+  const mongo = new MongoConnection(storeSettingsOf(settings));
+  const qualityRepository = new QualityRepository(mongo);
+  const quality = new QualityRecorder({
+    registry: metrics.registry,
+    store: qualityRepository,
+    log,
+    maxCellsPerFlush: settings.QUALITY_FLUSH_MAX_CELLS,
+  });
   const kafka = await openKafkaWriter(
     {
       clientId: settings.KAFKA_CLIENT_ID,
@@ -131,26 +137,35 @@ export const startRelay = async (
     log,
   );
   const { sink } = kafka;
-  const changes = new ChangeLog(db);
-  const configRepository = new ConfigRepository(db, changes);
-  const keyRepository = new KeyRepository(db, changes);
+  const changes = new ChangeLog(mongo);
+  const configRepository = new ConfigRepository(mongo, changes);
+  const keyRepository = new KeyRepository(mongo, changes);
   await Promise.all([
     changes.ensureIndexes(),
     configRepository.ensureIndexes(),
     keyRepository.ensureIndexes(),
     qualityRepository.ensureIndexes(),
   ]).catch((error: unknown) =>
-    log.warn({ err: error }, "MongoDB is not reachable; ingestion runs on cached configs"),
+    log.warn({ err: error }, "MongoDB is not reachable; the tenant directory loads once it is"),
   );
-  const cache = new CachedConfigSource(
-    (tenant, scenario) => configRepository.get(tenant, scenario),
-    settings.CONFIG_CACHE_MS,
-    (error) => log.warn({ err: error }, "reading a tracking config failed; using the cached one"),
+  // Every tenant's configs and keys in memory: the ingest path never waits on the store.
+  const directory = new TenantDirectory(
+    storeDirectorySource(configRepository, keyRepository, changes),
+    { pollMs: settings.DIRECTORY_POLL_MS, lookupDeadlineMs: settings.DIRECTORY_LOOKUP_DEADLINE_MS },
+    log,
+    metrics.registry,
   );
-  const keyStore = new CachedKeyStore(
-    new KeyStores(new EnvKeyStore(settings.RELAY_API_KEYS), keyRepository),
-    settings.KEY_CACHE_MS,
-  );
+  directory.start();
+  const keyStore = new KeyStores(new EnvKeyStore(settings.RELAY_API_KEYS), directory);
+  const pushToEdges =
+    settings.EDGE_SECRET.length > 0
+      ? edgePusher(
+          settings.EDGE_PUSH_URLS,
+          settings.EDGE_SECRET,
+          { configs: configRepository, keys: keyRepository },
+          log,
+        )
+      : () => undefined;
   const limiter = new RateLimiter(
     {
       perKey: settings.RATE_LIMIT_KEY_EVENTS_PER_SECOND,
@@ -160,7 +175,7 @@ export const startRelay = async (
     () => Date.now(),
   );
   const ingest = new IngestService({
-    configs: options.configs ?? cache,
+    configs: options.configs ?? directory,
     keys: keyStore,
     sink,
     metrics,
@@ -183,7 +198,7 @@ export const startRelay = async (
         brokers: settings.KAFKA_BROKERS,
         connection: kafkaConnection(settings),
         groupId: AUDITOR_GROUP_ID,
-        configs: auditedConfigs(cache, configRepository),
+        configs: auditedConfigs(directory, configRepository),
         quality,
         registry: metrics.registry,
         log,
@@ -204,12 +219,13 @@ export const startRelay = async (
     log,
     record,
     bodyBudgetBytes: settings.RELAY_BODY_BUDGET_BYTES,
+    directory,
     admin: {
       configs: configRepository,
       keys: keyRepository,
       changes,
       keyStore,
-      cache,
+      directory,
       quality: qualityRepository,
       adminToken: settings.ADMIN_TOKEN,
       edgeCalls,
@@ -230,15 +246,10 @@ export const startRelay = async (
                 );
             }
           },
-      changedTenant:
-        settings.EDGE_SECRET.length > 0
-          ? edgePusher(
-              settings.EDGE_PUSH_URLS,
-              settings.EDGE_SECRET,
-              { configs: configRepository, keys: keyRepository },
-              log,
-            )
-          : () => undefined,
+      changedTenant: async (tenantId) => {
+        await directory.refresh(tenantId);
+        if (tenantId !== null) pushToEdges(tenantId);
+      },
     },
   });
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
@@ -301,6 +312,7 @@ export const startRelay = async (
       await closeServer(httpServer);
       clearInterval(pruning);
       await auditor?.close();
+      directory.close();
       await kafka.close();
       // After the write path, whose last spooled counts are the recorder's too.
       await quality.close();

@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
 import { loadSettings } from "../../src/relay/config.ts";
 import { type RunningRelay, startRelay } from "../../src/relay/server.ts";
@@ -15,7 +15,7 @@ describe("relay and a MongoDB-wire server that is down", () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it("keeps ingesting while MongoDB is down at start, answers the admin API with 503, and recovers when it is up", async () => {
+  it("keeps ingesting while MongoDB is down at start, answers the admin API with 503, is not ready until its directory loads, and recovers when it is up", async () => {
     const mongo = await privateFerretDb(27117);
     cleanups.push(mongo.remove);
     const relay: RunningRelay = await startRelay(
@@ -47,6 +47,17 @@ describe("relay and a MongoDB-wire server that is down", () => {
     expect(down.status).toBe(503);
     expect(await down.json()).toMatchObject({ code: "store_unavailable", retryable: true });
     expect((await track()).status).toBe(200);
+    // Keys stored in MongoDB cannot be checked yet: a load balancer should send tenants elsewhere.
+    const loading = await fetch(`${relay.httpUrl}/readyz`);
+    expect(loading.status).toBe(503);
+    expect(await loading.json()).toMatchObject({ status: "loading", directory_loaded: false });
+    const unknown = await fetch(`${relay.httpUrl}/api/v1/behaviors/track`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer sk_not_in_memory_yet" },
+      body: JSON.stringify({ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant }),
+    });
+    expect(unknown.status).toBe(503); // asked once within its deadline, not waited for
+    expect(await unknown.json()).toMatchObject({ code: "store_unavailable", retryable: true });
 
     await mongo.start();
     const deadline = Date.now() + 20_000;
@@ -56,5 +67,9 @@ describe("relay and a MongoDB-wire server that is down", () => {
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     expect(status).toBe(200);
+    await vi.waitFor(async () => expect((await fetch(`${relay.httpUrl}/readyz`)).status).toBe(200), {
+      timeout: 20_000,
+      interval: 200,
+    });
   }, 120_000);
 });

@@ -1,5 +1,5 @@
 import type { KeyStore } from "../auth.ts";
-import type { CachedConfigSource } from "../config-source.ts";
+import type { ConfigSource } from "../config-source.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
 import type { LiveStreams } from "../live.ts";
 import type { ChangeLog } from "../store/changes.ts";
@@ -20,7 +20,8 @@ export interface AdminDeps {
   keys: KeyRepository;
   changes: ChangeLog;
   keyStore: KeyStore;
-  cache: CachedConfigSource;
+  /** Every tenant's configs and keys, as the ingest path sees them. */
+  directory: ConfigSource;
   /** The hourly quality aggregates (`…/quality`). */
   quality: QualityRepository;
   adminToken: string | undefined;
@@ -29,8 +30,11 @@ export interface AdminDeps {
   /** Checks the edge's signed feed reads. */
   edgeCalls: EdgeCallVerifier;
   now: () => number;
-  /** Called after a tenant's configs or keys changed (pushes them to the edge). */
-  changedTenant: (tenantId: string) => void;
+  /**
+   * Called after a tenant's configs or keys changed (null: a service key): this relay's directory reads
+   * the tenant again before the answer, and the edge is pushed the change.
+   */
+  changedTenant: (tenantId: string | null) => Promise<void>;
   /**
    * Creates a tenant's topics when the admin creates one of its configs, where the relay does not create
    * topics on first write (TOPIC_AUTO_CREATE=false); absent otherwise.

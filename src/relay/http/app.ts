@@ -11,7 +11,7 @@ import { createRelayApi } from "./openapi.ts";
 import { problemResponse, type RelayEnv } from "./respond.ts";
 import { registerDocRoutes } from "./routes/docs.ts";
 import { registerEventRoutes } from "./routes/events.ts";
-import { registerOperationRoutes } from "./routes/operations.ts";
+import { type DirectoryStatus, registerOperationRoutes } from "./routes/operations.ts";
 
 /**
  * The relay's HTTP API on :8080 (REST beside Connect), sharing the ingest service with gRPC: one
@@ -22,6 +22,8 @@ export const createHttpApp = (deps: {
   metrics: RelayMetrics;
   log: Logger;
   admin?: AdminDeps;
+  /** The tenant directory, for health and readiness. */
+  directory?: DirectoryStatus;
   /** Request-body bytes the relay holds at once (RELAY_BODY_BUDGET_BYTES). */
   bodyBudgetBytes: number;
   /** Measures and logs each answered request. */

@@ -1,4 +1,4 @@
-import { type Collection, type Db, MongoServerError } from "mongodb";
+import { type Collection, MongoServerError } from "mongodb";
 import type * as z from "zod";
 import {
   ApiError,
@@ -9,7 +9,7 @@ import {
   type TrackingConfigUpdate,
 } from "../../core/index.ts";
 import type { ChangeLog } from "./changes.ts";
-import { storeCall } from "./mongo.ts";
+import { BULK_DEADLINE_MS, type Store } from "./mongo.ts";
 
 type Stored = TrackingConfig;
 
@@ -33,18 +33,20 @@ const invalid = (issues: z.core.$ZodIssue[]): ApiError =>
  * and numbered in a change log the edge polls.
  */
 export class ConfigRepository {
+  readonly #store: Store;
   readonly #configs: () => Collection<Stored>;
   readonly #history: () => Collection<Stored>;
   readonly #changes: ChangeLog;
 
-  constructor(db: () => Db, changes: ChangeLog) {
-    this.#configs = () => db().collection("tracking_configs");
-    this.#history = () => db().collection("tracking_config_versions");
+  constructor(store: Store, changes: ChangeLog) {
+    this.#store = store;
+    this.#configs = () => store.db().collection("tracking_configs");
+    this.#history = () => store.db().collection("tracking_config_versions");
     this.#changes = changes;
   }
 
   async ensureIndexes(): Promise<void> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       await this.#configs().createIndex(
         { tenant_id: 1, scenario_id: 1 },
         { unique: true, name: "tenant_scenario" },
@@ -57,7 +59,7 @@ export class ConfigRepository {
   }
 
   async create(definition: TrackingConfigDefinition, now: number): Promise<TrackingConfig> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const config = TrackingConfig.parse({
         ...definition,
         is_active: true,
@@ -89,7 +91,7 @@ export class ConfigRepository {
   }
 
   async get(tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       return (
         (await this.#configs().findOne({ tenant_id: tenantId, scenario_id: scenarioId }, NO_ID)) ?? undefined
       );
@@ -101,7 +103,7 @@ export class ConfigRepository {
     scenarioId: string,
     version: number,
   ): Promise<TrackingConfig | undefined> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       return (
         (await this.#history().findOne({ tenant_id: tenantId, scenario_id: scenarioId, version }, NO_ID)) ??
         undefined
@@ -114,13 +116,21 @@ export class ConfigRepository {
     scenario_type?: ScenarioType;
     include_inactive?: boolean;
   }): Promise<TrackingConfig[]> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const query: Record<string, unknown> = {};
       if (filter.tenant_id !== undefined) query.tenant_id = filter.tenant_id;
       if (filter.scenario_type !== undefined) query.scenario_type = filter.scenario_type;
       if (!filter.include_inactive) query.is_active = true;
       return this.#configs().find(query, NO_ID).sort({ tenant_id: 1, scenario_id: 1 }).limit(1000).toArray();
     });
+  }
+
+  /** Every tenant's active configs (the relay's directory loads them all at start). */
+  async allActive(): Promise<TrackingConfig[]> {
+    return this.#store.call(
+      async () => this.#configs().find({ is_active: true }, NO_ID).batchSize(5000).toArray(),
+      BULK_DEADLINE_MS,
+    );
   }
 
   /** Applies a partial update to the version it was based on; 409 when someone changed it meanwhile. */
@@ -130,7 +140,7 @@ export class ConfigRepository {
     patch: TrackingConfigUpdate,
     now: number,
   ): Promise<TrackingConfig> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const current = await this.#current(tenantId, scenarioId);
       const { version: basedOn, ...changes } = patch;
       if (basedOn !== undefined && basedOn !== current.version) throw this.#conflict(current.version);
@@ -147,7 +157,7 @@ export class ConfigRepository {
 
   /** Soft delete: `is_active=false`, kept for old events and the history. */
   async deactivate(tenantId: string, scenarioId: string, now: number): Promise<TrackingConfig> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const current = await this.#current(tenantId, scenarioId);
       return this.#replace(current, {
         ...current,

@@ -1,14 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import type { Collection, Db } from "mongodb";
-import * as z from "zod";
-import { ApiError, ApiKeyRecord, type CreateApiKeyRequest } from "../../core/index.ts";
-import { hashKey, type KeyStore, type Principal } from "../auth.ts";
+import type { Collection } from "mongodb";
+import { ApiError, type ApiKeyRecord, type CreateApiKeyRequest, type TenantKey } from "../../core/index.ts";
+import { hashKey } from "../auth.ts";
 import type { ChangeLog } from "./changes.ts";
-import { storeCall } from "./mongo.ts";
-
-/** A key as stored and as the edge's feed gives it: the record and the SHA-256 hex of the key. */
-export const StoredKey = ApiKeyRecord.extend({ hash: z.string() });
-export type StoredKey = z.infer<typeof StoredKey>;
+import { BULK_DEADLINE_MS, type Store } from "./mongo.ts";
 
 const PREFIX = { publishable: "pk_", secret: "sk_", service: "svc_" } as const;
 const NO_SECRET = { projection: { _id: 0, hash: 0 } } as const;
@@ -18,24 +13,26 @@ const NO_SECRET = { projection: { _id: 0, hash: 0 } } as const;
  * Publishable keys write events of their tenant from browsers (allowed origins); secret keys write
  * their tenant and manage its configs from servers; service keys write any tenant.
  */
-export class KeyRepository implements KeyStore {
-  readonly #keys: () => Collection<StoredKey>;
+export class KeyRepository {
+  readonly #store: Store;
+  readonly #keys: () => Collection<TenantKey>;
   readonly #changes: ChangeLog;
 
-  constructor(db: () => Db, changes: ChangeLog) {
-    this.#keys = () => db().collection("api_keys");
+  constructor(store: Store, changes: ChangeLog) {
+    this.#store = store;
+    this.#keys = () => store.db().collection("api_keys");
     this.#changes = changes;
   }
 
   async ensureIndexes(): Promise<void> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       await this.#keys().createIndex({ hash: 1 }, { unique: true, name: "hash" });
       await this.#keys().createIndex({ key_id: 1 }, { unique: true, name: "key_id" });
     });
   }
 
   async create(request: CreateApiKeyRequest, now: number): Promise<{ key: string; record: ApiKeyRecord }> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const key = `${PREFIX[request.kind]}${randomBytes(24).toString("base64url")}`;
       const record: ApiKeyRecord = {
         key_id: `key_${randomUUID().replaceAll("-", "").slice(0, 16)}`,
@@ -54,7 +51,7 @@ export class KeyRepository implements KeyStore {
   }
 
   async list(tenantId: string | undefined): Promise<ApiKeyRecord[]> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       return this.#keys()
         .find(tenantId === undefined ? {} : { tenant_id: tenantId }, NO_SECRET)
         .limit(1000)
@@ -63,13 +60,13 @@ export class KeyRepository implements KeyStore {
   }
 
   async get(keyId: string): Promise<ApiKeyRecord | undefined> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       return (await this.#keys().findOne({ key_id: keyId }, NO_SECRET)) ?? undefined;
     });
   }
 
   async revoke(keyId: string, now: number): Promise<ApiKeyRecord> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       // updateOne + read, not findOneAndUpdate with a projection: FerretDB v1 does not implement that.
       const result = await this.#keys().updateOne(
         { key_id: keyId, revoked_at: null },
@@ -84,8 +81,8 @@ export class KeyRepository implements KeyStore {
   }
 
   /** Key records of a tenant as the edge needs them: hashes, kinds, origins, revocations. */
-  async recordsForEdge(tenantId: string): Promise<StoredKey[]> {
-    return storeCall(async () => {
+  async recordsForEdge(tenantId: string): Promise<TenantKey[]> {
+    return this.#store.call(async () => {
       return this.#keys()
         .find({ tenant_id: tenantId }, { projection: { _id: 0 } })
         .limit(1000)
@@ -93,42 +90,42 @@ export class KeyRepository implements KeyStore {
     });
   }
 
+  /** Every active key of a tenant, with its hash (the relay's directory loads them all at start). */
+  async allOfTenants(): Promise<TenantKey[]> {
+    return this.#store.call(
+      async () =>
+        this.#keys()
+          .find({ tenant_id: { $ne: null }, revoked_at: null }, { projection: { _id: 0 } })
+          .batchSize(5000)
+          .toArray(),
+      BULK_DEADLINE_MS,
+    );
+  }
+
+  /** The service keys (keys of no tenant), revoked ones included. */
+  async serviceKeys(): Promise<TenantKey[]> {
+    return this.#store.call(async () =>
+      this.#keys()
+        .find({ kind: "service" }, { projection: { _id: 0 } })
+        .toArray(),
+    );
+  }
+
   /** One key record as the edge needs it, revoked or not, by the hash of the key. */
-  async recordForEdge(hash: string): Promise<StoredKey | undefined> {
-    return storeCall(async () => {
+  async recordForEdge(hash: string): Promise<TenantKey | undefined> {
+    return this.#store.call(async () => {
       return (await this.#keys().findOne({ hash }, { projection: { _id: 0 } })) ?? undefined;
     });
   }
 
+  /** Logs the change for relays and edges; a service key's under no tenant. */
   async #logged(record: ApiKeyRecord, now: number): Promise<void> {
-    if (record.tenant_id !== null) {
-      await this.#changes.record({
-        tenant_id: record.tenant_id,
-        kind: "keys",
-        scenario_id: null,
-        version: null,
-        at: now,
-      });
-    }
-  }
-
-  async findByKey(key: string): Promise<ApiKeyRecord | undefined> {
-    return storeCall(async () => {
-      const found = await this.#keys().findOne({ hash: hashKey(key), revoked_at: null }, NO_SECRET);
-      return found ?? undefined;
-    });
-  }
-
-  async principalFor(key: string): Promise<Principal | undefined> {
-    return storeCall(async () => {
-      const record = await this.findByKey(key);
-      if (record === undefined) return undefined;
-      if (record.kind === "service") return { kind: "internal" };
-      return {
-        kind: "tenant",
-        tenantId: record.tenant_id as string,
-        publishable: record.kind === "publishable",
-      };
+    await this.#changes.record({
+      tenant_id: record.tenant_id,
+      kind: "keys",
+      scenario_id: null,
+      version: null,
+      at: now,
     });
   }
 }

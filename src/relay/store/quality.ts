@@ -1,4 +1,4 @@
-import type { Collection, Db } from "mongodb";
+import type { Collection } from "mongodb";
 import {
   ANSWER_BOUNDS_MS,
   emptyCounts,
@@ -7,7 +7,7 @@ import {
   type QualityCounts,
   type QualitySource,
 } from "../../core/index.ts";
-import { storeCall } from "./mongo.ts";
+import { BULK_DEADLINE_MS, type Store } from "./mongo.ts";
 
 /** How long hourly aggregates are kept: the longest window and a day to spare. */
 export const QUALITY_RETENTION_MS = 8 * 24 * 3_600_000;
@@ -50,16 +50,18 @@ interface IssueDoc extends Omit<IssueCell, "hour" | "example"> {
  * the first example event stored in its hour.
  */
 export class QualityRepository {
+  readonly #store: Store;
   readonly #cells: () => Collection<CellDoc>;
   readonly #issues: () => Collection<IssueDoc>;
 
-  constructor(db: () => Db) {
-    this.#cells = () => db().collection("quality_hours");
-    this.#issues = () => db().collection("quality_fields");
+  constructor(store: Store) {
+    this.#store = store;
+    this.#cells = () => store.db().collection("quality_hours");
+    this.#issues = () => store.db().collection("quality_fields");
   }
 
   async ensureIndexes(): Promise<void> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       await this.#cells().createIndex({ tenant_id: 1, hour: 1 }, { name: "tenant_hour" });
       await this.#issues().createIndex({ tenant_id: 1, hour: 1 }, { name: "tenant_hour" });
     });
@@ -70,7 +72,7 @@ export class QualityRepository {
     cells: readonly (QualityCell & { tenantId: string })[],
     issues: readonly (IssueCell & { tenantId: string })[],
   ): Promise<void> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       if (cells.length > 0) {
         await this.#cells().bulkWrite(
           cells.map(({ tenantId, hour, source, scenario, producer, validated, counts }) => {
@@ -125,12 +127,12 @@ export class QualityRepository {
           { ordered: false },
         );
       }
-    });
+    }, BULK_DEADLINE_MS);
   }
 
   /** A tenant's cells and field tallies from `fromHour` on. */
   async read(tenantId: string, fromHour: number): Promise<{ cells: QualityCell[]; issues: IssueCell[] }> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const filter = { tenant_id: tenantId, hour: { $gte: fromHour } };
       const [cells, issues] = await Promise.all([
         this.#cells().find(filter).toArray(),
@@ -160,7 +162,7 @@ export class QualityRepository {
 
   /** Removes aggregates older than {@link QUALITY_RETENTION_MS}. */
   async prune(now: number): Promise<void> {
-    return storeCall(async () => {
+    return this.#store.call(async () => {
       const old = { hour: { $lt: now - QUALITY_RETENTION_MS } };
       await Promise.all([this.#cells().deleteMany(old), this.#issues().deleteMany(old)]);
     });

@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { EnvKeyStore } from "../../../src/relay/auth.ts";
-import { CachedConfigSource, InMemoryConfigSource } from "../../../src/relay/config-source.ts";
+import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { EdgeCallVerifier } from "../../../src/relay/edge-calls.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
@@ -24,11 +24,14 @@ const relayApp = (live: LiveStreams = { open: () => undefined }) => {
     metrics,
     log,
   });
-  const db = () => {
-    throw new Error("no database in this test");
+  const store = {
+    db: () => {
+      throw new Error("no database in this test");
+    },
+    call: <T>(operation: () => Promise<T>) => operation(),
   };
-  const changes = new ChangeLog(db);
-  const configs = new ConfigRepository(db, changes);
+  const changes = new ChangeLog(store);
+  const configs = new ConfigRepository(store, changes);
   return createHttpApp({
     ingest,
     metrics,
@@ -37,20 +40,16 @@ const relayApp = (live: LiveStreams = { open: () => undefined }) => {
     record: () => {},
     admin: {
       configs,
-      keys: new KeyRepository(db, changes),
+      keys: new KeyRepository(store, changes),
       changes,
       keyStore,
-      cache: new CachedConfigSource(
-        (t, s) => configs.get(t, s),
-        1000,
-        () => {},
-      ),
-      quality: new QualityRepository(db),
+      directory: new InMemoryConfigSource(),
+      quality: new QualityRepository(store),
       adminToken: "admin",
       edgeCalls: new EdgeCallVerifier([]),
       live,
       now: () => 0,
-      changedTenant: () => {},
+      changedTenant: async () => {},
     },
   });
 };

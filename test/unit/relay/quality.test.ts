@@ -1,5 +1,6 @@
 // The quality counts above their store: bounded labels, what each verdict adds, flushing, and the
 // report's arithmetic.
+import { MongoNetworkTimeoutError, MongoServerSelectionError } from "mongodb";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -9,6 +10,13 @@ import { QualityRecorder } from "../../../src/relay/quality.ts";
 const log = pino({ level: "silent" });
 const HOUR = 3_600_000;
 const NOW = 1_800_000_000_000;
+
+/** A failure before the write left: no server could be selected. */
+const notSent = () =>
+  // The driver builds it from the topology it could not select from; only `error` is read of that.
+  new MongoServerSelectionError("connect ECONNREFUSED 127.0.0.1:27017", {
+    error: undefined,
+  } as unknown as ConstructorParameters<typeof MongoServerSelectionError>[1]);
 
 const refusal = (path: string, code: "invalid_value" | "required") => ({
   ok: false as const,
@@ -79,7 +87,7 @@ describe("quality counts", () => {
       now: () => NOW,
       store: {
         add: async (cells) => {
-          if (fail) throw new Error("MongoDB is down");
+          if (fail) throw notSent();
           stored.push(...cells);
         },
       },
@@ -128,7 +136,7 @@ describe("quality counts", () => {
         // As the repository writes them: the counts first, then the field tallies, which fail once.
         add: async (cells, issues) => {
           stored.cells.push(...cells);
-          if (issues.length > 0 && issuesFail) throw new Error("the field tallies could not be written");
+          if (issues.length > 0 && issuesFail) throw notSent();
           stored.issues.push(...issues);
         },
       },
@@ -141,6 +149,38 @@ describe("quality counts", () => {
     const received = stored.cells.reduce((sum, c) => sum + c.counts.received, 0);
     expect(received).toBe(1);
     expect(stored.issues.map((i) => [i.path, i.count])).toEqual([["item_id", 1]]);
+  });
+
+  it("sends no part again that may have reached the store, and counts its events as unconfirmed", async () => {
+    const registry = new Registry();
+    const sent: QualityCell[][] = [];
+    let answerLost = true;
+    const quality = new QualityRecorder({
+      registry,
+      log,
+      now: () => NOW,
+      store: {
+        // The write is sent (and, for all we know, applied) but its answer is lost to a socket timeout.
+        add: async (cells) => {
+          if (cells.length > 0) sent.push([...cells]);
+          if (answerLost) throw new MongoNetworkTimeoutError("connection timed out");
+        },
+      },
+    });
+    const event = { tenant_id: "shop", scenario_id: "feed" };
+    quality.call(
+      "relay",
+      [event, event],
+      [refusal("item_id", "required"), refusal("item_id", "required")],
+      3,
+    );
+    await quality.flush();
+    expect(quality.pending).toBe(0);
+    answerLost = false;
+    await quality.flush();
+    expect(sent).toHaveLength(1); // never re-sent
+    const unconfirmed = await registry.getSingleMetric("quality_events_unconfirmed_total")?.get();
+    expect(unconfirmed?.values[0]?.value).toBe(2);
   });
 
   it("reports rates, the four targets, the top fields and the trend from stored cells", () => {

@@ -24,14 +24,13 @@ const tags = ["tracking configs"];
 
 /** Create, read, list, update and soft-delete tracking configs; each change reaches the edge. */
 export const registerConfigRoutes = (api: RelayApi, deps: AdminDeps, { principal, manage }: AdminAccess) => {
-  const changed = (config: TrackingConfig) => {
-    deps.cache.invalidate(config.tenant_id, config.scenario_id);
-    deps.changedTenant(config.tenant_id);
+  const changed = async (config: TrackingConfig) => {
+    await deps.changedTenant(config.tenant_id);
     return config;
   };
   /** A new config's topics, provisioned when the caller is the admin (a tenant's key may not create topics). */
   const created = async (c: Context<RelayEnv>, config: TrackingConfig) => {
-    changed(config);
+    await changed(config);
     if (deps.provisionTopics !== undefined && (await principal(c)).kind === "admin") {
       await deps.provisionTopics(config.tenant_id);
     }
@@ -157,7 +156,7 @@ export const registerConfigRoutes = (api: RelayApi, deps: AdminDeps, { principal
       const { tenant_id, scenario_id } = c.req.valid("param");
       await manage(c, tenant_id);
       return c.json(
-        changed(await deps.configs.update(tenant_id, scenario_id, c.req.valid("json"), deps.now())),
+        await changed(await deps.configs.update(tenant_id, scenario_id, c.req.valid("json"), deps.now())),
         200,
       );
     },
@@ -176,7 +175,7 @@ export const registerConfigRoutes = (api: RelayApi, deps: AdminDeps, { principal
     async (c) => {
       const { tenant_id, scenario_id } = c.req.valid("param");
       await manage(c, tenant_id);
-      return c.json(changed(await deps.configs.deactivate(tenant_id, scenario_id, deps.now())), 200);
+      return c.json(await changed(await deps.configs.deactivate(tenant_id, scenario_id, deps.now())), 200);
     },
   );
 };

@@ -5,22 +5,17 @@ import {
   ApiError,
   NONCE_HEADER,
   SIGNATURE_HEADER,
+  TenantDocument,
   TenantId,
+  TenantKey,
   TIMESTAMP_HEADER,
-  TrackingConfig,
 } from "../../../core/index.ts";
 import { Change } from "../../store/changes.ts";
-import { StoredKey } from "../../store/keys.ts";
 import type { AdminAccess } from "../access.ts";
 import type { AdminDeps } from "../admin.ts";
 import { jsonContent, problemBody, type RelayApi } from "../openapi.ts";
 import type { RelayEnv } from "../respond.ts";
 
-const TenantFeed = z.object({
-  tenant_id: TenantId,
-  configs: z.array(TrackingConfig),
-  keys: z.array(StoredKey),
-});
 const Changes = z.object({
   changes: z.array(Change),
   next: z.int().describe("The sequence number to ask from next"),
@@ -56,7 +51,7 @@ export const registerEdgeFeedRoutes = (api: RelayApi, deps: AdminDeps, { isAdmin
       hide: true,
       request: { params: z.object({ tenant_id: TenantId }) },
       responses: {
-        200: jsonContent(TenantFeed, "Configs and key hashes"),
+        200: jsonContent(TenantDocument, "Configs and key hashes"),
         304: { description: "Unchanged" },
       },
     }),
@@ -81,7 +76,7 @@ export const registerEdgeFeedRoutes = (api: RelayApi, deps: AdminDeps, { isAdmin
       summary: "One key record by the SHA-256 hex of the key, for the edge's cache",
       hide: true,
       request: { params: z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/) }) },
-      responses: { 200: jsonContent(StoredKey, "The key record"), 404: problemBody },
+      responses: { 200: jsonContent(TenantKey, "The key record"), 404: problemBody },
     }),
     async (c) => {
       await edge(c);

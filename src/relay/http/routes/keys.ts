@@ -7,10 +7,10 @@ import { bearer, jsonContent, problemBody, type RelayApi } from "../openapi.ts";
 
 const tags = ["API keys"];
 
-/** Create, list and revoke API keys (the admin token only); a tenant's key changes reach the edge. */
+/** Create, list and revoke API keys (the admin token only); each change reaches the relays and the edge. */
 export const registerKeyRoutes = (api: RelayApi, deps: AdminDeps, { manage }: AdminAccess) => {
-  const keyChanged = <T extends { tenant_id: string | null }>(record: T) => {
-    if (record.tenant_id !== null) deps.changedTenant(record.tenant_id);
+  const keyChanged = async <T extends { tenant_id: string | null }>(record: T) => {
+    await deps.changedTenant(record.tenant_id);
     return record;
   };
 
@@ -30,7 +30,7 @@ export const registerKeyRoutes = (api: RelayApi, deps: AdminDeps, { manage }: Ad
     async (c) => {
       await manage(c, undefined);
       const created = await deps.keys.create(c.req.valid("json"), deps.now());
-      keyChanged(created.record);
+      await keyChanged(created.record);
       return c.json(created, 201);
     },
   );
@@ -63,7 +63,7 @@ export const registerKeyRoutes = (api: RelayApi, deps: AdminDeps, { manage }: Ad
     }),
     async (c) => {
       await manage(c, undefined);
-      return c.json(keyChanged(await deps.keys.revoke(c.req.valid("param").key_id, deps.now())), 200);
+      return c.json(await keyChanged(await deps.keys.revoke(c.req.valid("param").key_id, deps.now())), 200);
     },
   );
 };

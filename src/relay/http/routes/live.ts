@@ -3,7 +3,7 @@ import { streamSSE } from "hono/streaming";
 import * as z from "zod";
 import { ApiError, TenantId } from "../../../core/index.ts";
 import { toLiveEvent } from "../../../kafka/tail.ts";
-import type { CachedConfigSource } from "../../config-source.ts";
+import type { ConfigSource } from "../../config-source.ts";
 import type { LiveStreams } from "../../live.ts";
 import type { AdminAccess } from "../access.ts";
 import { bearer, problemBody, type RelayApi } from "../openapi.ts";
@@ -16,7 +16,7 @@ const KEEPALIVE_MS = 15_000;
 /** `GET …/events/live`: a tenant's events as they land in Kafka, as Server-Sent Events. */
 export const registerLiveRoutes = (
   api: RelayApi,
-  deps: { live: LiveStreams; cache: CachedConfigSource },
+  deps: { live: LiveStreams; directory: ConfigSource },
   access: AdminAccess,
 ) => {
   api.openapi(
@@ -73,7 +73,7 @@ export const registerLiveRoutes = (
         try {
           await sse.writeSSE({ event: "ready", data: JSON.stringify({ tenant_id }) });
           for await (const record of records) {
-            const live = await toLiveEvent(record, (scenario) => deps.cache.get(tenant_id, scenario));
+            const live = await toLiveEvent(record, (scenario) => deps.directory.get(tenant_id, scenario));
             await sse.writeSSE({
               event: live.kind,
               id: `${live.topic}/${live.partition}/${live.offset}`,

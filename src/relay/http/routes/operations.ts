@@ -1,17 +1,26 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as z from "zod";
 import { HealthAnswer } from "../../../core/index.ts";
+import type { TenantDirectory } from "../../directory.ts";
 import type { IngestService } from "../../ingest.ts";
 import type { RelayMetrics } from "../../metrics.ts";
 import { jsonContent, type RelayApi } from "../openapi.ts";
 
-const Readiness = z.object({ status: z.enum(["ready", "full"]), kafka_available: z.boolean() });
+const Readiness = z.object({
+  status: z.enum(["ready", "full", "loading"]),
+  kafka_available: z.boolean(),
+  directory_loaded: z.boolean(),
+});
+
+/** What the operation routes show of the tenant directory. */
+export type DirectoryStatus = Pick<TenantDirectory, "loaded" | "ageSeconds" | "storeLatencyMs">;
 
 /** Health and counters, liveness, readiness and Prometheus metrics. */
 export const registerOperationRoutes = (
   api: RelayApi,
-  deps: { ingest: IngestService; metrics: RelayMetrics },
+  deps: { ingest: IngestService; metrics: RelayMetrics; directory?: DirectoryStatus },
 ) => {
+  const { directory } = deps;
   api.openapi(
     createRoute({
       method: "get",
@@ -22,7 +31,19 @@ export const registerOperationRoutes = (
     }),
     async (c) => {
       const { accepting: _, ...health } = await deps.ingest.health();
-      return c.json(health, 200);
+      if (directory === undefined) return c.json(health, 200);
+      const age = directory.ageSeconds();
+      return c.json(
+        {
+          ...health,
+          directory: {
+            loaded: directory.loaded,
+            age_seconds: Number.isFinite(age) ? age : null,
+            store_latency_ms: directory.storeLatencyMs ?? null,
+          },
+        },
+        200,
+      );
     },
   );
   api.openapi(
@@ -39,18 +60,24 @@ export const registerOperationRoutes = (
     createRoute({
       method: "get",
       path: "/readyz",
-      summary: "Ready while events can be acknowledged: Kafka answers, or the spool takes them",
+      summary:
+        "Ready while events can be acknowledged (Kafka answers, or the spool takes them) and every tenant's keys and configs are in memory",
       tags: ["operations"],
       responses: {
         200: jsonContent(Readiness, "Ready"),
-        503: jsonContent(Readiness, "Neither Kafka nor the spool takes events"),
+        503: jsonContent(
+          Readiness,
+          "Neither Kafka nor the spool takes events (full), or the tenant directory has not loaded yet (loading: the store did not answer since the start, so calls with stored keys cannot be checked)",
+        ),
       },
     }),
     async (c) => {
       const { accepting, kafka_available } = await deps.ingest.health();
-      return accepting
-        ? c.json({ status: "ready" as const, kafka_available }, 200)
-        : c.json({ status: "full" as const, kafka_available }, 503);
+      const directory_loaded = directory?.loaded ?? true;
+      if (!accepting) return c.json({ status: "full" as const, kafka_available, directory_loaded }, 503);
+      if (!directory_loaded)
+        return c.json({ status: "loading" as const, kafka_available, directory_loaded }, 503);
+      return c.json({ status: "ready" as const, kafka_available, directory_loaded }, 200);
     },
   );
   api.openapi(
