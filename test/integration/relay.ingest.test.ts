@@ -230,6 +230,8 @@ describe("relay ingest into Kafka", () => {
         validation_warnings: expect.any(Number),
         success_rate: expect.any(Number),
       },
+      // The tenant directory: loaded, how far behind the store it may be, and the store's latency.
+      directory: { loaded: true, age_seconds: expect.any(Number), store_latency_ms: expect.any(Number) },
     });
     expect(body.stats.total_events).toBeGreaterThan(0);
     // A call of each protocol, then every one is in the request-duration histogram.
