@@ -77,6 +77,8 @@ export class QualityRecorder {
   #issues = new Map<string, IssueEntry>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  /** Cells and field tallies of the flush under way, taken from the maps and not yet written. */
+  #sending = 0;
   readonly #maxCells: number;
   readonly #flushFailures: Counter;
   readonly #unconfirmed: Counter;
@@ -315,6 +317,7 @@ export class QualityRecorder {
     if (store === undefined) return;
     const cells = takeSome(this.#cells, this.#maxCells);
     const issues = takeSome(this.#issues, this.#maxCells);
+    this.#sending = cells.size + issues.size;
     /** Whether the failed part is to be kept for the next flush. */
     const failed = (error: unknown, events: number): boolean => {
       this.#flushFailures.inc();
@@ -337,6 +340,7 @@ export class QualityRecorder {
           else addCounts(now.counts, cell.counts);
         }
       });
+      this.#sending -= cells.size;
     }
     if (issues.size > 0) {
       await store.add([], [...issues.values()]).catch((error: unknown) => {
@@ -347,6 +351,7 @@ export class QualityRecorder {
           else now.count += issue.count;
         }
       });
+      this.#sending -= issues.size;
     }
   }
 
@@ -368,9 +373,9 @@ export class QualityRecorder {
     }
   }
 
-  /** Cells and field tallies counted and not yet stored. */
+  /** Cells and field tallies counted and not yet stored (those of a flush under way too). */
   get pending(): number {
-    return this.#cells.size + this.#issues.size;
+    return this.#cells.size + this.#issues.size + this.#sending;
   }
 }
 

@@ -127,11 +127,12 @@ describe("the relay with its store paused or changed elsewhere", () => {
         })
       ).json()) as { events: { received: number; accepted: number } };
       // A flush whose answer was lost to the pause is not sent again (it may have been applied when the
-      // store resumed): never counted twice, and at most the unconfirmed events missing.
-      const sent = load.acknowledged.length + load.notAcknowledged();
+      // store resumed): never counted twice, and at most the unconfirmed events missing of those the
+      // relay answered (a call the client gave up on may never have reached it).
       const unconfirmed = await relayMetric(relay.httpUrl, "quality_events_unconfirmed_total");
-      expect(report.events.received).toBeLessThanOrEqual(sent);
-      expect(report.events.received).toBeGreaterThanOrEqual(sent - unconfirmed);
+      console.log(`quality counts: ${report.events.received} stored, ${unconfirmed} unconfirmed`);
+      expect(report.events.received).toBeLessThanOrEqual(load.acknowledged.length + load.notAcknowledged());
+      expect(report.events.received).toBeGreaterThanOrEqual(load.acknowledged.length - unconfirmed);
     } finally {
       await mongo.resume().catch(() => undefined);
       await load.stop();
