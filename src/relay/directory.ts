@@ -4,6 +4,7 @@ import { ApiError, type TenantDocument, type TenantKey, type TrackingConfig } fr
 import { hashKey, type KeyStore, type Principal } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { Change } from "./store/changes.ts";
+import { withDeadline } from "./store/mongo.ts";
 
 /** What the directory reads from the store; every call has the store's own deadline. */
 export interface DirectorySource {
@@ -34,6 +35,12 @@ export interface DirectorySettings {
 /** The misses remembered before the first load, per kind (unknown keys, unknown tenants). */
 const MAX_REMEMBERED_MISSES = 10_000;
 
+/** Adds `value` to a set of misses, which forgets them all when full rather than grow without bound. */
+const remember = (misses: Set<string>, value: string) => {
+  if (misses.size >= MAX_REMEMBERED_MISSES) misses.clear();
+  misses.add(value);
+};
+
 const principalOf = (key: TenantKey): Principal =>
   key.kind === "service"
     ? { kind: "internal", keyId: key.hash }
@@ -60,13 +67,14 @@ export class TenantDirectory implements ConfigSource, KeyStore {
   readonly #source: DirectorySource;
   readonly #settings: Required<DirectorySettings>;
   readonly #log: Logger;
-  /** Per tenant: its active configs by scenario, and the hashes of its keys. */
+  /** Per tenant with an active config or key: its active configs by scenario, and the hashes of its keys. */
   readonly #tenants = new Map<string, { configs: Map<string, TrackingConfig>; keys: string[] }>();
   /** Active keys by hash: tenants' keys and service keys. */
   readonly #keys = new Map<string, Principal>();
   #serviceKeys: string[] = [];
-  /** Before the first load: keys looked up and found unknown (tenants are remembered in #tenants). */
+  /** Before the first load: keys and tenants looked up and found unknown. */
   readonly #unknownKeys = new Set<string>();
+  readonly #unknownTenants = new Set<string>();
   readonly #lookups = new Map<string, Promise<void>>();
   #loaded = false;
   #seq = 0;
@@ -146,12 +154,14 @@ export class TenantDirectory implements ConfigSource, KeyStore {
 
   async get(tenantId: string, scenarioId: string): Promise<TrackingConfig | undefined> {
     const tenant = this.#tenants.get(tenantId);
-    if (tenant !== undefined || this.#loaded) return tenant?.configs.get(scenarioId);
+    if (tenant !== undefined || this.#loaded || this.#unknownTenants.has(tenantId))
+      return tenant?.configs.get(scenarioId);
     // Not loaded yet: one lookup of the tenant; a store that does not answer leaves the event to be
-    // checked without a config, as it would be for a tenant that has none.
-    await this.#lookup(`tenant:${tenantId}`, async () =>
-      this.#apply(await this.#source.tenant(tenantId)),
-    ).catch(() => undefined);
+    // checked without a config, as it would be for a tenant that has none (the failure is counted).
+    await this.#lookup(`tenant:${tenantId}`, async () => {
+      this.#apply(await this.#source.tenant(tenantId));
+      if (!this.#tenants.has(tenantId)) remember(this.#unknownTenants, tenantId);
+    }).catch(() => undefined);
     return this.#tenants.get(tenantId)?.configs.get(scenarioId);
   }
 
@@ -162,10 +172,8 @@ export class TenantDirectory implements ConfigSource, KeyStore {
     // Not loaded yet: one lookup of the key; if the store cannot say, neither can we (retryable).
     await this.#lookup(`key:${hash}`, async () => {
       const found = await this.#source.key(hash);
-      if (found === undefined || found.revoked_at !== null) {
-        if (this.#unknownKeys.size >= MAX_REMEMBERED_MISSES) this.#unknownKeys.clear();
-        this.#unknownKeys.add(hash);
-      } else if (found.tenant_id === null) this.#keys.set(hash, principalOf(found));
+      if (found === undefined || found.revoked_at !== null) remember(this.#unknownKeys, hash);
+      else if (found.tenant_id === null) this.#keys.set(hash, principalOf(found));
       else this.#apply(await this.#source.tenant(found.tenant_id));
     }).catch((error: unknown) => {
       const unavailable = new ApiError(
@@ -250,6 +258,7 @@ export class TenantDirectory implements ConfigSource, KeyStore {
     this.#seq = seq;
     this.#loaded = true;
     this.#unknownKeys.clear();
+    this.#unknownTenants.clear();
     this.#syncedAt = started;
     this.#log.info(
       { tenants: this.#tenants.size, keys: this.#keys.size, ms: this.#settings.now() - started },
@@ -296,7 +305,10 @@ export class TenantDirectory implements ConfigSource, KeyStore {
     return next;
   }
 
-  /** Replaces what is held of a tenant with its document. */
+  /**
+   * Replaces what is held of a tenant with its document. A tenant with no active config or key is not
+   * held: memory grows with real tenants, not with every id a caller names.
+   */
   #apply(document: TenantDocument): void {
     const held = this.#tenants.get(document.tenant_id);
     for (const hash of held?.keys ?? []) this.#keys.delete(hash);
@@ -306,10 +318,9 @@ export class TenantDirectory implements ConfigSource, KeyStore {
       this.#keys.set(key.hash, principalOf(key));
       keys.push(key.hash);
     }
-    this.#tenants.set(document.tenant_id, {
-      configs: new Map(document.configs.filter((c) => c.is_active).map((c) => [c.scenario_id, c])),
-      keys,
-    });
+    const configs = new Map(document.configs.filter((c) => c.is_active).map((c) => [c.scenario_id, c]));
+    if (configs.size === 0 && keys.length === 0) this.#tenants.delete(document.tenant_id);
+    else this.#tenants.set(document.tenant_id, { configs, keys });
   }
 
   #applyServiceKeys(keys: readonly TenantKey[]): void {
@@ -322,19 +333,3 @@ export class TenantDirectory implements ConfigSource, KeyStore {
     }
   }
 }
-
-/** Rejects when `promise` has not settled within `ms` (the promise itself runs on, bounded by the driver). */
-export const withDeadline = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });

@@ -68,21 +68,8 @@ export class MongoConnection implements Store {
   }
 
   call<T>(operation: () => Promise<T>, deadlineMs = this.#settings.deadlineMs): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(storeUnavailable(new Error(`no answer from the store within ${deadlineMs} ms`))),
-        deadlineMs,
-      );
-      operation().then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error instanceof MongoError ? storeUnavailable(error) : error);
-        },
-      );
+    return withDeadline(operation(), deadlineMs, "the store").catch((error: unknown) => {
+      throw error instanceof MongoError || error instanceof DeadlineMissed ? storeUnavailable(error) : error;
     });
   }
 
@@ -108,3 +95,25 @@ const storeUnavailable = (cause: Error): ApiError => {
   unavailable.cause = cause;
   return unavailable;
 };
+
+/** A store call (or a lookup built of them) that did not settle within its deadline. */
+export class DeadlineMissed extends Error {}
+
+/**
+ * Rejects with {@link DeadlineMissed} when `promise` has not settled within `ms` (the promise itself runs
+ * on, until the driver's socket timeout ends it).
+ */
+export const withDeadline = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeadlineMissed(`no answer from ${what} within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
