@@ -1,5 +1,5 @@
 // The quality counts' flush at platform scale: 10,000 tenant × scenario cells written to the store the
-// way a relay writes them (QualityRepository.add, `$inc` upserts), whole and in the parts of
+// way a relay writes them (QualityRepository.add: one `$inc` upsert per tenant and hour), whole and in the parts of
 // QUALITY_FLUSH_MAX_CELLS, with the time a small read waits meanwhile (what the admin API would feel).
 //   MONGODB_URI=mongodb://127.0.0.1:27017 sh scripts/with-node.sh node bench/quality-flush.ts
 // Writes bench/results/<date>-quality-flush.json; docs/quality.md quotes the last run.
@@ -48,7 +48,7 @@ const flushInParts = async (part: number) => {
     while (writing) {
       const started = performance.now();
       // A read that misses the store's deadline (5 s here) counts as waiting that long.
-      await repository.read("tenant_0", hour).catch(() => undefined);
+      await repository.read("tenant_0", hour - 168 * 3_600_000, hour).catch(() => undefined);
       reads.push(performance.now() - started);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

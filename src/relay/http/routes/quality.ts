@@ -1,6 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import * as z from "zod";
 import {
+  hourOf,
   QUALITY_WINDOWS,
   QualityReport,
   type QualityWindow,
@@ -45,7 +46,7 @@ export const registerQualityRoutes = (
       const { window } = c.req.valid("query");
       await access.manage(c, tenant_id);
       const now = deps.now();
-      const { cells, issues } = await deps.quality.read(tenant_id, windowStart(window, now));
+      const { cells, issues } = await deps.quality.read(tenant_id, windowStart(window, now), hourOf(now));
       return c.json(qualityReportOf({ tenantId: tenant_id, window, now, cells, issues }), 200);
     },
   );
