@@ -141,7 +141,6 @@ export const startRelay = async (
   const configRepository = new ConfigRepository(mongo, changes);
   const keyRepository = new KeyRepository(mongo, changes);
   await Promise.all([
-    changes.ensureIndexes(),
     configRepository.ensureIndexes(),
     keyRepository.ensureIndexes(),
     qualityRepository.ensureIndexes(),

@@ -29,7 +29,11 @@ export const startTestRelay = async (
     MONGODB_DB: database,
     ...options.env,
   });
-  const relay = await startRelay(settings, { configs: options.configs, log: pino({ level: "silent" }) });
+  // TEST_RELAY_LOG=warn shows the relay's log when a test fails for a reason its answers do not tell.
+  const relay = await startRelay(settings, {
+    configs: options.configs,
+    log: pino({ level: process.env.TEST_RELAY_LOG ?? "silent" }),
+  });
   return { ...relay, spoolDir, database };
 };
 
