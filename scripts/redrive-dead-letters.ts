@@ -35,23 +35,22 @@ const admin = new Admin({
   bootstrapBrokers: settings.KAFKA_BROKERS,
   ...connection,
 });
-const producer = platformaticProducer(
-  {
-    clientId: settings.KAFKA_CLIENT_ID,
-    brokers: settings.KAFKA_BROKERS,
-    connection,
-    compression: settings.KAFKA_COMPRESSION,
-    requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
-    retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
-  },
-  new TopicProvisioner(admin, topicSettingsOf(settings)),
-);
+const producer = platformaticProducer({
+  clientId: settings.KAFKA_CLIENT_ID,
+  brokers: settings.KAFKA_BROKERS,
+  connection,
+  compression: settings.KAFKA_COMPRESSION,
+  requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
+  retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
+});
+const topics = new TopicProvisioner(admin, topicSettingsOf(settings));
 const deadLetters = fileDeadLetters(path);
 let sent = 0;
 let refused = 0;
 let failure: unknown;
 for (const [index, entry] of entries.entries()) {
   try {
+    await topics.ensure(entry.record.topic);
     await producer.send([entry.record]);
     sent++;
   } catch (error) {

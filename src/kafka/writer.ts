@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Admin } from "@platformatic/kafka";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { combiningProducer } from "./combining-producer.ts";
 import { fileDeadLetters } from "./dead-letters.ts";
 import { DurableSink, type WritePathSettings } from "./durable-sink.ts";
 import { type ProducerSettings, platformaticProducer } from "./producer.ts";
@@ -111,7 +112,11 @@ export const openKafkaWriter = async (
     ...settings.connection,
   });
   const topics = new TopicProvisioner(admin, settings.topics);
-  const producer = platformaticProducer({ ...settings, retryForMs: settings.ackTimeoutMs }, topics);
+  const producer = combiningProducer(
+    platformaticProducer({ ...settings, retryForMs: settings.ackTimeoutMs }),
+    topics,
+    (events) => metrics.duplicateRiskEvents.inc(events),
+  );
   const sink = await DurableSink.open(
     producer,
     fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes)),

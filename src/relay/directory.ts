@@ -10,7 +10,7 @@ import { withDeadline } from "./store/mongo.ts";
 export interface DirectorySource {
   /** The number of the latest change, read before a full load so that no later change is missed. */
   latestChange(): Promise<number>;
-  /** Changes after `seq`, oldest first, a page at a time. */
+  /** Changes after `seq`, oldest first, a page at a time; the log has no holes (each number is its insert). */
   changesSince(seq: number): Promise<Change[]>;
   /** Every tenant's document (active configs and keys), for the load at start. */
   all(): Promise<TenantDocument[]>;
@@ -27,8 +27,6 @@ export interface DirectorySettings {
   pollMs: number;
   /** How long an ingest call may wait for one lookup of something not in memory (only before the first load). */
   lookupDeadlineMs: number;
-  /** How long a hole in the change numbers is waited for (a writer between its number and its insert). */
-  gapWaitMs?: number;
   now?: () => number;
 }
 
@@ -78,8 +76,6 @@ export class TenantDirectory implements ConfigSource, KeyStore {
   readonly #lookups = new Map<string, Promise<void>>();
   #loaded = false;
   #seq = 0;
-  /** When a change number was first found missing, to skip it after `gapWaitMs`. */
-  #gapSince: number | undefined;
   #syncedAt: number | undefined;
   #storeLatencyMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -88,7 +84,7 @@ export class TenantDirectory implements ConfigSource, KeyStore {
 
   constructor(source: DirectorySource, settings: DirectorySettings, log: Logger, registry?: Registry) {
     this.#source = source;
-    this.#settings = { gapWaitMs: 5_000, now: Date.now, ...settings };
+    this.#settings = { now: Date.now, ...settings };
     this.#log = log;
     const registers = registry === undefined ? [] : [registry];
     const directory = this;
@@ -268,41 +264,16 @@ export class TenantDirectory implements ConfigSource, KeyStore {
 
   async #follow(): Promise<void> {
     const started = this.#settings.now();
-    for (;;) {
-      const changes = await this.#source.changesSince(this.#seq);
-      const next = this.#contiguous(changes);
-      const tenants = new Set<string | null>();
-      for (const change of changes) if (change.seq <= next) tenants.add(change.tenant_id);
-      for (const tenantId of tenants) {
+    for (let changes = await this.#source.changesSince(this.#seq); changes.length > 0; ) {
+      for (const tenantId of new Set(changes.map((change) => change.tenant_id))) {
         if (tenantId === null) this.#applyServiceKeys(await this.#source.serviceKeys());
         else this.#apply(await this.#source.tenant(tenantId));
       }
-      const more = next > this.#seq && changes.length > 0 && next === changes.at(-1)?.seq;
-      this.#seq = next;
-      if (!more) break;
+      this.#seq = (changes.at(-1) as Change).seq;
+      changes = await this.#source.changesSince(this.#seq);
     }
     this.#storeLatencyMs = this.#settings.now() - started;
     this.#syncedAt = started;
-  }
-
-  /**
-   * The last change number up to which none is missing. Numbers are taken before the change is written,
-   * so a later number can appear first; a hole is waited for (`gapWaitMs`), then skipped (its writer stopped).
-   */
-  #contiguous(changes: readonly Change[]): number {
-    let next = this.#seq;
-    for (const change of changes) {
-      if (change.seq === next + 1) next = change.seq;
-      else if (change.seq > next + 1) {
-        const now = this.#settings.now();
-        this.#gapSince ??= now;
-        if (now - this.#gapSince < this.#settings.gapWaitMs) break;
-        this.#log.warn({ from: next + 1, to: change.seq - 1 }, "changes never written were skipped");
-        next = change.seq;
-      }
-    }
-    if (next >= (changes.at(-1)?.seq ?? next)) this.#gapSince = undefined;
-    return next;
   }
 
   /**

@@ -127,12 +127,13 @@ describe("the relay with its store paused or changed elsewhere", () => {
         })
       ).json()) as { events: { received: number; accepted: number } };
       // A flush whose answer was lost to the pause is not sent again (it may have been applied when the
-      // store resumed): never counted twice, and at most the unconfirmed events missing of those the
-      // relay answered (a call the client gave up on may never have reached it).
+      // store resumed): never counted twice. (How many it falls short is not bounded here: FerretDB applies
+      // `$inc` as a read and a write, so the flush given up on, applied when the store resumes, and the
+      // next one can each overwrite the other; docs/quality.md. MongoDB's `$inc` is atomic.)
       const unconfirmed = await relayMetric(relay.httpUrl, "quality_events_unconfirmed_total");
       console.log(`quality counts: ${report.events.received} stored, ${unconfirmed} unconfirmed`);
+      expect(unconfirmed).toBeGreaterThan(0);
       expect(report.events.received).toBeLessThanOrEqual(load.acknowledged.length + load.notAcknowledged());
-      expect(report.events.received).toBeGreaterThanOrEqual(load.acknowledged.length - unconfirmed);
     } finally {
       await mongo.resume().catch(() => undefined);
       await load.stop();
