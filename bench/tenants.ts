@@ -1,13 +1,13 @@
-// One relay serving 1, 100, 1,000 and 10,000 active tenants, then the same load with its store stopped
-// for a minute. The load is a new user's on `npm run dev`: batched REST calls of 100 valid events,
+// One relay serving 1, 100, 1,000 and 10,000 active tenants, after the same load over 1,000 tenants
+// with its store stopped for a minute. The load is a new user's on `npm run dev`: batched REST calls of 100 valid events,
 // 40 calls a second (4,000 events/s), each call's events spread over the tenants, who have no config.
 // Each phase first writes one event per tenant (their topics are made then, once: Kafka's cold start is
 // reported apart), then measures `SECONDS` of load: calls answered, p99 and the relay's CPU per event
 // (from /proc). After each phase one tracked event and one admin call show the relay answers normally.
 //   npm run bench:tenants        (TENANTS=1,100 SECONDS=10 OUTAGE_SECONDS=20 for a short run)
-// Writes bench/results/<date>-tenants.json; docs/tenant-directory.md quotes the last run.
+// Writes bench/results/<date>-tenants.json after each phase; docs/tenant-directory.md quotes the last run.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Admin, Consumer } from "@platformatic/kafka";
 import { EXAMPLE_EVENTS, topicFor } from "../src/core/index.ts";
 import { openLoop } from "./load.ts";
@@ -203,31 +203,28 @@ const warmUp = async (tenants: readonly string[]) => {
 };
 
 const tenantsOf = (n: number) => Array.from({ length: n }, (_, i) => `bt_${run}_${n}_${i}`);
-const phases = [];
+const phases: Record<string, unknown>[] = [];
+let outage: Record<string, unknown> = { skipped: "no FerretDB started by scripts/ferretdb.sh" };
+const resultFile = join(
+  import.meta.dirname,
+  "results",
+  `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-tenants.json`,
+);
+/** Written after every phase, so that a run cut short keeps what it measured. */
+const save = () => {
+  mkdirSync(dirname(resultFile), { recursive: true });
+  const result = {
+    calls_per_second: CALLS_PER_SECOND,
+    events_per_call: EVENTS_PER_CALL,
+    seconds: SECONDS,
+    outage,
+    phases,
+  };
+  writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+};
 try {
-  for (const n of TENANTS) {
-    const tenants = tenantsOf(n);
-    const warm_up = await warmUp(tenants);
-    const { step, calls } = await load(tenants, SECONDS);
-    const after = await afterwards(tenants[0] as string);
-    const phase = {
-      tenants: n,
-      warm_up,
-      calls,
-      answered_200: Math.round(calls * (1 - step.error_rate)),
-      p50_ms: step.p50_ms,
-      p99_ms: step.p99_ms,
-      relay_cpu_us_per_event: step.cpu?.us_per_event.relay,
-      relay_rss_mb: relay.memory.now(),
-      after,
-    };
-    console.log(JSON.stringify(phase));
-    phases.push(phase);
-    await deleteTopics(tenants);
-  }
-
-  // The store stopped (SIGSTOP: connections stay open and nothing answers, the worst case) under load.
-  let outage: Record<string, unknown> = { skipped: "no FerretDB started by scripts/ferretdb.sh" };
+  // The store stopped (SIGSTOP: connections stay open and nothing answers, the worst case) under load;
+  // first, on a broker with nothing else to do (deleting thousands of topics keeps Kafka busy).
   const pidFile = join(devDir, "ferretdb", "ferretdb.pid");
   const storePid = (() => {
     try {
@@ -263,22 +260,31 @@ try {
       after: await afterwards(tenants[0] as string),
     };
     console.log(JSON.stringify(outage));
+    save();
     await deleteTopics(tenants);
   }
 
-  const result = {
-    calls_per_second: CALLS_PER_SECOND,
-    events_per_call: EVENTS_PER_CALL,
-    seconds: SECONDS,
-    phases,
-    outage,
-  };
-  const dir = join(import.meta.dirname, "results");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-tenants.json`),
-    `${JSON.stringify(result, null, 2)}\n`,
-  );
+  for (const n of TENANTS) {
+    const tenants = tenantsOf(n);
+    const warm_up = await warmUp(tenants);
+    const { step, calls } = await load(tenants, SECONDS);
+    const after = await afterwards(tenants[0] as string);
+    const phase = {
+      tenants: n,
+      warm_up,
+      calls,
+      answered_200: Math.round(calls * (1 - step.error_rate)),
+      p50_ms: step.p50_ms,
+      p99_ms: step.p99_ms,
+      relay_cpu_us_per_event: step.cpu?.us_per_event.relay,
+      relay_rss_mb: relay.memory.now(),
+      after,
+    };
+    console.log(JSON.stringify(phase));
+    phases.push(phase);
+    save();
+    await deleteTopics(tenants);
+  }
 } finally {
   await relay.stop();
 }
