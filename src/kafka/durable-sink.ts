@@ -83,6 +83,8 @@ interface Shared {
   deadLetters: DeadLetters;
   /** Events in all lanes' buffers. */
   buffered: number;
+  /** Lanes whose last write failed, kept as a count: health is asked per call, lanes number thousands. */
+  failingLanes: number;
   /** Writes a quarantine record through the sink (its topic has a lane of its own). */
   quarantine(records: EventRecord[]): Promise<void>;
   /** A spool grew or shrank: the gauges follow. */
@@ -129,9 +131,10 @@ class TopicLane {
     this.#shared = shared;
   }
 
-  /** Whether the last attempt to write this topic failed (its records are waiting in the spool). */
-  get failing(): boolean {
-    return this.#failing;
+  /** Records whether the last attempt to write this topic failed (its records wait in the spool). */
+  #setFailing(failing: boolean): void {
+    if (failing !== this.#failing) this.#shared.failingLanes += failing ? 1 : -1;
+    this.#failing = failing;
   }
 
   get spooled(): number {
@@ -171,7 +174,7 @@ class TopicLane {
   async resume(): Promise<void> {
     await this.#spoolOf();
     this.#spooling = true;
-    this.#failing = true;
+    this.#setFailing(true);
     this.replay();
   }
 
@@ -304,7 +307,7 @@ class TopicLane {
     ]);
     clearTimeout(timer);
     if (outcome === "delivered") {
-      this.#failing = false;
+      this.#setFailing(false);
       return "delivered";
     }
     this.#noteFailure(outcome === "late" ? undefined : outcome, records.length);
@@ -320,7 +323,7 @@ class TopicLane {
         "kafka did not take the records of a topic; spooling them",
       );
     }
-    this.#failing = true;
+    this.#setFailing(true);
   }
 
   /** Sends records in requests bounded in events and bytes. */
@@ -404,7 +407,7 @@ class TopicLane {
           continue;
         }
         this.#spooling = false;
-        this.#failing = false;
+        this.#setFailing(false);
         return;
       }
       try {
@@ -422,10 +425,10 @@ class TopicLane {
         this.#shared.spoolChanged();
         if (this.#failing)
           log.info({ topic: this.topic }, "kafka takes the topic's records again; replaying its spool");
-        this.#failing = false;
+        this.#setFailing(false);
         backoffMs = 200;
       } catch (error) {
-        this.#failing = true;
+        this.#setFailing(true);
         log.debug({ err: error, topic: this.topic }, "spool replay failed; retrying");
         await sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5000);
@@ -456,10 +459,11 @@ export class DurableSink implements RecordSink {
   readonly #shared: Shared;
   readonly #hotKeys: HotKeys;
 
-  private constructor(shared: Omit<Shared, "buffered" | "quarantine" | "spoolChanged">) {
+  private constructor(shared: Omit<Shared, "buffered" | "failingLanes" | "quarantine" | "spoolChanged">) {
     this.#shared = {
       ...shared,
       buffered: 0,
+      failingLanes: 0,
       quarantine: (records) => this.write(records),
       spoolChanged: () => this.#updateGauges(),
     };
@@ -492,8 +496,7 @@ export class DurableSink implements RecordSink {
 
   /** False while some topic's records cannot be written (they wait in its spool). */
   get kafkaAvailable(): boolean {
-    for (const lane of this.#lanes.values()) if (lane.failing) return false;
-    return true;
+    return this.#shared.failingLanes === 0;
   }
 
   get accepting(): boolean {
@@ -502,9 +505,7 @@ export class DurableSink implements RecordSink {
 
   /** Events waiting in the spools. */
   get spooled(): number {
-    let events = 0;
-    for (const lane of this.#lanes.values()) events += lane.spooled;
-    return events;
+    return this.#shared.spools.budget.events;
   }
 
   /** Events accepted but not yet acknowledged by Kafka nor spooled. */

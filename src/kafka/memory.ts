@@ -71,6 +71,7 @@ class MemorySpool implements RecordSpool {
     if (this.#budget.used + bytes > this.#budget.maxBytes)
       throw new SinkUnavailableError("the spool is full");
     this.#budget.used += bytes;
+    this.#budget.events += records.length;
     if (!this.#open) {
       this.#segments.push({ seq: this.#seq++, records: [], bytes: 0 });
       this.#open = true;
@@ -91,6 +92,7 @@ class MemorySpool implements RecordSpool {
     const index = this.#segments.findIndex((s) => s.seq === seq);
     const [segment] = this.#segments.splice(index, 1);
     this.#budget.used -= segment?.bytes ?? 0;
+    this.#budget.events -= segment?.records.length ?? 0;
   }
 
   async close(): Promise<void> {}

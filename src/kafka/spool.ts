@@ -32,6 +32,8 @@ const segmentName = (seq: number) => `${String(seq).padStart(12, "0")}.ndjson`;
 /** The bytes all the spools of a process may hold together (one spool per topic share it). */
 export class SpoolBudget {
   used = 0;
+  /** Events held by all the spools, kept as a count: summing thousands of spools per append is quadratic. */
+  events = 0;
   readonly maxBytes: number;
 
   constructor(maxBytes: number) {
@@ -86,7 +88,9 @@ export class Spool implements RecordSpool {
       spool.#segments.push(seq);
       spool.#bytes += size;
       budget.used += size;
-      spool.#events += (await spool.read(seq)).length;
+      const events = (await spool.read(seq)).length;
+      spool.#events += events;
+      budget.events += events;
     }
     spool.#writeSeq = (spool.#segments.at(-1) ?? 0) + 1;
     return spool;
@@ -119,6 +123,7 @@ export class Spool implements RecordSpool {
     this.#bytes += size;
     this.budget.used += size;
     this.#events += records.length;
+    this.budget.events += records.length;
     return new Promise((done, fail) => {
       this.#batch.push({ lines, count: records.length, done, fail });
       this.#writing ??= this.#writeAll();
@@ -142,6 +147,7 @@ export class Spool implements RecordSpool {
           this.#bytes -= Buffer.byteLength(b.lines);
           this.budget.used -= Buffer.byteLength(b.lines);
           this.#events -= b.count;
+          this.budget.events -= b.count;
           b.fail(error);
         }
       }
@@ -196,6 +202,7 @@ export class Spool implements RecordSpool {
     this.#bytes -= size;
     this.budget.used -= size;
     this.#events -= events;
+    this.budget.events -= events;
   }
 
   async close(): Promise<void> {
