@@ -5,10 +5,11 @@ import { HotKeys } from "./hot-keys.ts";
 import {
   byTopic,
   type EventRecord,
-  type KafkaWriteError,
+  KafkaWriteError,
   type RecordProducer,
   type RecordSink,
   recordBytes,
+  TopicsUnwrittenError,
 } from "./records.ts";
 import type { RecordSpool, SpoolStore } from "./spool.ts";
 import type { KafkaWriterMetrics } from "./writer.ts";
@@ -85,10 +86,14 @@ interface Shared {
   buffered: number;
   /** Lanes whose last write failed, kept as a count: health is asked per call, lanes number thousands. */
   failingLanes: number;
+  /** When Kafka last acknowledged a request of any lane. */
+  deliveredAt: number;
+  /** When a request last failed for the cluster's sake (unreachable, late), not for its topic's or records'. */
+  clusterFailedAt: number;
   /** Writes a quarantine record through the sink (its topic has a lane of its own). */
   quarantine(records: EventRecord[]): Promise<void>;
-  /** A spool grew or shrank: the gauges follow. */
-  spoolChanged(): void;
+  /** A topic's spool grew or shrank: the gauges follow. */
+  spoolChanged(topic: string, bytes: number): void;
 }
 
 /**
@@ -132,9 +137,12 @@ class TopicLane {
   }
 
   /** Records whether the last attempt to write this topic failed (its records wait in the spool). */
-  #setFailing(failing: boolean): void {
+  #setFailing(failing: boolean, error?: unknown): void {
     if (failing !== this.#failing) this.#shared.failingLanes += failing ? 1 : -1;
     this.#failing = failing;
+    // No answer, or a retriable one, is the cluster's trouble; a refused topic or record is the topic's.
+    if (failing && !(error instanceof KafkaWriteError && error.kind !== "retriable"))
+      this.#shared.clusterFailedAt = Date.now();
   }
 
   get spooled(): number {
@@ -173,6 +181,7 @@ class TopicLane {
   /** Opens the spool a previous run left for this topic, and replays it. */
   async resume(): Promise<void> {
     await this.#spoolOf();
+    this.#shared.spoolChanged(this.topic, this.#spool?.bytes ?? 0);
     this.#spooling = true;
     this.#setFailing(true);
     this.replay();
@@ -192,7 +201,7 @@ class TopicLane {
     await spool.append(records);
     this.#shared.metrics.spooledEvents.inc(records.length);
     this.#shared.settings.onSpooled?.(this.topic, records.length);
-    this.#shared.spoolChanged();
+    this.#shared.spoolChanged(this.topic, this.#spool?.bytes ?? 0);
   }
 
   #flushSoon(delay: number): void {
@@ -308,6 +317,7 @@ class TopicLane {
     clearTimeout(timer);
     if (outcome === "delivered") {
       this.#setFailing(false);
+      this.#shared.deliveredAt = Date.now();
       return "delivered";
     }
     this.#noteFailure(outcome === "late" ? undefined : outcome, records.length);
@@ -323,7 +333,7 @@ class TopicLane {
         "kafka did not take the records of a topic; spooling them",
       );
     }
-    this.#setFailing(true);
+    this.#setFailing(true, error);
   }
 
   /** Sends records in requests bounded in events and bytes. */
@@ -420,15 +430,16 @@ class TopicLane {
           metrics.duplicateRiskEvents.inc(atRisk);
           metrics.replayedEvents.inc(request.length);
         }
+        this.#shared.deliveredAt = Date.now();
         await spool.remove(segment.seq, segment.records.length);
         this.#headDelivered -= segment.records.length;
-        this.#shared.spoolChanged();
+        this.#shared.spoolChanged(this.topic, this.#spool?.bytes ?? 0);
         if (this.#failing)
           log.info({ topic: this.topic }, "kafka takes the topic's records again; replaying its spool");
         this.#setFailing(false);
         backoffMs = 200;
       } catch (error) {
-        this.#setFailing(true);
+        this.#setFailing(true, error);
         log.debug({ err: error, topic: this.topic }, "spool replay failed; retrying");
         await sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5000);
@@ -459,13 +470,25 @@ export class DurableSink implements RecordSink {
   readonly #shared: Shared;
   readonly #hotKeys: HotKeys;
 
-  private constructor(shared: Omit<Shared, "buffered" | "failingLanes" | "quarantine" | "spoolChanged">) {
+  private constructor(
+    shared: Omit<
+      Shared,
+      "buffered" | "failingLanes" | "deliveredAt" | "clusterFailedAt" | "quarantine" | "spoolChanged"
+    >,
+  ) {
     this.#shared = {
       ...shared,
       buffered: 0,
       failingLanes: 0,
+      deliveredAt: 0,
+      clusterFailedAt: 0,
       quarantine: (records) => this.write(records),
-      spoolChanged: () => this.#updateGauges(),
+      spoolChanged: (topic, bytes) => {
+        // Only topics holding something are listed: thousands of tenants, few of them spooling.
+        if (bytes > 0) shared.metrics.spoolTopicBytes.set({ topic }, bytes);
+        else shared.metrics.spoolTopicBytes.remove({ topic });
+        this.#updateGauges();
+      },
     };
     this.#hotKeys = new HotKeys(shared.settings.hotKeyEventsPerSecond);
   }
@@ -495,8 +518,18 @@ export class DurableSink implements RecordSink {
   }
 
   /** False while some topic's records cannot be written (they wait in its spool). */
+  /**
+   * Whether the cluster takes records: no topic is failing, or Kafka acknowledged a request since the
+   * last failure that was the cluster's (then only some topics are in trouble: see `failingTopics`).
+   */
   get kafkaAvailable(): boolean {
-    return this.#shared.failingLanes === 0;
+    const { failingLanes, deliveredAt, clusterFailedAt } = this.#shared;
+    return failingLanes === 0 || deliveredAt > clusterFailedAt;
+  }
+
+  /** Topics whose last write failed (their records wait in their spools). */
+  get failingTopics(): number {
+    return this.#shared.failingLanes;
   }
 
   get accepting(): boolean {
@@ -521,8 +554,16 @@ export class DurableSink implements RecordSink {
       return { ...r, overflow: true };
     });
     if (hot > 0) this.#shared.metrics.hotKeyEvents.inc(hot);
-    const groups = byTopic(marked);
-    await Promise.all([...groups].map(([topic, group]) => this.#lane(topic).write(group)));
+    const topics = [...byTopic(marked)];
+    const settled = await Promise.allSettled(topics.map(([topic, group]) => this.#lane(topic).write(group)));
+    const unwritten = new Set<string>();
+    let cause: unknown;
+    for (const [i, outcome] of settled.entries()) {
+      if (outcome.status === "fulfilled") continue;
+      unwritten.add(topics[i]?.[0] as string);
+      cause ??= outcome.reason;
+    }
+    if (unwritten.size > 0) throw new TopicsUnwrittenError(unwritten, { cause });
   }
 
   #updateGauges(): void {

@@ -1,9 +1,4 @@
-import {
-  type EventRecord,
-  type KafkaWriteError,
-  type RecordProducer,
-  SinkUnavailableError,
-} from "./records.ts";
+import type { EventRecord, KafkaWriteError, RecordProducer } from "./records.ts";
 import { type RecordSpool, SpoolBudget, type SpoolStore } from "./spool.ts";
 
 /**
@@ -68,8 +63,8 @@ class MemorySpool implements RecordSpool {
 
   async append(records: readonly EventRecord[]): Promise<void> {
     const bytes = records.reduce((n, r) => n + r.value.length + r.key.length + r.eventId.length, 0);
-    if (this.#budget.used + bytes > this.#budget.maxBytes)
-      throw new SinkUnavailableError("the spool is full");
+    const refusal = this.#budget.refusal(this.bytes, bytes);
+    if (refusal !== undefined) throw refusal;
     this.#budget.used += bytes;
     this.#budget.events += records.length;
     if (!this.#open) {
@@ -101,8 +96,9 @@ class MemorySpool implements RecordSpool {
 /** Spools in memory, one per topic, sharing a budget; they outlive a sink, as files outlive a process. */
 export const memorySpoolStore = (
   maxBytes = 64 * 1024 * 1024,
+  topicMaxBytes = maxBytes,
 ): SpoolStore & { spools: Map<string, RecordSpool> } => {
-  const budget = new SpoolBudget(maxBytes);
+  const budget = new SpoolBudget(maxBytes, topicMaxBytes);
   const spools = new Map<string, RecordSpool>();
   return {
     budget,

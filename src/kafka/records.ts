@@ -14,10 +14,15 @@ export interface EventRecord {
  */
 export const VALIDATED_BY_HEADER = "validated_by";
 
-/** Where accepted records go. Resolves once the records are durable (in Kafka or in the spool). */
+/**
+ * Where accepted records go. Resolves once the records are durable (in Kafka or in the spool); rejects
+ * with {@link TopicsUnwrittenError} naming the topics whose records are not.
+ */
 export interface RecordSink {
   write(records: readonly EventRecord[]): Promise<void>;
   readonly kafkaAvailable: boolean;
+  /** Topics whose records cannot be written now (they wait in their spools), if the sink tells. */
+  readonly failingTopics?: number;
   /** False when neither Kafka nor the spool can take more: the relay is not ready. */
   readonly accepting: boolean;
   close(): Promise<void>;
@@ -25,6 +30,21 @@ export interface RecordSink {
 
 /** The sink is full (buffer and spool): the caller answers with a retryable 503. */
 export class SinkUnavailableError extends Error {}
+
+/**
+ * Some topics' records of a write could not be made durable; every other topic's records were. The
+ * caller refuses (retryably) only the records of `topics`: answering the whole write as failed would make
+ * the client send the durable ones again.
+ */
+export class TopicsUnwrittenError extends SinkUnavailableError {
+  readonly topics: ReadonlySet<string>;
+
+  constructor(topics: ReadonlySet<string>, options: { cause: unknown }) {
+    const why = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`the records of ${topics.size} topic(s) could not be stored: ${why}`, options);
+    this.topics = topics;
+  }
+}
 
 /**
  * How a failed produce request failed, which decides what the write path does next:

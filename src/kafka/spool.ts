@@ -29,15 +29,32 @@ export interface SpoolStore {
 const SEGMENT_BYTES = 8 * 1024 * 1024;
 const segmentName = (seq: number) => `${String(seq).padStart(12, "0")}.ndjson`;
 
-/** The bytes all the spools of a process may hold together (one spool per topic share it). */
+/**
+ * The bytes all the spools of a process may hold together (one spool per topic share it), and the share
+ * one topic's spool may take of them: a topic that cannot be written (a tenant's missing or forbidden
+ * topic) fills its share and no more, so the others' events and the relay's readiness are not its to take.
+ */
 export class SpoolBudget {
   used = 0;
   /** Events held by all the spools, kept as a count: summing thousands of spools per append is quadratic. */
   events = 0;
   readonly maxBytes: number;
+  readonly topicMaxBytes: number;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, topicMaxBytes = maxBytes) {
     this.maxBytes = maxBytes;
+    this.topicMaxBytes = Math.min(topicMaxBytes, maxBytes);
+  }
+
+  /** Why `size` more bytes may not go to a spool that holds `held`, or undefined if they may. */
+  refusal(held: number, size: number): SinkUnavailableError | undefined {
+    if (held + size > this.topicMaxBytes)
+      return new SinkUnavailableError(
+        `this topic's share of the spool is full (${held} of ${this.topicMaxBytes} bytes)`,
+      );
+    if (this.used + size > this.maxBytes)
+      return new SinkUnavailableError(`the spool is full (${this.used} of ${this.maxBytes} bytes)`);
+    return undefined;
   }
 
   /** Whether another segment's worth of records still fits. */
@@ -115,11 +132,8 @@ export class Spool implements RecordSpool {
     for (const r of records)
       lines += `${JSON.stringify({ t: r.topic, k: r.key, v: r.value, id: r.eventId, ...(r.overflow ? { o: 1 } : {}) })}\n`;
     const size = Buffer.byteLength(lines);
-    if (this.budget.used + size > this.budget.maxBytes) {
-      return Promise.reject(
-        new SinkUnavailableError(`the spool is full (${this.budget.used} of ${this.budget.maxBytes} bytes)`),
-      );
-    }
+    const refusal = this.budget.refusal(this.#bytes, size);
+    if (refusal !== undefined) return Promise.reject(refusal);
     this.#bytes += size;
     this.budget.used += size;
     this.#events += records.length;

@@ -53,6 +53,12 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
       ...metric,
     }),
     spoolBytes: new Gauge({ name: `${prefix}_spool_bytes`, help: "Bytes in the spool", ...metric }),
+    spoolTopicBytes: new Gauge({
+      name: `${prefix}_spool_topic_bytes`,
+      help: "Bytes in one topic's spool (the topic names its tenant), of its share SPOOL_TOPIC_MAX_BYTES; topics with an empty spool are not listed",
+      labelNames: ["topic"] as const,
+      ...metric,
+    }),
     duplicateRiskEvents: new Counter({
       name: `${prefix}_duplicate_risk_events_total`,
       help: "Events sent again from the spool after a send that failed once it may have reached the broker (possible duplicates, same event_id)",
@@ -81,6 +87,8 @@ export type KafkaWriterMetrics = ReturnType<typeof kafkaWriterMetrics>;
 export interface KafkaWriterSettings extends Omit<ProducerSettings, "retryForMs">, WritePathSettings {
   spoolDir: string;
   spoolMaxBytes: number;
+  /** The share of `spoolMaxBytes` one topic's spool may take. */
+  spoolTopicMaxBytes: number;
   topics: TopicSettings;
 }
 
@@ -119,7 +127,7 @@ export const openKafkaWriter = async (
   );
   const sink = await DurableSink.open(
     producer,
-    fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes)),
+    fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes, settings.spoolTopicMaxBytes)),
     settings,
     metrics,
     log,
@@ -132,7 +140,7 @@ export const openKafkaWriter = async (
     adopt: async (spoolDir) => {
       const orphan = await DurableSink.open(
         producer,
-        fileSpoolStore(spoolDir, new SpoolBudget(settings.spoolMaxBytes)),
+        fileSpoolStore(spoolDir, new SpoolBudget(settings.spoolMaxBytes, settings.spoolTopicMaxBytes)),
         settings,
         metrics,
         log,

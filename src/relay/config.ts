@@ -125,6 +125,12 @@ export const RelaySettings = z
     /** Bytes the spool may hold; beyond it events are refused with a retryable 503. */
     SPOOL_MAX_BYTES: int(256 * 1024 * 1024, 1024),
     /**
+     * Bytes one topic's spool may hold of SPOOL_MAX_BYTES (a tenant's events; its refusals have a topic of
+     * their own): a tenant whose topic cannot be written gets retryable 503s once its share is full,
+     * while the others' events are still taken.
+     */
+    SPOOL_TOPIC_MAX_BYTES: int(64 * 1024 * 1024, 1024),
+    /**
      * API keys: comma-separated `key=tenant_id` (a tenant's secret key: writes that tenant only) or
      * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
      */

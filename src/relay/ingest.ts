@@ -19,14 +19,14 @@ import {
   type Refusal,
   topicFor,
 } from "../core/index.ts";
-import type { EventRecord, RecordSink } from "../kafka/records.ts";
+import { type EventRecord, type RecordSink, TopicsUnwrittenError } from "../kafka/records.ts";
 import { hashKey, type KeyStore, type Principal, writerTenantOf } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { QualityRecorder } from "./quality.ts";
 
 /** The health answer, and whether events can be acknowledged now (readiness; not in the answer). */
-export type HealthReport = ReturnType<typeof healthAnswer> & { accepting: boolean };
+export type HealthReport = ReturnType<typeof healthAnswer> & { accepting: boolean; failingTopics?: number };
 
 interface IngestDeps {
   configs: ConfigSource;
@@ -151,7 +151,12 @@ export class IngestService {
         metrics.accepted.inc(records.length);
       } catch (error) {
         this.deps.log.error({ err: error }, "events could not be stored");
-        for (const i of recordIndex) {
+        // Only the unwritten topics' events are refused: the others are durable, and a retry of them
+        // would write them twice.
+        const unwritten = error instanceof TopicsUnwrittenError ? error.topics : undefined;
+        metrics.accepted.inc(unwritten ? records.filter((r) => !unwritten.has(r.topic)).length : 0);
+        for (const [n, i] of recordIndex.entries()) {
+          if (unwritten !== undefined && !unwritten.has((records[n] as EventRecord).topic)) continue;
           const accepted = outcomes[i] as EventOutcome;
           outcomes[i] = this.#refuse(
             "sink_unavailable",
@@ -261,6 +266,7 @@ export class IngestService {
         warned: warnings,
       }),
       accepting: sink.accepting,
+      failingTopics: sink.failingTopics,
     };
   }
 }

@@ -130,6 +130,7 @@ export const startRelay = async (
       bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,
+      spoolTopicMaxBytes: settings.SPOOL_TOPIC_MAX_BYTES,
       topics: topicSettingsOf(settings),
       onSpooled: (topic, events) => quality.spooled(topic, events),
     },

@@ -51,6 +51,8 @@ export interface KafkaTrackerOptions {
   ackTimeoutMs?: number;
   /** Spool limit; beyond it `track` rejects instead of accepting what it cannot keep (default 256 MiB). */
   spoolMaxBytes?: number;
+  /** The share of the spool one topic (one tenant's events) may take (default a quarter of `spoolMaxBytes`). */
+  spoolTopicMaxBytes?: number;
   /** Partitions of a tenant topic this tracker creates (default 12). */
   partitions?: number;
   /** Replicas (default min(3, brokers)) and min.insync.replicas (default 2 with three replicas, else 1). */
@@ -140,6 +142,7 @@ export class KafkaTracker {
         bufferMaxEvents: 50_000,
         spoolDir: options.spoolDir,
         spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
+        spoolTopicMaxBytes: options.spoolTopicMaxBytes ?? (options.spoolMaxBytes ?? 256 * 1024 * 1024) / 4,
         topics: {
           partitions: options.partitions ?? 12,
           replicationFactor: options.replicationFactor,

@@ -193,7 +193,7 @@ describe("the behavior-ingest CLI", () => {
     const missing = await cli(["validate", join(dir, "nope.json")]);
     expect([missing.code, missing.stderr]).toEqual([
       2,
-      "behavior-ingest: cannot read " + join(dir, "nope.json") + ": ENOENT\n",
+      `behavior-ingest: cannot read ${join(dir, "nope.json")}: ENOENT\n`,
     ]);
   });
 });

@@ -27,7 +27,8 @@ describe("topics provisioned by an operator (TOPIC_AUTO_CREATE=false)", () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [`${KEY}=*`], {
-      env: { TOPIC_AUTO_CREATE: "false", ADMIN_TOKEN: ADMIN },
+      // A small share of the spool per topic, so one missing topic fills its own in a few calls.
+      env: { TOPIC_AUTO_CREATE: "false", ADMIN_TOKEN: ADMIN, SPOOL_TOPIC_MAX_BYTES: "20000" },
     });
   }, 60_000);
 
@@ -41,7 +42,12 @@ describe("topics provisioned by an operator (TOPIC_AUTO_CREATE=false)", () => {
       headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
       body: JSON.stringify({ ...EXAMPLE_EVENTS.video_data, event_id: undefined, tenant_id: tenant }),
     });
-    return { status: response.status, id: ((await response.json()) as { event_id: string }).event_id };
+    const answer = (await response.json()) as { event_id: string; code?: string; retryable?: boolean };
+    return { status: response.status, id: answer.event_id, code: answer.code, retryable: answer.retryable };
+  };
+  const get = async (path: string) => {
+    const response = await fetch(`${relay.httpUrl}${path}`);
+    return { status: response.status, text: await response.text() };
   };
 
   it("holds a missing topic's events in its spool while provisioned tenants flow, and delivers them once it exists", async () => {
@@ -66,6 +72,36 @@ describe("topics provisioned by an operator (TOPIC_AUTO_CREATE=false)", () => {
     expect(again.stdout).toContain(`${topicFor(ready)}: already exists`);
     const landed = await readTopic(brokers, topicFor(missing), 1, 30_000);
     expect(landed.map((r) => r.headers.get("event_id"))).toEqual([waiting.id]);
+  }, 90_000);
+
+  it("holds a missing topic to its share of the spool: then its tenant gets retryable 503s, while the others flow and the relay stays ready", async () => {
+    const [ready, missing] = [uniqueName("neighbour"), uniqueName("missing")];
+    await topicsCommand("ensure", ready);
+    const acknowledged: string[] = [];
+    let refused: Awaited<ReturnType<typeof track>> | undefined;
+    for (let call = 0; call < 200 && refused === undefined; call++) {
+      const answer = await track(missing);
+      if (answer.status === 200) acknowledged.push(answer.id);
+      else refused = answer;
+    }
+    // About 20 KB of events, then the share is full.
+    expect(acknowledged.length).toBeGreaterThan(5);
+    expect(refused).toMatchObject({ status: 503, code: "sink_unavailable", retryable: true });
+
+    const neighbour = await track(ready);
+    expect(neighbour.status).toBe(200);
+    expect(await readTopic(brokers, topicFor(ready), 1, 20_000)).toHaveLength(1);
+    expect(await get("/readyz")).toMatchObject({ status: 200 });
+    const health = JSON.parse((await get("/api/v1/behaviors/health")).text);
+    expect(health).toMatchObject({ kafka_available: true, failing_topics: 1 });
+    expect((await get("/metrics")).text).toMatch(
+      new RegExp(`^relay_spool_topic_bytes\\{topic="${topicFor(missing)}"\\} [1-9]`, "m"),
+    );
+
+    // Once the topic exists, every acknowledged event lands, and the topic leaves the gauge.
+    await topicsCommand("ensure", missing);
+    const landed = await readTopic(brokers, topicFor(missing), acknowledged.length, 30_000);
+    expect(landed.map((r) => r.headers.get("event_id")).sort()).toEqual([...acknowledged].sort());
   }, 90_000);
 
   it("refuses a name that is not a tenant id, before touching Kafka", async () => {

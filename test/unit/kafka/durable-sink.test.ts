@@ -3,7 +3,12 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { type DeadLetters, DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
 import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
-import { type EventRecord, KafkaWriteError, recordBytes } from "../../../src/kafka/records.ts";
+import {
+  type EventRecord,
+  KafkaWriteError,
+  recordBytes,
+  TopicsUnwrittenError,
+} from "../../../src/kafka/records.ts";
 import { kafkaWriterMetrics } from "../../../src/kafka/writer.ts";
 
 const SETTINGS: WritePathSettings = {
@@ -131,12 +136,13 @@ describe("the durable sink (Kafka and spool in memory)", () => {
       await Promise.all([sink.write(records(A, i * 2, 2)), sink.write(records(B, i, 1))]);
     expect(producer.ids(B)).toEqual(["b_0", "b_1", "b_2", "b_3", "b_4"]);
     expect(producer.ids(A)).toEqual([]);
-    expect(sink.kafkaAvailable).toBe(false);
+    // The cluster works (B's records land): A's trouble is A's, and shows as one failing topic.
+    expect([sink.kafkaAvailable, sink.failingTopics]).toEqual([true, 1]);
     expect(await count("spool_events")).toBeGreaterThan(0);
     refuseA = false;
     await waitFor(() => producer.ids(A).length === 10);
     expect(producer.ids(A)).toEqual(records(A, 0, 10).map((r) => r.eventId));
-    await waitFor(() => sink.kafkaAvailable);
+    await waitFor(() => sink.failingTopics === 0);
     expect(await count("spool_events")).toBe(0);
     // The first batch failed with a topic error: the broker answered, so it was not written.
     expect(await count("spooled_events_total")).toBe(10);
@@ -209,6 +215,31 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     );
     producer.behaviour = () => new KafkaWriteError("retriable", "UNAVAILABLE", "broker down");
     await expect(sink.write(records(A, 0, 10, 100))).rejects.toThrow(/spool is full/);
+  });
+
+  it("holds a topic that cannot be written to its share of the spool; the rest of a write is durable and still taken", async () => {
+    // A's topic is refused (say, missing); its share is 1,000 bytes of a 64 MiB spool.
+    const { sink, producer, count } = await setup(
+      {},
+      { producer: new MemoryProducer(), spools: memorySpoolStore(64 * 1024 * 1024, 1_000) },
+    );
+    producer.behaviour = (sent) =>
+      sent.some((r) => r.topic === A)
+        ? new KafkaWriteError("topic", "UNKNOWN_TOPIC_OR_PARTITION", "no such topic")
+        : undefined;
+    await sink.write(records(A, 0, 5, 100));
+    const mixed = sink.write([...records(A, 5, 10, 100), ...records(B, 0, 3)]);
+    await expect(mixed).rejects.toBeInstanceOf(TopicsUnwrittenError);
+    await expect(mixed).rejects.toMatchObject({
+      topics: new Set([A]),
+      message: /topic's share of the spool is full/,
+    });
+    expect(producer.ids(B)).toEqual(["b_0", "b_1", "b_2"]);
+    // A's trouble is A's: the sink still takes events, and the gauge names A's topic.
+    expect(sink.accepting).toBe(true);
+    await sink.write(records(B, 3, 2));
+    expect(producer.ids(B)).toHaveLength(5);
+    expect(await count("spool_topic_bytes")).toBeGreaterThan(500);
   });
 
   it("spreads a hot user's excess over partitions (no key, counted), and keeps everyone else's key", async () => {

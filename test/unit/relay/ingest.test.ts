@@ -1,7 +1,12 @@
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../../src/core/index.ts";
-import { type EventRecord, type RecordSink, SinkUnavailableError } from "../../../src/kafka/records.ts";
+import {
+  type EventRecord,
+  type RecordSink,
+  SinkUnavailableError,
+  TopicsUnwrittenError,
+} from "../../../src/kafka/records.ts";
 import { EnvKeyStore } from "../../../src/relay/auth.ts";
 import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
@@ -14,6 +19,8 @@ import { fixedEnvironment } from "../../support/core.ts";
 class MemorySink implements RecordSink {
   records: EventRecord[] = [];
   full = false;
+  /** Topics whose records cannot be made durable (a tenant's share of the spool is full). */
+  unwritable = new Set<string>();
   /** When set, writes wait for it: a slow Kafka. */
   gate: Promise<void> | undefined;
   /** Writes that have reached the sink (waiting at the gate or done). */
@@ -26,7 +33,9 @@ class MemorySink implements RecordSink {
     if (this.full) throw new SinkUnavailableError("full");
     this.writes++;
     await this.gate;
-    this.records.push(...records);
+    this.records.push(...records.filter((r) => !this.unwritable.has(r.topic)));
+    const unwritten = new Set(records.filter((r) => this.unwritable.has(r.topic)).map((r) => r.topic));
+    if (unwritten.size > 0) throw new TopicsUnwrittenError(unwritten, { cause: new Error("share full") });
   }
   async close() {}
 }
@@ -123,6 +132,26 @@ describe("relay ingest (in-memory sink)", () => {
     expect(batch.status).toBe(503);
     expect((await app.request("/readyz")).status).toBe(503);
     expect((await app.request("/livez")).status).toBe(200);
+  });
+
+  it("refuses retryably only the events of a topic that could not be stored; the others of the batch are answered written", async () => {
+    const { sink, post } = setup();
+    sink.unwritable.add(topicFor("tenant_b"));
+    const events = [
+      event("tenant_a", { event_id: "evt_a1" }),
+      event("tenant_b", { event_id: "evt_b1" }),
+      event("tenant_a", { event_id: "evt_a2" }),
+    ];
+    const response = await post("/api/v1/behaviors/track/batch", { events }, "svc");
+    const answer = (await response.json()) as {
+      results: { success: boolean; error_code?: string }[];
+    };
+    expect(answer.results.map((r) => [r.success, r.error_code ?? null])).toEqual([
+      [true, null],
+      [false, "sink_unavailable"],
+      [true, null],
+    ]);
+    expect(sink.records.map((r) => r.eventId)).toEqual(["evt_a1", "evt_a2"]);
   });
 
   it("refuses more than 100 events in a batch with 413, and an oversized body with 413", async () => {

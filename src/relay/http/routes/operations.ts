@@ -30,7 +30,9 @@ export const registerOperationRoutes = (
       responses: { 200: jsonContent(HealthAnswer, "Status, Kafka availability and counters") },
     }),
     async (c) => {
-      const { accepting: _, ...health } = await deps.ingest.health();
+      const { accepting: _, failingTopics, ...report } = await deps.ingest.health();
+      // One tenant's topic in trouble shows here (and in relay_spool_topic_bytes), not as a relay not ready.
+      const health = failingTopics === undefined ? report : { ...report, failing_topics: failingTopics };
       if (directory === undefined) return c.json(health, 200);
       const age = directory.ageSeconds();
       return c.json(
