@@ -21,6 +21,33 @@ export type ConfigLookup = (
   scenarioId: string,
 ) => TrackingConfig | undefined | Promise<TrackingConfig | undefined>;
 
+/**
+ * The authorize step of a request, before anything is charged: how many of its events claim each
+ * tenant the writer may write (what each tenant's quota is charged), and how many claim a tenant it
+ * may not (`forbidden`: charged to the caller alone, never to the tenant they name). Events of no or
+ * an invalid tenant id name nobody to charge; they cost the caller and fail validation.
+ */
+export const authorizeEvents = (
+  inputs: readonly unknown[],
+  writerTenant: string | null,
+): { byTenant: Map<string, number>; forbidden: number } => {
+  const byTenant = new Map<string, number>();
+  let forbidden = 0;
+  for (const input of inputs) {
+    const tenant = claimedTenantId(input);
+    if (tenant === undefined) continue;
+    if (!mayWriteTenant(writerTenant, tenant)) forbidden++;
+    else if (isValidTenantId(tenant)) byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
+  }
+  return { byTenant, forbidden };
+};
+
+/** Whether an event is one its writer may write (or names no tenant, and fails validation instead). */
+export const isAuthorizedEvent = (input: unknown, writerTenant: string | null): boolean => {
+  const tenant = claimedTenantId(input);
+  return tenant === undefined || mayWriteTenant(writerTenant, tenant);
+};
+
 /** The tenant and scenario whose config an event is checked against, when it names ones the writer may write. */
 const configRefOf = (input: unknown, writerTenant: string | null): [string, string] | undefined => {
   const tenant = claimedTenantId(input);

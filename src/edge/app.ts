@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { requestId } from "hono/request-id";
 import {
   ApiError,
+  authorizeEvents,
   type BehaviorEvent,
   BodyBudget,
   type BodyTab,
@@ -10,7 +11,6 @@ import {
   boundedRefusal,
   CONTENT_REFUSALS,
   checkEvents,
-  claimedTenantId,
   ERRORS,
   type ErrorCode,
   type EventOutcome,
@@ -19,7 +19,6 @@ import {
   fieldErrorsOf,
   healthAnswer,
   type Issue,
-  isValidTenantId,
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
@@ -200,15 +199,15 @@ export const createEdgeApp = (ports: EdgePorts) => {
     }
   };
 
-  /** Refuses the whole request (429) when its key or one of its tenants is over the rate limit. */
-  const admit = (key: EdgeKey, inputs: unknown[]) => {
-    const byTenant = new Map<string, number>();
-    for (const input of inputs) {
-      const tenant = claimedTenantId(input);
-      if (tenant !== undefined && isValidTenantId(tenant))
-        byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
-    }
-    const wait = ports.limiter.take(key.hash, inputs.length, byTenant);
+  /**
+   * Charges the request before its events are checked, refusing all of it (429) when over a limit:
+   * every event to the key, each event the key may write to its tenant, and those it may not to the
+   * source address as well, never to the tenant they name.
+   */
+  const admit = (c: Context, key: EdgeKey, inputs: unknown[]) => {
+    const { byTenant, forbidden } = authorizeEvents(inputs, key.tenant_id);
+    const address = ports.clientInfo(c.req.raw).ip ?? "unknown";
+    const wait = ports.limiter.take(key.hash, inputs.length, byTenant, { address, events: forbidden });
     if (wait > 0) {
       throw new ApiError(
         "rate_limited",
@@ -217,11 +216,13 @@ export const createEdgeApp = (ports: EdgePorts) => {
         wait,
       );
     }
+    if (forbidden > 0 && key.tenant_id !== null)
+      metrics.add("edge_events_forbidden_total", forbidden, { key_tenant: key.tenant_id });
   };
 
   const track = async (c: Context, inputs: unknown[], single: boolean) => {
     const key = await authenticate(c);
-    admit(key, inputs);
+    admit(c, key, inputs);
     const checked = await check(inputs, key, c);
     const accepted = checked.flatMap((o) => (o.ok ? [o.event] : []));
     const refusals = checked.flatMap((o): Refusal[] =>
