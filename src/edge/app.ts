@@ -46,12 +46,23 @@ export type EdgeEnv = { Variables: { bodyTab: BodyTab; requestId: string } };
 const presentedKey = (c: Context): string | undefined =>
   bearerToken(c.req.header("authorization")) ?? c.req.header("x-api-key") ?? c.req.query("key");
 
-const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) =>
-  c.body(
+/**
+ * A refusal as problem+json. It is readable from any origin: a page whose key or origin is refused
+ * learns why and stops (a browser hides an answer without a CORS grant, and the tracker would retry
+ * it for ever), and a refusal grants nothing.
+ */
+const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) => {
+  const origin = c.req.header("origin");
+  if (origin !== undefined) {
+    c.header("access-control-allow-origin", origin);
+    c.header("vary", "Origin");
+  }
+  return c.body(
     JSON.stringify(problem(code, detail, { errors, requestId: c.get("requestId") })),
     ERRORS[code].status,
     { "content-type": PROBLEM_CONTENT_TYPE },
   );
+};
 
 /**
  * The edge: where browsers and apps send events. It authenticates the key, checks the
@@ -88,7 +99,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const bodyOf = (c: Context<EdgeEnv>) =>
     readJsonBody(c.req.raw, { timeoutMs: bodyTimeoutMs, tab: c.get("bodyTab") });
 
-  /** The key behind the request; 401 when missing, unknown or revoked. */
+  /**
+   * The key behind the request; 401 when missing, unknown or revoked, 403 for a key that is not
+   * publishable: what browsers and apps hold is public, and a secret or service key sent here would be
+   * too, with no origin to check it against.
+   */
   const authenticate = async (c: Context): Promise<EdgeKey> => {
     const text = presentedKey(c);
     const key = text === undefined ? undefined : await ports.directory.key(await sha256Hex(text));
@@ -96,6 +111,12 @@ export const createEdgeApp = (ports: EdgePorts) => {
       throw new ApiError(
         "unauthenticated",
         "send a publishable key as Authorization: Bearer, X-Api-Key or ?key=",
+      );
+    }
+    if (key.kind !== "publishable") {
+      throw new ApiError(
+        "forbidden",
+        `the edge takes publishable keys (pk_…) only; a ${key.kind} key belongs on a server, which sends to the relay: revoke this one if it was ever in a page or an app`,
       );
     }
     const origin = c.req.header("origin");
@@ -130,12 +151,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
       enrich(input, ports.clientInfo(c.req.raw), deviceOfRequest(c.req.raw), omitIp),
     );
     // Encoded here too, not only at the relay: an event acknowledged here must be one the relay will take.
-    const checked = await checkEvents(
-      enriched,
-      key.kind === "service" ? null : key.tenant_id,
-      configFor,
-      ports.env,
-    );
+    const checked = await checkEvents(enriched, key.tenant_id, configFor, ports.env);
     return checked.map((o, i) =>
       o.ok ? { ok: true, event: o.event, warnings: o.warnings } : { ...o, input: enriched[i] },
     );
