@@ -5,7 +5,7 @@ import type { Issue } from "./field-spec.ts";
 import type { Environment } from "./ids.ts";
 import { isValidTenantId } from "./tenant.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
-import { encodeEvent, validateEvent } from "./validate.ts";
+import { encodeEvent, type ValidateOptions, validateEvent } from "./validate.ts";
 
 /** An event that passed every check: normalised, with the JSON written to Kafka. */
 export interface CheckedEvent {
@@ -67,10 +67,11 @@ export const checkEventWith = (
   writerTenant: string | null,
   config: TrackingConfig | undefined,
   env?: Environment,
+  options?: ValidateOptions,
 ): CheckedEvent | EventRefusal => {
   const tenant = claimedTenantId(input);
   if (tenant !== undefined && !mayWriteTenant(writerTenant, tenant)) return forbiddenEvent();
-  const result = validateEvent(input, config, env);
+  const result = validateEvent(input, config, env, options);
   if (!result.ok) return invalidEvent(result.errors, result.warnings);
   const encoded = encodeEvent(result.event);
   if (!encoded.ok) {
@@ -91,9 +92,10 @@ export const checkEvent = async (
   writerTenant: string | null,
   configFor: ConfigLookup,
   env?: Environment,
+  options?: ValidateOptions,
 ): Promise<CheckedEvent | EventRefusal> => {
   const ref = configRefOf(input, writerTenant);
-  return checkEventWith(input, writerTenant, ref && (await configFor(...ref)), env);
+  return checkEventWith(input, writerTenant, ref && (await configFor(...ref)), env, options);
 };
 
 /**
@@ -105,6 +107,7 @@ export const checkEvents = async (
   writerTenant: string | null,
   configFor: ConfigLookup,
   env?: Environment,
+  options?: ValidateOptions,
 ): Promise<(CheckedEvent | EventRefusal)[]> => {
   const refs = inputs.map((input) => configRefOf(input, writerTenant));
   // A tenant id holds no "/", so the first one separates it from the scenario.
@@ -113,5 +116,5 @@ export const checkEvents = async (
   for (const [i, ref] of refs.entries()) {
     if (ref !== undefined && !configs.has(ids[i])) configs.set(ids[i], await configFor(...ref));
   }
-  return inputs.map((input, i) => checkEventWith(input, writerTenant, configs.get(ids[i]), env));
+  return inputs.map((input, i) => checkEventWith(input, writerTenant, configs.get(ids[i]), env, options));
 };

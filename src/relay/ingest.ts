@@ -143,7 +143,11 @@ export class IngestService {
     const records: EventRecord[] = [];
     const recordIndex: number[] = [];
     const refused: Refusal[] = [];
-    const checked = await checkEvents(inputs, writerTenantOf(principal), this.#configFor, this.deps.env);
+    // The edge stamped received_at when it received the events; anyone else's is their own clock.
+    const receivedBy = principal.kind === "edge" ? "server" : "client";
+    const checked = await checkEvents(inputs, writerTenantOf(principal), this.#configFor, this.deps.env, {
+      receivedBy,
+    });
     for (const [i, check] of checked.entries()) {
       if (check.ok) {
         const { event } = check;
