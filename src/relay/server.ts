@@ -20,7 +20,7 @@ import { TenantDirectory } from "./directory.ts";
 import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
-import { kafkaLiveStreams } from "./live.ts";
+import { kafkaLiveStreams, LiveSlots } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
 import { QualityRecorder } from "./quality.ts";
 import { requestRecorder } from "./request-log.ts";
@@ -228,7 +228,14 @@ export const startRelay = async (
       quality: qualityRepository,
       adminToken: settings.ADMIN_TOKEN,
       edgeCalls,
-      live: kafkaLiveStreams(settings.KAFKA_BROKERS, kafkaConnection(settings), settings.LIVE_STREAMS_MAX),
+      live: kafkaLiveStreams(
+        settings.KAFKA_BROKERS,
+        kafkaConnection(settings),
+        new LiveSlots(
+          { max: settings.LIVE_STREAMS_MAX, perTenant: settings.LIVE_STREAMS_PER_TENANT },
+          metrics.registry,
+        ),
+      ),
       now: () => Date.now(),
       provisionTopics: settings.TOPIC_AUTO_CREATE
         ? undefined
