@@ -102,7 +102,16 @@ const envelopeShape = {
     .int()
     .min(0)
     .optional()
-    .describe("When the first server (edge or relay) received it, epoch milliseconds, by the server's clock"),
+    .describe(
+      "When the first server (edge or relay) received it, epoch milliseconds, by the server's clock; a value a client sends is moved to client_received_at",
+    ),
+  client_received_at: z
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "The received_at a client sent, by the client's own clock, kept apart from the server's; absent when it sent none",
+    ),
   config_version: z
     .int()
     .min(1)

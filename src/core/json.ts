@@ -31,3 +31,17 @@ export const parseJsonBody = (bytes: Uint8Array | ArrayBuffer): unknown => {
     throw new ApiError("malformed_body", `the body is not valid JSON: ${(error as Error).message}`);
   }
 };
+
+/**
+ * The Content-Encoding of a request body, of the two edge and relay take (gzip, or none); any other
+ * (br, deflate, zstd…) is 415 `unsupported_media_type`, not bytes parsed as if they were JSON.
+ */
+export const bodyEncoding = (header: string | null | undefined): "identity" | "gzip" => {
+  const encoding = (header ?? "").trim().toLowerCase();
+  if (encoding === "" || encoding === "identity") return "identity";
+  if (encoding === "gzip" || encoding === "x-gzip") return "gzip";
+  throw new ApiError(
+    "unsupported_media_type",
+    `Content-Encoding ${encoding} is not supported; send the body gzip-compressed or not compressed`,
+  );
+};

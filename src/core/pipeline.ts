@@ -5,7 +5,7 @@ import type { Issue } from "./field-spec.ts";
 import type { Environment } from "./ids.ts";
 import { isValidTenantId } from "./tenant.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
-import { encodeEvent, validateEvent } from "./validate.ts";
+import { encodeEvent, type ValidateOptions, validateEvent } from "./validate.ts";
 
 /** An event that passed every check: normalised, with the JSON written to Kafka. */
 export interface CheckedEvent {
@@ -20,6 +20,33 @@ export type ConfigLookup = (
   tenantId: string,
   scenarioId: string,
 ) => TrackingConfig | undefined | Promise<TrackingConfig | undefined>;
+
+/**
+ * The authorize step of a request, before anything is charged: how many of its events claim each
+ * tenant the writer may write (what each tenant's quota is charged), and how many claim a tenant it
+ * may not (`forbidden`: charged to the caller alone, never to the tenant they name). Events of no or
+ * an invalid tenant id name nobody to charge; they cost the caller and fail validation.
+ */
+export const authorizeEvents = (
+  inputs: readonly unknown[],
+  writerTenant: string | null,
+): { byTenant: Map<string, number>; forbidden: number } => {
+  const byTenant = new Map<string, number>();
+  let forbidden = 0;
+  for (const input of inputs) {
+    const tenant = claimedTenantId(input);
+    if (tenant === undefined) continue;
+    if (!mayWriteTenant(writerTenant, tenant)) forbidden++;
+    else if (isValidTenantId(tenant)) byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
+  }
+  return { byTenant, forbidden };
+};
+
+/** Whether an event is one its writer may write (or names no tenant, and fails validation instead). */
+export const isAuthorizedEvent = (input: unknown, writerTenant: string | null): boolean => {
+  const tenant = claimedTenantId(input);
+  return tenant === undefined || mayWriteTenant(writerTenant, tenant);
+};
 
 /** The tenant and scenario whose config an event is checked against, when it names ones the writer may write. */
 const configRefOf = (input: unknown, writerTenant: string | null): [string, string] | undefined => {
@@ -40,10 +67,11 @@ export const checkEventWith = (
   writerTenant: string | null,
   config: TrackingConfig | undefined,
   env?: Environment,
+  options?: ValidateOptions,
 ): CheckedEvent | EventRefusal => {
   const tenant = claimedTenantId(input);
   if (tenant !== undefined && !mayWriteTenant(writerTenant, tenant)) return forbiddenEvent();
-  const result = validateEvent(input, config, env);
+  const result = validateEvent(input, config, env, options);
   if (!result.ok) return invalidEvent(result.errors, result.warnings);
   const encoded = encodeEvent(result.event);
   if (!encoded.ok) {
@@ -64,9 +92,10 @@ export const checkEvent = async (
   writerTenant: string | null,
   configFor: ConfigLookup,
   env?: Environment,
+  options?: ValidateOptions,
 ): Promise<CheckedEvent | EventRefusal> => {
   const ref = configRefOf(input, writerTenant);
-  return checkEventWith(input, writerTenant, ref && (await configFor(...ref)), env);
+  return checkEventWith(input, writerTenant, ref && (await configFor(...ref)), env, options);
 };
 
 /**
@@ -78,6 +107,7 @@ export const checkEvents = async (
   writerTenant: string | null,
   configFor: ConfigLookup,
   env?: Environment,
+  options?: ValidateOptions,
 ): Promise<(CheckedEvent | EventRefusal)[]> => {
   const refs = inputs.map((input) => configRefOf(input, writerTenant));
   // A tenant id holds no "/", so the first one separates it from the scenario.
@@ -86,5 +116,5 @@ export const checkEvents = async (
   for (const [i, ref] of refs.entries()) {
     if (ref !== undefined && !configs.has(ids[i])) configs.set(ids[i], await configFor(...ref));
   }
-  return inputs.map((input, i) => checkEventWith(input, writerTenant, configs.get(ids[i]), env));
+  return inputs.map((input, i) => checkEventWith(input, writerTenant, configs.get(ids[i]), env, options));
 };

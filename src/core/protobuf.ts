@@ -85,15 +85,45 @@ const finiteJson = (value: JsonValue): JsonValue => {
 };
 
 /**
- * A protobuf event as the JSON object `validateEvent` takes. Unset fields are left out, so missing
- * required fields are reported by validation like on every other path. Never throws.
+ * Adds to `out` (an event as JSON) the members of `sent` (the JSON a client sent for it) that the
+ * message has no field for, through the messages both hold, as a JSON body would carry them. Own
+ * properties, so that a `__proto__` member stays a member (and is warned about), never a prototype.
  */
-export const eventFromProto = (message: BehaviorEventMessage): JsonObject => {
+const keepUnknownFields = (desc: DescMessage, sent: unknown, out: JsonObject): void => {
+  if (!isObject(sent as JsonValue)) return;
+  for (const [key, value] of Object.entries(sent as JsonObject)) {
+    const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
+    if (field === undefined) {
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    } else if (field.fieldKind === "message" && field.message.typeName !== "google.protobuf.Struct") {
+      const inner = out[field.name];
+      if (isObject(inner)) keepUnknownFields(field.message, value, inner);
+      else if (isObject(value)) {
+        const only: JsonObject = {};
+        keepUnknownFields(field.message, value, only);
+        if (Object.keys(only).length > 0) out[field.name] = only;
+      }
+    }
+  }
+};
+
+/**
+ * A protobuf event as the JSON object `validateEvent` takes. Unset fields are left out, so missing
+ * required fields are reported by validation like on every other path. `sent`: the JSON the message
+ * was decoded from (Connect JSON), whose fields the message has none for are kept, so that validation
+ * treats them as it treats them in an HTTP body (a warning, or a refusal where HTTP refuses). Never
+ * throws.
+ */
+export const eventFromProto = (message: BehaviorEventMessage, sent?: unknown): JsonObject => {
   if (message.extraData !== undefined) finiteJson(message.extraData);
   const data = message.scenarioData?.data;
   if (data?.case === "customData") finiteJson(data.value);
-  const json = toJson(BehaviorEventSchema, message, { useProtoFieldName: true });
-  return rewrite(json as JsonObject, "to-core");
+  const json = rewrite(
+    toJson(BehaviorEventSchema, message, { useProtoFieldName: true }) as JsonObject,
+    "to-core",
+  );
+  if (sent !== undefined) keepUnknownFields(BehaviorEventSchema, sent, json);
+  return json;
 };
 
 /** A validated core event as a protobuf message (the edge forwards events to the relay this way). */

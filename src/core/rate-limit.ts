@@ -47,16 +47,26 @@ export class RateLimiter {
   }
 
   /**
-   * Takes `events` tokens from the key's bucket (every event of the request, valid or not; no key
-   * bucket for `undefined`) and each tenant's share from that tenant's bucket, or none of them. Returns 0 when admitted, else the
-   * seconds after which the same request would be.
+   * Takes `events` tokens from the key's bucket (every event of the request, valid, invalid or not the
+   * key's to write; no key bucket for `undefined`), each authorized tenant's share from that tenant's
+   * bucket, and `refused.events` (the events the key was not allowed to write) from the bucket of
+   * `refused.address`, or none of them. The address bucket holds the per-key rate: an address that
+   * forges with many keys is held to one key's pace. Returns 0 when admitted, else the seconds after
+   * which the same request would be.
    */
-  take(keyId: string | undefined, events: number, eventsByTenant: ReadonlyMap<string, number>): number {
+  take(
+    keyId: string | undefined,
+    events: number,
+    eventsByTenant: ReadonlyMap<string, number>,
+    refused?: { address: string; events: number },
+  ): number {
     const wanted: [string, number, number][] =
       keyId === undefined ? [] : [[`k:${keyId}`, this.limits.perKey, events]];
     for (const [tenant, count] of eventsByTenant) {
       wanted.push([`t:${tenant}`, this.limits.tenantOverrides[tenant] ?? this.limits.perTenant, count]);
     }
+    if (refused !== undefined && refused.events > 0)
+      wanted.push([`a:${refused.address}`, this.limits.perKey, refused.events]);
     const now = this.now();
     let wait = 0;
     const buckets = wanted.map(([id, rate, count]) => {

@@ -18,6 +18,14 @@ import { memberOf, type ScenarioMember, type ScenarioType, typeOfMember } from "
 import { templateFor } from "./templates.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
 
+export interface ValidateOptions {
+  /**
+   * Who stamped a `received_at` the input carries: a `client` (the default; its clock is kept as
+   * `client_received_at`) or a `server` that received the event first (kept as it is).
+   */
+  receivedBy?: "client" | "server";
+}
+
 export type ValidationResult =
   | { ok: true; event: BehaviorEvent; errors: []; warnings: Issue[] }
   | { ok: false; event: undefined; errors: Issue[]; warnings: Issue[] };
@@ -190,11 +198,16 @@ const warnUnknownKeys = (
  *
  * `config` is the tracking config of the event's (tenant_id, scenario_id), looked up by the caller;
  * `undefined` when there is none.
+ *
+ * `received_at` is this server's clock: a value sent is the client's, and moves to
+ * `client_received_at`, unless `options.receivedBy` says a server already stamped it (the edge's
+ * signed forwards, which the relay checks again).
  */
 export const validateEvent = (
   input: unknown,
   config?: TrackingConfig,
   env: Environment = defaultEnvironment,
+  options: ValidateOptions = {},
 ): ValidationResult => {
   const warnings: Issue[] = [];
   if (!isPlainObject(input)) {
@@ -226,7 +239,10 @@ export const validateEvent = (
 
   const now = env.now();
   event.event_id ??= newEventId(env);
-  event.received_at ??= now;
+  if (options.receivedBy !== "server") {
+    if (event.received_at !== undefined) event.client_received_at ??= event.received_at;
+    event.received_at = now;
+  } else event.received_at ??= now;
   if (event.timestamp === undefined) event.timestamp = now;
   else if (event.timestamp > now + MAX_CLOCK_SKEW_MS) {
     warnings.push(

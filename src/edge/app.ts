@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { requestId } from "hono/request-id";
 import {
   ApiError,
+  authorizeEvents,
   type BehaviorEvent,
   BodyBudget,
   type BodyTab,
@@ -10,7 +11,6 @@ import {
   boundedRefusal,
   CONTENT_REFUSALS,
   checkEvents,
-  claimedTenantId,
   ERRORS,
   type ErrorCode,
   type EventOutcome,
@@ -19,7 +19,6 @@ import {
   fieldErrorsOf,
   healthAnswer,
   type Issue,
-  isValidTenantId,
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
@@ -47,12 +46,23 @@ export type EdgeEnv = { Variables: { bodyTab: BodyTab; requestId: string } };
 const presentedKey = (c: Context): string | undefined =>
   bearerToken(c.req.header("authorization")) ?? c.req.header("x-api-key") ?? c.req.query("key");
 
-const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) =>
-  c.body(
+/**
+ * A refusal as problem+json. It is readable from any origin: a page whose key or origin is refused
+ * learns why and stops (a browser hides an answer without a CORS grant, and the tracker would retry
+ * it for ever), and a refusal grants nothing.
+ */
+const problemResponse = (c: Context, code: ErrorCode, detail: string, errors?: FieldError[]) => {
+  const origin = c.req.header("origin");
+  if (origin !== undefined) {
+    c.header("access-control-allow-origin", origin);
+    c.header("vary", "Origin");
+  }
+  return c.body(
     JSON.stringify(problem(code, detail, { errors, requestId: c.get("requestId") })),
     ERRORS[code].status,
     { "content-type": PROBLEM_CONTENT_TYPE },
   );
+};
 
 /**
  * The edge: where browsers and apps send events. It authenticates the key, checks the
@@ -89,7 +99,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
   const bodyOf = (c: Context<EdgeEnv>) =>
     readJsonBody(c.req.raw, { timeoutMs: bodyTimeoutMs, tab: c.get("bodyTab") });
 
-  /** The key behind the request; 401 when missing, unknown or revoked. */
+  /**
+   * The key behind the request; 401 when missing, unknown or revoked, 403 for a key that is not
+   * publishable: what browsers and apps hold is public, and a secret or service key sent here would be
+   * too, with no origin to check it against.
+   */
   const authenticate = async (c: Context): Promise<EdgeKey> => {
     const text = presentedKey(c);
     const key = text === undefined ? undefined : await ports.directory.key(await sha256Hex(text));
@@ -97,6 +111,12 @@ export const createEdgeApp = (ports: EdgePorts) => {
       throw new ApiError(
         "unauthenticated",
         "send a publishable key as Authorization: Bearer, X-Api-Key or ?key=",
+      );
+    }
+    if (key.kind !== "publishable") {
+      throw new ApiError(
+        "forbidden",
+        `the edge takes publishable keys (pk_…) only; a ${key.kind} key belongs on a server, which sends to the relay: revoke this one if it was ever in a page or an app`,
       );
     }
     const origin = c.req.header("origin");
@@ -131,12 +151,7 @@ export const createEdgeApp = (ports: EdgePorts) => {
       enrich(input, ports.clientInfo(c.req.raw), deviceOfRequest(c.req.raw), omitIp),
     );
     // Encoded here too, not only at the relay: an event acknowledged here must be one the relay will take.
-    const checked = await checkEvents(
-      enriched,
-      key.kind === "service" ? null : key.tenant_id,
-      configFor,
-      ports.env,
-    );
+    const checked = await checkEvents(enriched, key.tenant_id, configFor, ports.env);
     return checked.map((o, i) =>
       o.ok ? { ok: true, event: o.event, warnings: o.warnings } : { ...o, input: enriched[i] },
     );
@@ -200,15 +215,15 @@ export const createEdgeApp = (ports: EdgePorts) => {
     }
   };
 
-  /** Refuses the whole request (429) when its key or one of its tenants is over the rate limit. */
-  const admit = (key: EdgeKey, inputs: unknown[]) => {
-    const byTenant = new Map<string, number>();
-    for (const input of inputs) {
-      const tenant = claimedTenantId(input);
-      if (tenant !== undefined && isValidTenantId(tenant))
-        byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
-    }
-    const wait = ports.limiter.take(key.hash, inputs.length, byTenant);
+  /**
+   * Charges the request before its events are checked, refusing all of it (429) when over a limit:
+   * every event to the key, each event the key may write to its tenant, and those it may not to the
+   * source address as well, never to the tenant they name.
+   */
+  const admit = (c: Context, key: EdgeKey, inputs: unknown[]) => {
+    const { byTenant, forbidden } = authorizeEvents(inputs, key.tenant_id);
+    const address = ports.clientInfo(c.req.raw).ip ?? "unknown";
+    const wait = ports.limiter.take(key.hash, inputs.length, byTenant, { address, events: forbidden });
     if (wait > 0) {
       throw new ApiError(
         "rate_limited",
@@ -217,11 +232,13 @@ export const createEdgeApp = (ports: EdgePorts) => {
         wait,
       );
     }
+    if (forbidden > 0 && key.tenant_id !== null)
+      metrics.add("edge_events_forbidden_total", forbidden, { key_tenant: key.tenant_id });
   };
 
   const track = async (c: Context, inputs: unknown[], single: boolean) => {
     const key = await authenticate(c);
-    admit(key, inputs);
+    admit(c, key, inputs);
     const checked = await check(inputs, key, c);
     const accepted = checked.flatMap((o) => (o.ok ? [o.event] : []));
     const refusals = checked.flatMap((o): Refusal[] =>

@@ -1,5 +1,5 @@
 import { Gunzip } from "fflate";
-import { ApiError, type BodyTab, MAX_REQUEST_BYTES, parseJsonBody } from "../core/index.ts";
+import { ApiError, type BodyTab, bodyEncoding, MAX_REQUEST_BYTES, parseJsonBody } from "../core/index.ts";
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
@@ -84,7 +84,7 @@ const isGzip = (bytes: Uint8Array) => bytes[0] === GZIP_MAGIC[0] && bytes[1] ===
 /**
  * The JSON body of a browser or app request. Accepts `application/json` and `text/plain` (what
  * `sendBeacon` and keepalive `fetch` send without a preflight), gzip detected from the bytes whatever the
- * headers claim, and caps both the compressed and the decompressed size, so a gzip bomb stops at the
+ * headers claim (another Content-Encoding than gzip is 415), and caps both the compressed and the decompressed size, so a gzip bomb stops at the
  * limit instead of filling memory.
  */
 export const readJsonBody = async (
@@ -95,6 +95,8 @@ export const readJsonBody = async (
   if (!/^(application\/json|text\/plain)\s*(;|$)/.test(type)) {
     throw new ApiError("unsupported_media_type", "send the body as application/json or text/plain");
   }
+  // Only checked: gzip is recognised by its bytes, whatever the header says (beacons cannot set it).
+  bodyEncoding(request.headers.get("content-encoding"));
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_REQUEST_BYTES)
     throw new ApiError("payload_too_large", `the body may be at most ${MAX_REQUEST_BYTES} bytes`);

@@ -7,6 +7,9 @@ const HELP = {
   edge_events_accepted_total: "Events acknowledged (stored by the relay or queued)",
   edge_events_warned_total: "Acknowledged events that came with validation warnings",
   edge_events_refused_total: "Events refused to the client, by error code",
+  edge_events_forbidden_total:
+    "Events refused because the key may not write the tenant they name, by the key's own tenant " +
+    "(never the tenant named: a forger's attempts are charged to its key and address)",
   edge_events_forwarded_total: "Events the relay stored (from a request or from the queue)",
   edge_events_queued_total: "Events put in the durable queue because the relay could not take them",
   edge_events_quarantined_total:
@@ -44,9 +47,15 @@ export class EdgeMetrics {
     histogram.count++;
   }
 
-  add(name: EdgeCounter, count = 1, label?: { reason: string }): void {
+  /** Adds to a counter; label values are our own codes and tenant ids, which need no escaping. */
+  add(name: EdgeCounter, count = 1, labels?: Readonly<Record<string, string>>): void {
     if (count === 0) return;
-    const key = label === undefined ? name : `${name}{reason="${label.reason}"}`;
+    const key =
+      labels === undefined
+        ? name
+        : `${name}{${Object.entries(labels)
+            .map(([label, value]) => `${label}="${value}"`)
+            .join(",")}}`;
     this.#counters.set(key, (this.#counters.get(key) ?? 0) + count);
   }
 

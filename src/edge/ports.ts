@@ -76,9 +76,17 @@ export interface ClientInfo {
   location?: string;
 }
 
-/** Per-key and per-tenant event rates (src/core's RateLimiter): seconds to wait, or 0 when admitted. */
+/**
+ * Per-key, per-tenant and, for events the key may not write, per-address event rates (src/core's
+ * RateLimiter): seconds to wait, or 0 when admitted.
+ */
 export interface Limiter {
-  take(keyId: string, events: number, eventsByTenant: ReadonlyMap<string, number>): number;
+  take(
+    keyId: string,
+    events: number,
+    eventsByTenant: ReadonlyMap<string, number>,
+    refused?: { address: string; events: number },
+  ): number;
 }
 
 export interface EdgePorts {

@@ -176,6 +176,8 @@ export const RelaySettings = z
     DIRECTORY_LOOKUP_DEADLINE_MS: int(300, 10),
     /** Live views (`…/events/live`) served at once, each a Kafka consumer of its own. */
     LIVE_STREAMS_MAX: int(8),
+    /** Live views one tenant may have open at once, inside LIVE_STREAMS_MAX: one tenant cannot take them all. */
+    LIVE_STREAMS_PER_TENANT: int(2, 1),
     /** How often the quality counts are added to the hourly aggregates in MongoDB (the quality API's data). */
     QUALITY_FLUSH_MS: int(5000),
     /**

@@ -1,10 +1,11 @@
 import type { Logger } from "pino";
 import {
   ApiError,
+  authorizeEvents,
+  BoundedLabels,
   CONTENT_REFUSALS,
   checkEvent,
   checkEvents,
-  claimedTenantId,
   type Environment,
   type ErrorCode,
   type EventOutcome,
@@ -12,7 +13,7 @@ import {
   fieldErrorsOf,
   healthAnswer,
   type Issue,
-  isValidTenantId,
+  isAuthorizedEvent,
   quarantineRecord,
   quarantineTenantOf,
   type RateLimiter,
@@ -55,6 +56,8 @@ export class IngestService {
   readonly deps: IngestDeps;
   /** Events of calls under way: each holds its request, its outcome and its caller until answered. */
   #inflight = 0;
+  /** The keys' tenants as metric labels: the first 100 seen, the rest `other`. */
+  readonly #keyTenants = new BoundedLabels(100);
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
@@ -86,17 +89,26 @@ export class IngestService {
     return outcome as EventOutcome;
   }
 
-  /** Validates each event on its own; the accepted ones are written together, as one durable batch. */
+  /**
+   * Authorizes, charges, then validates each event on its own; the accepted ones are written together,
+   * as one durable batch. Events the caller may not write are charged to the caller's key and counted
+   * under it: never to the tenant they name, whose quota and quality figures stay its own.
+   */
   async trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
     const { metrics, maxInflightEvents, quality } = this.deps;
     const started = performance.now();
     const source = principal.kind === "edge" ? "edge" : "relay";
     metrics.received.inc(inputs.length);
+    const writer = writerTenantOf(principal);
+    const authorization = authorizeEvents(inputs, writer);
+    /** What a refusal of the whole call counts in the quality figures: only the caller's own tenants' events. */
+    const authorized =
+      authorization.forbidden === 0 ? inputs : inputs.filter((input) => isAuthorizedEvent(input, writer));
     // A CPU-bound relay takes calls faster than it answers them; without a bound their memory grows
     // until the heap gives out. Refused calls cost almost nothing and the client retries them.
     if (maxInflightEvents !== undefined && this.#inflight + inputs.length > maxInflightEvents) {
       metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
-      quality?.refusedCall(source, inputs, "overloaded", performance.now() - started);
+      quality?.refusedCall(source, authorized, "overloaded", performance.now() - started);
       throw new ApiError(
         "overloaded",
         "the relay is handling too many events right now; retry in a second",
@@ -106,12 +118,19 @@ export class IngestService {
     }
     this.#inflight += inputs.length;
     try {
+      this.#admit(inputs.length, principal, authorization.byTenant);
+      if (authorization.forbidden > 0 && principal.kind === "tenant") {
+        metrics.forbidden.inc(
+          { key_tenant: this.#keyTenants.label("", principal.tenantId) },
+          authorization.forbidden,
+        );
+      }
       const outcomes = await this.#trackBatch(inputs, principal);
       quality?.call(source, inputs, outcomes, performance.now() - started);
       return outcomes;
     } catch (error) {
       if (error instanceof ApiError && error.code === "rate_limited")
-        quality?.refusedCall(source, inputs, error.code, performance.now() - started);
+        quality?.refusedCall(source, authorized, error.code, performance.now() - started);
       throw error;
     } finally {
       this.#inflight -= inputs.length;
@@ -120,12 +139,15 @@ export class IngestService {
 
   async #trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
     const { metrics } = this.deps;
-    this.#admit(inputs, principal);
     const outcomes: EventOutcome[] = [];
     const records: EventRecord[] = [];
     const recordIndex: number[] = [];
     const refused: Refusal[] = [];
-    const checked = await checkEvents(inputs, writerTenantOf(principal), this.#configFor, this.deps.env);
+    // The edge stamped received_at when it received the events; anyone else's is their own clock.
+    const receivedBy = principal.kind === "edge" ? "server" : "client";
+    const checked = await checkEvents(inputs, writerTenantOf(principal), this.#configFor, this.deps.env, {
+      receivedBy,
+    });
     for (const [i, check] of checked.entries()) {
       if (check.ok) {
         const { event } = check;
@@ -171,21 +193,18 @@ export class IngestService {
     return outcomes;
   }
 
-  /** Refuses the whole request (429) when its key or one of its tenants is over the rate limit. */
-  #admit(inputs: readonly unknown[], principal: Principal): void {
+  /**
+   * Refuses the whole request (429) when its key or one of its tenants is over the rate limit. The key
+   * pays for every event; a tenant only for the events this caller may write for it (`byTenant`).
+   */
+  #admit(events: number, principal: Principal, byTenant: ReadonlyMap<string, number>): void {
     const { limiter } = this.deps;
     if (limiter === undefined) return;
-    const byTenant = new Map<string, number>();
-    for (const input of inputs) {
-      const tenant = claimedTenantId(input);
-      if (tenant !== undefined && isValidTenantId(tenant))
-        byTenant.set(tenant, (byTenant.get(tenant) ?? 0) + 1);
-    }
     // The edge limits each key itself; here only its tenants count, or one key would cap every edge.
     const keyId = principal.kind === "edge" ? undefined : (principal.keyId ?? principal.kind);
-    const wait = limiter.take(keyId, inputs.length, byTenant);
+    const wait = limiter.take(keyId, events, byTenant);
     if (wait > 0) {
-      this.deps.metrics.rejected.inc({ reason: "rate_limited" }, inputs.length);
+      this.deps.metrics.rejected.inc({ reason: "rate_limited" }, events);
       throw new ApiError(
         "rate_limited",
         `too many events for this key or tenant; retry in ${wait} s`,

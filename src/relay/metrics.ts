@@ -28,6 +28,14 @@ export const createMetrics = () => {
       labelNames: ["reason"] as const,
       ...metric,
     }),
+    forbidden: new Counter({
+      name: "relay_events_forbidden_total",
+      help:
+        "Events refused because the key may not write the tenant they name, by the key's own tenant " +
+        "(never the tenant named: a forger's attempts are counted and charged under its own key)",
+      labelNames: ["key_tenant"] as const,
+      ...metric,
+    }),
     warnings: new Counter({
       name: "relay_events_with_warnings_total",
       help: "Events accepted with warnings",

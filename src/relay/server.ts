@@ -5,7 +5,6 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
@@ -21,10 +20,11 @@ import { TenantDirectory } from "./directory.ts";
 import { EdgeCallVerifier, edgePusher } from "./edge-calls.ts";
 import { createHttpApp } from "./http/app.ts";
 import { IngestService } from "./ingest.ts";
-import { kafkaLiveStreams } from "./live.ts";
+import { kafkaLiveStreams, LiveSlots } from "./live.ts";
 import { createMetrics } from "./metrics.ts";
 import { QualityRecorder } from "./quality.ts";
 import { requestRecorder } from "./request-log.ts";
+import { connectHandler } from "./rpc/connect-json.ts";
 import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
 import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
@@ -229,7 +229,14 @@ export const startRelay = async (
       quality: qualityRepository,
       adminToken: settings.ADMIN_TOKEN,
       edgeCalls,
-      live: kafkaLiveStreams(settings.KAFKA_BROKERS, kafkaConnection(settings), settings.LIVE_STREAMS_MAX),
+      live: kafkaLiveStreams(
+        settings.KAFKA_BROKERS,
+        kafkaConnection(settings),
+        new LiveSlots(
+          { max: settings.LIVE_STREAMS_MAX, perTenant: settings.LIVE_STREAMS_PER_TENANT },
+          metrics.registry,
+        ),
+      ),
       now: () => Date.now(),
       provisionTopics: settings.TOPIC_AUTO_CREATE
         ? undefined
@@ -254,7 +261,7 @@ export const startRelay = async (
   });
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
   const rest = getRequestListener(app.fetch);
-  const rpc = connectNodeAdapter({ routes, ...limits });
+  const rpc = connectHandler({ routes, ...limits });
   const httpServer = createHttpServer(
     {
       // A client that trickles its request (slowloris) is answered 408 and cut off, not waited for;

@@ -1,7 +1,7 @@
 // The browser tracker. Bundled on its own for pages (an ES module for bundlers and one script-tag file,
 // see docs/sdk.md), so it imports only types: the edge validates; the page gets a few kilobytes, not
 // the validation engine.
-import type { ActionType, BehaviorContext, ScenarioData } from "../core/index.ts";
+import type { ActionType, BehaviorContext, Problem, ScenarioData } from "../core/index.ts";
 
 /** What a page tracks; the tracker adds tenant, user, ids, time and the default scenario. */
 export interface PageEvent {
@@ -34,8 +34,19 @@ export interface TrackerOptions {
   /** Events are sent every `flushMs` (default 1000) or once `batchSize` (default 10) are waiting. */
   flushMs?: number;
   batchSize?: number;
-  /** Told about events the edge refused (they are not retried) and events dropped when storage is full. */
-  onError?: (reason: string, events: unknown[]) => void;
+  /**
+   * Told about events dropped: refused by the edge for good (a 4xx other than 408 and 429, or a
+   * per-event refusal; they are not retried), with the problem details it sent (`code`, `detail`,
+   * `errors`), or the oldest dropped for room (`queue full`).
+   */
+  onError?: (reason: string, events: unknown[], problem?: Partial<Problem>) => void;
+  /**
+   * Bounds of what waits to be sent (kept in localStorage, 5 MB per site and shared with the page):
+   * beyond `maxStoredEvents` (default 1000) events or `maxStoredBytes` (default 1,000,000) bytes of
+   * JSON, the oldest are dropped, counted and reported.
+   */
+  maxStoredEvents?: number;
+  maxStoredBytes?: number;
   /**
    * Told where each event is: `queued`, `sent`, `acknowledged` (the edge has it), `retrying` (it will be
    * sent again), `refused` (with the reason), or `beaconed` (handed to the browser as the page left).
@@ -78,7 +89,6 @@ interface Queued {
 
 /** Beacons and keepalive fetches share a 64 KiB budget; stay under it with room for the URL. */
 const MAX_BODY_BYTES = 60_000;
-const MAX_STORED = 1000;
 
 export const browserEnvironment = (): TrackerEnvironment => {
   const g = globalThis as unknown as {
@@ -171,10 +181,14 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       // Storage full or disabled: the id stays in memory, for this page only.
     }
   };
-  const report = (reason: string, events: Queued[]) => {
+  const maxStoredEvents = options.maxStoredEvents ?? 1000;
+  const maxStoredBytes = options.maxStoredBytes ?? 1_000_000;
+  /** Events dropped: refused by the edge for good, and the oldest dropped for room. */
+  const dropped = { refused: 0, overflow: 0 };
+  const report = (reason: string, events: Queued[], problem?: Partial<Problem>) => {
     status(events, "refused", reason);
     try {
-      options.onError?.(reason, events);
+      options.onError?.(reason, events, problem);
     } catch {
       // The page's own handler threw: a tracker never throws into the page it runs in.
     }
@@ -220,12 +234,44 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
     return session.id;
   };
 
+  /** Each event's size as stored, measured once. */
+  const sizes = new WeakMap<Queued, number>();
+  const sizeOf = (event: Queued) => {
+    let size = sizes.get(event);
+    if (size === undefined) {
+      size = utf8Bytes(JSON.stringify(event)) + 1;
+      sizes.set(event, size);
+    }
+    return size;
+  };
+
+  /**
+   * Keeps what waits (in flight and queued) within the bounds by dropping the oldest queued events,
+   * counted and reported: a page that cannot send (offline, refused) must not fill the site's storage.
+   */
+  const bound = () => {
+    let count = inFlight.length + queue.length;
+    let bytes = 0;
+    for (const event of inFlight) bytes += sizeOf(event);
+    for (const event of queue) bytes += sizeOf(event);
+    let drop = 0;
+    while (drop < queue.length && (count > maxStoredEvents || bytes > maxStoredBytes)) {
+      bytes -= sizeOf(queue[drop] as Queued);
+      count--;
+      drop++;
+    }
+    if (drop === 0) return;
+    dropped.overflow += drop;
+    report("queue full", queue.splice(0, drop));
+  };
+
   /** Unacknowledged events (queued and in flight) survive a reload under this tab's key. */
   const save = () => {
     try {
+      bound();
       const pending = [...inFlight, ...queue];
       if (pending.length === 0) env.storage?.removeItem(storageKey);
-      else env.storage?.setItem(storageKey, JSON.stringify(pending.slice(-MAX_STORED)));
+      else env.storage?.setItem(storageKey, JSON.stringify(pending));
     } catch {
       // Storage full or disabled (quota, private mode): the events stay queued in memory only.
     }
@@ -269,18 +315,37 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       const response = await env.fetch(url, { method: "POST", body, keepalive: true });
       if (response.ok) {
         const { results = [] } = (await response.json()) as {
-          results?: { success: boolean; retryable?: boolean; error_code?: string }[];
+          results?: {
+            success: boolean;
+            retryable?: boolean;
+            error_code?: Problem["code"];
+            message?: string;
+            errors?: Problem["errors"];
+          }[];
         };
         results.forEach((result, i) => {
           const event = events[i] as Queued;
           if (result.success) status([event], "acknowledged");
           else if (result.retryable) retry.push(event);
-          else report(result.error_code ?? "refused", [event]);
+          else {
+            dropped.refused++;
+            const { error_code: code, message: detail, errors } = result;
+            report(code ?? "refused", [event], { code, detail, errors });
+          }
         });
       } else if (response.status === 408 || response.status === 429 || response.status >= 500) {
         retry = events;
       } else {
-        report(`refused with ${response.status}`, events);
+        // Final: the same events would be refused again (a wrong key, an origin the key does not
+        // allow, invalid events), so they are dropped, counted and reported with the edge's reasons.
+        dropped.refused += events.length;
+        const body: unknown = await response.json().catch(() => undefined);
+        const problem: Partial<Problem> =
+          typeof body === "object" && body !== null && !Array.isArray(body) ? body : {};
+        report(problem.code ?? `refused with ${response.status}`, events, {
+          status: response.status,
+          ...problem,
+        });
       }
     } catch {
       retry = events; // offline, or the edge did not answer
@@ -326,7 +391,6 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
         timestamp,
       });
       status(queue.slice(-1), "queued");
-      if (queue.length > MAX_STORED) report("queue full", queue.splice(0, queue.length - MAX_STORED));
       save();
       schedule(now || queue.length >= batchSize ? 0 : flushMs);
     } catch {}
@@ -363,6 +427,8 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
       }
       loadAnonymousId();
     },
+    /** Events dropped so far: refused by the edge for good, and the oldest dropped for room. */
+    dropped: () => ({ ...dropped }),
     /** The anonymous id of this device, e.g. to hand to a server that tracks for the same user. */
     anonymousId: () => anonymousId,
     /** Sends what is queued now. */

@@ -207,12 +207,15 @@ export class BehaviorClient {
       const refusal = invalidEvent(result.errors, result.warnings);
       return Promise.resolve(problemOutcome(refusal.code, refusal.message, result.errors, false));
     }
-    const encoded = encodeEvent(result.event);
+    // received_at is the relay's to stamp: the local check's stamp would reach Kafka as the client's
+    // (client_received_at), beside the timestamp that already says when it happened.
+    const { received_at: _stampedHere, ...event } = result.event;
+    const encoded = encodeEvent(event);
     if (!encoded.ok) {
       return Promise.resolve(problemOutcome(encoded.code, encoded.error.message, [encoded.error], false));
     }
     return new Promise((resolve) => {
-      this.#queue.push({ event: result.event, bytes: encoded.json.length, resolve });
+      this.#queue.push({ event, bytes: encoded.json.length, resolve });
       this.#queuedBytes += encoded.json.length;
       const full = this.#queue.length >= this.options.maxBatchEvents || this.#queuedBytes >= MAX_BATCH_BYTES;
       if (full) this.#flushSoon(0);

@@ -113,7 +113,9 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
       origin: "https://evil.example",
     });
     expect(evil.status).toBe(403);
-    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    // Readable by the page (so its tracker stops), and a refusal all the same.
+    expect(evil.headers.get("access-control-allow-origin")).toBe("https://evil.example");
+    expect(await evil.json()).toMatchObject({ code: "forbidden" });
     expect((await post("/api/v1/behaviors/track", body, json)).status).toBe(401);
     expect(
       (await post("/api/v1/behaviors/track", body, { ...json, authorization: "Bearer pk_wrong" })).status,

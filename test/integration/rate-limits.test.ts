@@ -2,7 +2,12 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type BehaviorEvent, EXAMPLE_EVENTS, eventToProto } from "../../src/core/index.ts";
+import {
+  type BehaviorEvent,
+  EXAMPLE_EVENTS,
+  eventToProto,
+  type QualityReport,
+} from "../../src/core/index.ts";
 import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
 import { startRelayAndEdge } from "../support/edge.ts";
 import { freePort } from "../support/ports.ts";
@@ -117,4 +122,110 @@ describe("rate limits per key and per tenant", () => {
     expect(Number(refused?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await refused?.json()).toMatchObject({ code: "rate_limited" });
   });
+});
+
+describe("a key that forges another tenant's events costs that tenant nothing", () => {
+  const victim = uniqueName("victim");
+  const forger = uniqueName("forger");
+  const VICTIM_KEY = `sk_${uniqueName("v")}`;
+  const FORGER_KEY = `sk_${uniqueName("f")}`;
+  /** The victim's own limit, at the relay and at the edge; the forger sends twice that to each. */
+  const LIMIT = 500;
+  let stack: Awaited<ReturnType<typeof startRelayAndEdge>>;
+  let forgerPublishable: string;
+
+  beforeAll(async () => {
+    stack = await startRelayAndEdge({
+      brokers,
+      tenant: victim,
+      edgePort: await freePort(),
+      relayKeys: [`${VICTIM_KEY}=${victim}`, `${FORGER_KEY}=${forger}`],
+      relayEnv: { RATE_LIMIT_TENANT_OVERRIDES: `${victim}=${LIMIT}`, QUALITY_FLUSH_MS: "200" },
+      edgeVars: { RATE_LIMIT_TENANT_OVERRIDES: `${victim}=${LIMIT}` },
+    });
+    forgerPublishable = (
+      await stack.admin("/api/v1/api-keys", { kind: "publishable", tenant_id: forger, allowed_origins: [] })
+    ).key;
+  }, 180_000);
+
+  afterAll(() => stack?.close());
+
+  /** A batch of the victim's events through the relay's REST API or the edge, and its answer. */
+  const relayBatch = (key: string, n: number) =>
+    fetch(`${stack.relay.httpUrl}/api/v1/behaviors/track/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: batchOf(victim, n),
+    });
+  const edgeBatch = async (key: string, n: number) => {
+    const response = await stack.edge.dispatchFetch("http://edge.test/api/v1/behaviors/track/batch", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: batchOf(victim, n),
+    });
+    return new Response(await response.arrayBuffer(), { status: response.status });
+  };
+  /** How many events of a batch were accepted (none of one refused whole). */
+  const accepted = async (answer: Promise<Response>) => {
+    const response = await answer;
+    const body = (await response.json()) as { succeeded?: number };
+    return response.ok ? (body.succeeded ?? 0) : 0;
+  };
+  /** How many events of a forged batch were answered one by one (each refused as forbidden). */
+  const answeredForbidden = async (answer: Promise<Response>) => {
+    const response = await answer;
+    const body = (await response.json()) as { succeeded?: number; results?: { error_code?: string }[] };
+    if (!response.ok) return 0;
+    expect(body.succeeded).toBe(0);
+    return (body.results ?? []).filter((r) => r.error_code === "forbidden").length;
+  };
+
+  /** Calls `send` every `everyMs` for `forMs` on a fixed schedule: the load's pace, not a wait. */
+  const paced = async (everyMs: number, forMs: number, send: () => Promise<number>) => {
+    const started = performance.now();
+    const calls: Promise<number>[] = [];
+    for (let i = 0; i * everyMs < forMs; i++) {
+      const due = started + i * everyMs;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+      calls.push(send());
+    }
+    return (await Promise.all(calls)).reduce((a, b) => a + b, 0);
+  };
+
+  it("the victim keeps ≥ 99 % acceptance and its quality report counts only its own events", async () => {
+    const SECONDS = 6;
+    // The forger: 1000 events/s claiming the victim, with its secret key at the relay and its
+    // publishable key at the edge (each twice the victim's limit). The victim: 300 events/s of its
+    // own, 200 straight to the relay and 100 through the edge (which the relay counts again).
+    const [forgedAtRelay, forgedAtEdge, ownAtRelay, ownAtEdge] = await Promise.all([
+      paced(100, SECONDS * 1000, () => answeredForbidden(relayBatch(FORGER_KEY, 100))),
+      paced(100, SECONDS * 1000, () => answeredForbidden(edgeBatch(forgerPublishable, 100))),
+      paced(100, SECONDS * 1000, () => accepted(relayBatch(VICTIM_KEY, 20))),
+      paced(100, SECONDS * 1000, () => accepted(edgeBatch(stack.publishable, 10))),
+    ]);
+    // The forger was answered (403 per event), not slowed by the victim's limit.
+    expect(forgedAtRelay).toBeGreaterThan(0);
+    expect(forgedAtEdge).toBeGreaterThan(0);
+    const sent = SECONDS * 10 * (20 + 10);
+    expect((ownAtRelay + ownAtEdge) / sent).toBeGreaterThanOrEqual(0.99);
+
+    // The victim's quality figures: its own events and nothing of the forger's (which would add
+    // 12,000 events refused as forbidden or rate limited).
+    const report = async () => {
+      const response = await fetch(`${stack.relay.httpUrl}/api/v1/tenants/${victim}/quality?window=1h`, {
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      return (await response.json()) as QualityReport;
+    };
+    await expect
+      .poll(async () => (await report()).events.received, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(ownAtRelay + ownAtEdge);
+    const figures = await report();
+    expect(figures.events.received).toBeLessThanOrEqual(sent);
+    expect(figures.refusals_by_reason.forbidden).toBeUndefined();
+    expect(figures.pass_rate).toBeGreaterThanOrEqual(0.99);
+    // The forger's attempts are counted under its own key's tenant.
+    const metrics = await (await fetch(`${stack.relay.httpUrl}/metrics`)).text();
+    expect(metrics).toContain(`relay_events_forbidden_total{key_tenant="${forger}"} ${forgedAtRelay}`);
+  }, 120_000);
 });

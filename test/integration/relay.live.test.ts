@@ -43,8 +43,8 @@ const readEvents = async (
 describe("the relay's live view of a tenant's events", () => {
   let relay: Awaited<ReturnType<typeof startTestRelay>>;
   const tenant = uniqueName("live");
-  const live = (token: string, query = "") =>
-    fetch(`${relay.httpUrl}/api/v1/tenants/${tenant}/events/live${query}`, {
+  const live = (token: string, query = "", of = tenant) =>
+    fetch(`${relay.httpUrl}/api/v1/tenants/${of}/events/live${query}`, {
       headers: { authorization: `Bearer ${token}` },
     });
   const track = (event: unknown) =>
@@ -56,7 +56,7 @@ describe("the relay's live view of a tenant's events", () => {
 
   beforeAll(async () => {
     relay = await startTestRelay(brokers, [`${KEY}=*`], {
-      env: { ADMIN_TOKEN: ADMIN, LIVE_STREAMS_MAX: "1" },
+      env: { ADMIN_TOKEN: ADMIN, LIVE_STREAMS_MAX: "3", LIVE_STREAMS_PER_TENANT: "2" },
     });
   });
   afterAll(async () => {
@@ -103,16 +103,18 @@ describe("the relay's live view of a tenant's events", () => {
     expect(seen.map((e) => (e.event as { user_id?: string })?.user_id)).not.toContain("u_before");
   });
 
-  it("needs a credential, and the relay serves at most LIVE_STREAMS_MAX views at once", async () => {
+  it("needs a credential, keeps a share of the views for every tenant, and serves at most LIVE_STREAMS_MAX", async () => {
     expect((await live("sk_nobody")).status).toBe(401);
+    const other = uniqueName("live");
+    const third = uniqueName("live");
     /** Opens a view once the relay has one free: a closed view is given back once its consumer closes. */
-    const free = async () => {
+    const free = async (of = tenant) => {
       let response: Response | undefined;
       await expect
         .poll(
           async () => {
             await response?.body?.cancel();
-            response = await live(ADMIN);
+            response = await live(ADMIN, "", of);
             return response.status;
           },
           { timeout: 15_000 },
@@ -120,12 +122,23 @@ describe("the relay's live view of a tenant's events", () => {
         .toBe(200);
       return response as Response;
     };
-    const first = await free(); // LIVE_STREAMS_MAX is 1
-    const second = await live(ADMIN);
-    expect(second.status).toBe(429);
-    expect(await second.json()).toMatchObject({ code: "overloaded", retryable: true });
+    // The tenant opens its share (LIVE_STREAMS_PER_TENANT is 2): a third view of its own is refused…
+    const first = await free();
+    const second = await free();
+    const beyondShare = await live(ADMIN);
+    expect(beyondShare.status).toBe(429);
+    expect(await beyondShare.json()).toMatchObject({ code: "rate_limited", retryable: true });
+    // …while another tenant still opens one, the relay's last (LIVE_STREAMS_MAX is 3).
+    const others = await live(ADMIN, "", other);
+    expect(others.status).toBe(200);
+    const metrics = await (await fetch(`${relay.httpUrl}/metrics`)).text();
+    expect(metrics).toContain(`relay_live_streams_open{tenant="${tenant}"} 2`);
+    expect(metrics).toContain(`relay_live_streams_open{tenant="${other}"} 1`);
+    const full = await live(ADMIN, "", third);
+    expect(full.status).toBe(429);
+    expect(await full.json()).toMatchObject({ code: "overloaded", retryable: true });
     await first.body?.cancel();
-    const third = await free();
-    await third.body?.cancel();
+    const again = await free(third);
+    for (const view of [second, others, again]) await view.body?.cancel();
   });
 });

@@ -20,9 +20,10 @@ import { requestRecorder } from "../../src/relay/request-log.ts";
 import { behaviorHandlers } from "../../src/relay/rpc/service.ts";
 import { configFor, fixedEnvironment } from "../support/core.ts";
 
-// The same tenant, config and secret key on both sides; the relay writes to memory, the edge forwards
-// to a relay that stores everything: what differs in their answers is then theirs.
-const KEY = "sk_contract_mymx_0123456789";
+// The same tenant, config and key on both sides (publishable at the edge, the only kind it takes); the
+// relay writes to memory, the edge forwards to a relay that stores everything: what differs in their
+// answers is then theirs.
+const KEY = "pk_contract_mymx_0123456789";
 const config = configFor("video_data", { tenant_id: "mymx", scenario_id: "vlog_feed" });
 
 const relayIngest = () => {
@@ -62,7 +63,7 @@ const edgeApp = () => {
       tenant: async (tenant) => (tenant === "mymx" ? { configs: [config], keys: [] } : undefined),
       key: async (h) =>
         h === hash
-          ? { hash, kind: "secret", tenant_id: "mymx", allowed_origins: [], revoked_at: null }
+          ? { hash, kind: "publishable", tenant_id: "mymx", allowed_origins: [], revoked_at: null }
           : undefined,
     },
     forwarder: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bearerToken, claimedTenantId } from "../../src/core/index.ts";
+import { authorizeEvents, bearerToken, claimedTenantId, isAuthorizedEvent } from "../../src/core/index.ts";
 
 describe("credentials", () => {
   it.each([
@@ -21,5 +21,25 @@ describe("credentials", () => {
     ["mymx", undefined],
   ])("reads the tenant %j claims", (input, tenant) => {
     expect(claimedTenantId(input)).toBe(tenant);
+  });
+
+  it("authorizes a request's events before anything is charged: whom each may be charged to", () => {
+    const events = [
+      { tenant_id: "mymx" },
+      { tenant_id: "mymx" },
+      { tenant_id: "acme" }, // not the key's: charged to the caller alone
+      { tenant_id: "Not A Tenant!" }, // not the key's either
+      { no: "tenant" }, // names nobody: fails validation, costs the caller
+    ];
+    expect(authorizeEvents(events, "mymx")).toEqual({ byTenant: new Map([["mymx", 2]]), forbidden: 2 });
+    // A service key may write any tenant; an invalid tenant id is charged to no tenant.
+    expect(authorizeEvents(events, null)).toEqual({
+      byTenant: new Map([
+        ["mymx", 2],
+        ["acme", 1],
+      ]),
+      forbidden: 0,
+    });
+    expect(events.map((e) => isAuthorizedEvent(e, "mymx"))).toEqual([true, true, false, false, true]);
   });
 });

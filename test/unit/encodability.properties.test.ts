@@ -82,7 +82,7 @@ describe("validation guarantees encodability", () => {
         const batch = parseBatch(parseJsonBody(body));
         expect(batch.ok).toBe(true);
         const forwarded = batch.ok ? batch.events[0] : undefined;
-        const atRelay = validateEvent(forwarded, config, fixedEnvironment());
+        const atRelay = validateEvent(forwarded, config, fixedEnvironment(), { receivedBy: "server" });
         expect(atRelay.ok).toBe(true);
         if (!atRelay.ok) return;
         expect(atRelay.event).toEqual(atEdge.event);

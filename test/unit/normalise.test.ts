@@ -13,6 +13,17 @@ describe("normalisation", () => {
     expect(result.event?.received_at).toBe(NOW);
   });
 
+  it("stamps received_at with its own clock and keeps a client's as client_received_at", () => {
+    const sent = validateEvent({ ...bare, received_at: 1_700_000_000_000 }, undefined, fixedEnvironment());
+    expect(sent.event).toMatchObject({ received_at: NOW, client_received_at: 1_700_000_000_000 });
+    // A server that received the event first (the edge, checked again by the relay) keeps its stamp.
+    const forwarded = validateEvent({ ...bare, received_at: NOW - 5 }, undefined, fixedEnvironment(), {
+      receivedBy: "server",
+    });
+    expect(forwarded.event?.received_at).toBe(NOW - 5);
+    expect(forwarded.event?.client_received_at).toBeUndefined();
+  });
+
   it("gives two events two different ids", () => {
     const env = fixedEnvironment();
     const first = validateEvent(bare, undefined, env).event?.event_id;

@@ -62,6 +62,16 @@ describe("rate limits", () => {
     expect(limiter.take("k", 1, one("mymx", 1))).toBe(1);
   });
 
+  it("charge events a key may not write to its address at one key's rate, across keys", () => {
+    const limiter = new RateLimiter({ perKey: 100, perTenant: 1000, tenantOverrides: {} }, clock().now);
+    const forged = (key: string, n: number) =>
+      limiter.take(key, n, new Map(), { address: "203.0.113.7", events: n });
+    expect(forged("k1", 60)).toBe(0);
+    expect(forged("k2", 60)).toBe(1); // k2 has room; the address has 40 left
+    expect(limiter.take("k2", 60, one("mymx", 60), { address: "203.0.113.7", events: 0 })).toBe(0);
+    expect(limiter.take("k3", 40, new Map(), { address: "198.51.100.1", events: 40 })).toBe(0);
+  });
+
   it("read overrides as tenant=rate and reject anything else", () => {
     expect(parseTenantLimits("mymx=50000, acme=200")).toEqual({ mymx: 50000, acme: 200 });
     expect(parseTenantLimits("")).toEqual({});

@@ -29,6 +29,7 @@ import {
 import type { Principal } from "../auth.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
 import type { IngestService } from "../ingest.ts";
+import { sentJson } from "./connect-json.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */
 const codeOf = (code: ErrorCode): Code => {
@@ -48,8 +49,20 @@ const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) =
   return error;
 };
 
-/** The event of a request; an absent one is an empty message, so validation names the missing fields. */
-const eventOf = (event: BehaviorEvent | undefined) => (event === undefined ? {} : eventFromProto(event));
+/**
+ * The event of a request; an absent one is an empty message, so validation names the missing fields.
+ * `sent`: the event as a Connect JSON client sent it, whose unknown fields are kept for validation.
+ */
+const eventOf = (event: BehaviorEvent | undefined, sent?: unknown) =>
+  event === undefined ? {} : eventFromProto(event, sent);
+
+/** A member of the call's request JSON, when it came as Connect JSON (`event`, `events`). */
+const sentMember = (name: "event" | "events"): unknown => {
+  const sent = sentJson();
+  return typeof sent === "object" && sent !== null && Object.hasOwn(sent, name)
+    ? (sent as Record<string, unknown>)[name]
+    : undefined;
+};
 
 /** A batch answer (src/core/answers.ts) as TrackEventsResponse: the same fields, in protobuf's names. */
 const batchMessageOf = (answer: ReturnType<typeof batchAnswer>) => ({
@@ -151,7 +164,7 @@ export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerif
   const behavior = {
     trackEvent: (request: TrackEventRequest, ctx: CallContext) =>
       guarded(ctx, async (principal) => {
-        const outcome = await ingest.track(eventOf(request.event), principal);
+        const outcome = await ingest.track(eventOf(request.event, sentMember("event")), principal);
         if (!outcome.ok) throw rpcError(outcome.code, outcome.message, outcome.errors);
         return {
           success: true,
@@ -162,11 +175,18 @@ export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerif
       }),
 
     trackEvents: (request: TrackEventsRequest, ctx: CallContext) =>
-      guarded(ctx, (principal) => trackBatch(ingest, request.events.map(eventOf), principal)),
+      guarded(ctx, (principal) => {
+        const sent = sentMember("events");
+        return trackBatch(
+          ingest,
+          request.events.map((event, i) => eventOf(event, Array.isArray(sent) ? sent[i] : undefined)),
+          principal,
+        );
+      }),
 
     validateEvent: (request: ValidateEventRequest, ctx: CallContext) =>
       guarded(ctx, async (principal) => {
-        const result = await ingest.validate(eventOf(request.event), principal);
+        const result = await ingest.validate(eventOf(request.event, sentMember("event")), principal);
         return {
           success: result.ok,
           errors: result.errors.map(issueToProto),

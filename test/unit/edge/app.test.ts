@@ -6,6 +6,7 @@ import {
   type BehaviorEvent,
   EXAMPLE_EVENTS,
   MAX_REQUEST_BYTES,
+  RateLimiter,
   type Refusal,
 } from "../../../src/core/index.ts";
 import { createEdgeApp } from "../../../src/edge/app.ts";
@@ -21,7 +22,8 @@ import {
 import { configFor, fixedEnvironment } from "../../support/core.ts";
 
 const PK = "pk_demo_browser_key";
-const SK_OTHER = "sk_other_tenant_key";
+const PK_OTHER = "pk_other_tenant_key";
+const SK = "sk_demo_server_key";
 const ORIGIN = "https://shop.example";
 const hash = (key: string) => createHash("sha256").update(key).digest("hex");
 
@@ -33,10 +35,17 @@ const keys: Record<string, EdgeKey> = {
     allowed_origins: [ORIGIN],
     revoked_at: null,
   },
-  [hash(SK_OTHER)]: {
-    hash: hash(SK_OTHER),
-    kind: "secret",
+  [hash(PK_OTHER)]: {
+    hash: hash(PK_OTHER),
+    kind: "publishable",
     tenant_id: "other",
+    allowed_origins: [],
+    revoked_at: null,
+  },
+  [hash(SK)]: {
+    hash: hash(SK),
+    kind: "secret",
+    tenant_id: "mymx",
     allowed_origins: [],
     revoked_at: null,
   },
@@ -50,7 +59,7 @@ const {
 } = { ...EXAMPLE_EVENTS.video_data, event_id: "", timestamp: 0 };
 
 /** `forwarder`: the edge's calls to the relay; a fake driven by `state` when absent. */
-const setup = (bodyBudgetBytes?: number, forwarder?: Forwarder) => {
+const setup = (bodyBudgetBytes?: number, forwarder?: Forwarder, limiter?: EdgePorts["limiter"]) => {
   const forwarded: BehaviorEvent[] = [];
   const queued: BehaviorEvent[] = [];
   const queuedWork: QueuedWork[] = [];
@@ -93,7 +102,7 @@ const setup = (bodyBudgetBytes?: number, forwarder?: Forwarder) => {
       },
     },
     clientInfo: () => ({ ip: "203.0.113.7", location: "CN-SH" }),
-    limiter: { take: () => 0 },
+    limiter: limiter ?? { take: () => 0 },
     bodyBudgetBytes,
     env: fixedEnvironment(),
   };
@@ -198,13 +207,20 @@ describe("edge app", () => {
     expect(forwarded).toHaveLength(90);
   });
 
-  it("grants CORS only to an allowed origin", async () => {
-    const { json, app } = setup();
+  it("grants CORS only to an allowed origin, and lets any page read why it was refused", async () => {
+    const { json, app, forwarded } = setup();
     const allowed = await json("/api/v1/behaviors/track", specEvent, { origin: ORIGIN });
     expect(allowed.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    expect(forwarded).toHaveLength(1);
     const denied = await json("/api/v1/behaviors/track", specEvent, { origin: "https://evil.example" });
     expect(denied.status).toBe(403);
-    expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+    // The refusal is readable, so a tracker on that page stops instead of retrying; nothing was taken.
+    expect(denied.headers.get("access-control-allow-origin")).toBe("https://evil.example");
+    expect(await denied.json()).toMatchObject({
+      code: "forbidden",
+      detail: expect.stringContaining("origin"),
+    });
+    expect(forwarded).toHaveLength(1);
     const preflight = await app.request(`/api/v1/behaviors/track?key=${PK}`, {
       method: "OPTIONS",
       headers: { origin: ORIGIN },
@@ -224,8 +240,89 @@ describe("edge app", () => {
       (await json("/api/v1/behaviors/track", specEvent, { authorization: "Bearer pk_wrong" })).status,
     ).toBe(401);
     expect(
-      (await json("/api/v1/behaviors/track", specEvent, { authorization: `Bearer ${SK_OTHER}` })).status,
+      (await json("/api/v1/behaviors/track", specEvent, { authorization: `Bearer ${PK_OTHER}` })).status,
     ).toBe(403);
+  });
+
+  it("takes publishable keys only: a secret key is refused with 403 saying why, from any origin", async () => {
+    const { json, send, forwarded } = setup();
+    const origins: Record<string, string>[] = [{}, { origin: ORIGIN }, { origin: "https://evil.example" }];
+    for (const headers of origins) {
+      const response = await json("/api/v1/behaviors/track", specEvent, {
+        authorization: `Bearer ${SK}`,
+        ...headers,
+      });
+      expect(response.status).toBe(403);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(await response.json()).toMatchObject({
+        code: "forbidden",
+        detail: expect.stringMatching(/publishable keys .* only; a secret key belongs on a server/),
+      });
+    }
+    const beacon = await send(`/api/v1/behaviors/collect?key=${SK}`, JSON.stringify(specEvent));
+    expect(beacon.status).toBe(403);
+    expect(forwarded).toHaveLength(0);
+  });
+
+  it("charges a forged tenant's events to the key and the address, never to the tenant named", async () => {
+    const limiter = new RateLimiter(
+      { perKey: 1000, perTenant: 1000, tenantOverrides: { other: 100 } },
+      () => 1_000_000,
+    );
+    const { json, app, forwarded } = setup(undefined, undefined, limiter);
+    const batchOf = (tenant: string, n: number) => ({
+      events: Array.from({ length: n }, () => ({ ...specEvent, tenant_id: tenant })),
+    });
+    // mymx's key sends 300 events claiming "other", whose own limit is 100: all refused as not theirs…
+    for (let i = 0; i < 3; i++) {
+      const forged = await json("/api/v1/behaviors/track/batch", batchOf("other", 100));
+      expect(forged.status).toBe(200);
+      expect(await forged.json()).toMatchObject({ succeeded: 0, failed: 100 });
+    }
+    // …and "other" still has all of its own second: its key's 100 events are accepted.
+    const own = await json("/api/v1/behaviors/track/batch", batchOf("other", 100), {
+      authorization: `Bearer ${PK_OTHER}`,
+    });
+    expect(await own.json()).toMatchObject({ succeeded: 100 });
+    expect(forwarded).toHaveLength(100);
+    // The address paid for the forged events too: with a second key from the same address, forging
+    // is held to one key's rate (1000) although each key alone has room left.
+    const second = await json("/api/v1/behaviors/track/batch", batchOf("mymx", 100), {
+      authorization: `Bearer ${PK_OTHER}`,
+    });
+    expect(await second.json()).toMatchObject({ failed: 100 }); // key: 200, address: 400
+    for (let i = 0; i < 6; i++) {
+      const forged = await json("/api/v1/behaviors/track/batch", batchOf("other", 100));
+      expect(forged.status).toBe(200); // the key reaches 900, the address 1000
+    }
+    const over = await json("/api/v1/behaviors/track/batch", batchOf("other", 100));
+    expect(over.status).toBe(429); // the key (1000 of 1000) would pass; the address (1100) does not
+    // What the keys may write still passes: authorized events are not charged to the address.
+    expect((await json("/api/v1/behaviors/track/batch", batchOf("mymx", 100))).status).toBe(200);
+    const metrics = await (await app.request("/metrics")).text();
+    expect(metrics).toContain('edge_events_forbidden_total{key_tenant="mymx"} 900');
+    expect(metrics).toContain('edge_events_forbidden_total{key_tenant="other"} 100');
+  });
+
+  it("refuses a Content-Encoding other than gzip with 415", async () => {
+    const { send } = setup();
+    const response = await send("/api/v1/behaviors/track", JSON.stringify(specEvent), {
+      "content-type": "application/json",
+      "content-encoding": "br",
+      authorization: `Bearer ${PK}`,
+    });
+    expect(response.status).toBe(415);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await response.json()).toMatchObject({
+      code: "unsupported_media_type",
+      detail: expect.stringContaining("br"),
+    });
+    const gzipped = await send("/api/v1/behaviors/track", gzipSync(JSON.stringify(specEvent)), {
+      "content-type": "application/json",
+      "content-encoding": "gzip",
+      authorization: `Bearer ${PK}`,
+    });
+    expect(gzipped.status).toBe(200);
   });
 
   it("queues accepted events when the relay cannot take them (202), and says retry when nothing can (503)", async () => {

@@ -1,6 +1,7 @@
+import { gzipSync } from "node:zlib";
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
-import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../../src/core/index.ts";
+import { EXAMPLE_EVENTS, quarantineTopicFor, RateLimiter, topicFor } from "../../../src/core/index.ts";
 import {
   type EventRecord,
   type RecordSink,
@@ -12,6 +13,7 @@ import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
+import { QualityRecorder } from "../../../src/relay/quality.ts";
 import { requestRecorder } from "../../../src/relay/request-log.ts";
 import { fixedEnvironment } from "../../support/core.ts";
 
@@ -40,18 +42,25 @@ class MemorySink implements RecordSink {
   async close() {}
 }
 
-const setup = (bodyBudgetBytes = 32 * 1024 * 1024, maxInflightEvents?: number) => {
+const setup = (
+  bodyBudgetBytes = 32 * 1024 * 1024,
+  maxInflightEvents?: number,
+  extra: { limiter?: RateLimiter } = {},
+) => {
   const sink = new MemorySink();
   const metrics = createMetrics();
   const log = pino({ level: "silent" });
+  const quality = new QualityRecorder({ registry: metrics.registry, log });
   const ingest = new IngestService({
     configs: new InMemoryConfigSource(),
-    keys: new EnvKeyStore(["sk_a=tenant_a", "svc=*"]),
+    keys: new EnvKeyStore(["sk_a=tenant_a", "sk_b=tenant_b", "svc=*"]),
     sink,
     metrics,
     log,
     env: fixedEnvironment(),
     maxInflightEvents,
+    quality,
+    ...extra,
   });
   const app = createHttpApp({
     ingest,
@@ -66,7 +75,7 @@ const setup = (bodyBudgetBytes = 32 * 1024 * 1024, maxInflightEvents?: number) =
       headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
       body: JSON.stringify(body),
     });
-  return { sink, metrics, ingest, app, post };
+  return { sink, metrics, ingest, app, post, quality };
 };
 
 const event = (tenant = "tenant_a", extra: Record<string, unknown> = {}) => ({
@@ -216,6 +225,118 @@ describe("relay ingest (in-memory sink)", () => {
     open();
     expect((await first).status).toBe(200);
     expect((await post("/api/v1/behaviors/track/batch", batch, "svc")).status).toBe(200);
+  });
+});
+
+describe("relay ingest: authenticate, authorize, charge, then validate", () => {
+  const batchOf = (tenant: string, n: number, extra: Record<string, unknown> = {}) => ({
+    events: Array.from({ length: n }, () => event(tenant, { event_id: undefined, ...extra })),
+  });
+  /** A limiter whose clock stands still: nothing refills during the test. */
+  const frozen = (limits: { perKey: number; perTenant: number; tenantOverrides?: Record<string, number> }) =>
+    new RateLimiter({ tenantOverrides: {}, ...limits }, () => 1_000_000);
+  const sum = async (
+    counter: { get(): Promise<{ values: { labels: object; value: number }[] }> },
+    labels: object,
+  ) =>
+    (await counter.get()).values
+      .filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, unknown>)[k] === x))
+      .reduce((n, v) => n + v.value, 0);
+
+  it("charges events claiming a tenant the key may not write to the key alone, never to that tenant", async () => {
+    const { post, sink, metrics, quality } = setup(undefined, undefined, {
+      limiter: frozen({ perKey: 1000, perTenant: 1000, tenantOverrides: { tenant_b: 100 } }),
+    });
+    // Tenant A's key forges 300 of tenant B's events, three times B's whole second: each one 403…
+    for (let i = 0; i < 3; i++) {
+      const forged = await post("/api/v1/behaviors/track/batch", batchOf("tenant_b", 100), "sk_a");
+      expect(forged.status).toBe(200);
+      const answer = (await forged.json()) as { failed: number; results: { error_code: string }[] };
+      expect(answer.failed).toBe(100);
+      expect(new Set(answer.results.map((r) => r.error_code))).toEqual(new Set(["forbidden"]));
+    }
+    // …and B's own key still has all of B's second.
+    const own = await post("/api/v1/behaviors/track/batch", batchOf("tenant_b", 100), "sk_b");
+    expect(await own.json()).toMatchObject({ succeeded: 100 });
+    expect(sink.records.filter((r) => r.topic === topicFor("tenant_b"))).toHaveLength(100);
+    // The forger's key paid: 300 of its 1000, so 800 more events are too many.
+    for (let i = 0; i < 7; i++)
+      expect((await post("/api/v1/behaviors/track/batch", batchOf("tenant_a", 100), "sk_a")).status).toBe(
+        200,
+      );
+    const refused = await post("/api/v1/behaviors/track/batch", batchOf("tenant_a", 100), "sk_a");
+    expect(refused.status).toBe(429);
+    // Counted under the forging key's tenant; B's quality counts only B's own events.
+    expect(await sum(metrics.forbidden, { key_tenant: "tenant_a" })).toBe(300);
+    expect(await sum(metrics.forbidden, { key_tenant: "tenant_b" })).toBe(0);
+    expect(await sum(quality.received, { tenant: "tenant_b" })).toBe(100);
+    expect(await sum(quality.refused, { tenant: "tenant_b" })).toBe(0);
+    expect(await sum(quality.refused, { tenant: "tenant_a", reason: "rate_limited" })).toBe(100);
+  });
+
+  it("refuses a call over its tenant's limit without counting the forged events in its quality", async () => {
+    const { post, quality } = setup(undefined, undefined, {
+      limiter: frozen({ perKey: 1000, perTenant: 1000, tenantOverrides: { tenant_a: 100 } }),
+    });
+    expect((await post("/api/v1/behaviors/track/batch", batchOf("tenant_a", 100), "sk_a")).status).toBe(200);
+    // Over tenant A's limit: the whole call is 429, half of it forged events of tenant B.
+    const mixed = {
+      events: [...batchOf("tenant_a", 50).events, ...batchOf("tenant_b", 50).events],
+    };
+    expect((await post("/api/v1/behaviors/track/batch", mixed, "sk_a")).status).toBe(429);
+    expect(await sum(quality.refused, { tenant: "tenant_a", reason: "rate_limited" })).toBe(50);
+    expect(await sum(quality.received, { tenant: "tenant_b" })).toBe(0);
+  });
+
+  it("charges before it validates: invalid events cost the key their share too", async () => {
+    const { post } = setup(undefined, undefined, { limiter: frozen({ perKey: 100, perTenant: 1000 }) });
+    const invalid = await post(
+      "/api/v1/behaviors/track/batch",
+      batchOf("tenant_a", 100, { action_type: "x" }),
+      "sk_a",
+    );
+    expect(await invalid.json()).toMatchObject({ failed: 100 });
+    expect((await post("/api/v1/behaviors/track", event(), "sk_a")).status).toBe(429);
+  });
+
+  it("keeps a client's received_at as client_received_at and stamps its own", async () => {
+    const { post, sink } = setup();
+    expect((await post("/api/v1/behaviors/track", event("tenant_a", { received_at: 42 }))).status).toBe(200);
+    const stored = JSON.parse(sink.records[0]?.value ?? "{}");
+    expect(stored.client_received_at).toBe(42);
+    expect(stored.received_at).toBe(fixedEnvironment().now());
+  });
+
+  it("keeps the received_at of events the edge forwards: the edge's clock stamped them", async () => {
+    const { ingest, sink } = setup();
+    await ingest.trackBatch([event("tenant_a", { received_at: 1_764_000_000_123 })], { kind: "edge" });
+    expect(JSON.parse(sink.records[0]?.value ?? "{}")).toMatchObject({ received_at: 1_764_000_000_123 });
+    expect(JSON.parse(sink.records[0]?.value ?? "{}").client_received_at).toBeUndefined();
+  });
+
+  it("takes gzip bodies and refuses another Content-Encoding with 415", async () => {
+    const { app } = setup();
+    const send = (body: string | Uint8Array, encoding: string) =>
+      app.request("/api/v1/behaviors/track", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "content-encoding": encoding,
+          authorization: "Bearer sk_a",
+        },
+        body,
+      });
+    expect((await send(gzipSync(JSON.stringify(event())), "gzip")).status).toBe(200);
+    const br = await send(JSON.stringify(event()), "br");
+    expect(br.status).toBe(415);
+    expect(br.headers.get("content-type")).toBe("application/problem+json");
+    expect(await br.json()).toMatchObject({
+      code: "unsupported_media_type",
+      detail: expect.stringContaining("br"),
+    });
+    const bomb = await send(gzipSync(Buffer.alloc(8 * 1024 * 1024)), "gzip");
+    expect(bomb.status).toBe(413);
+    expect((await send(Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2]), "gzip")).status).toBe(400);
   });
 });
 

@@ -1,11 +1,12 @@
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { Registry } from "prom-client";
+import { describe, expect, it, vi } from "vitest";
 import { EnvKeyStore } from "../../../src/relay/auth.ts";
 import { InMemoryConfigSource } from "../../../src/relay/config-source.ts";
 import { EdgeCallVerifier } from "../../../src/relay/edge-calls.ts";
 import { createHttpApp } from "../../../src/relay/http/app.ts";
 import { IngestService } from "../../../src/relay/ingest.ts";
-import type { LiveStreams } from "../../../src/relay/live.ts";
+import { LiveSlots, type LiveStreams } from "../../../src/relay/live.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
 import { ChangeLog } from "../../../src/relay/store/changes.ts";
 import { ConfigRepository } from "../../../src/relay/store/configs.ts";
@@ -13,7 +14,7 @@ import { KeyRepository } from "../../../src/relay/store/keys.ts";
 import { QualityRepository } from "../../../src/relay/store/quality.ts";
 
 /** The relay's whole HTTP API; the store is never reached by these tests. */
-const relayApp = (live: LiveStreams = { open: () => undefined }) => {
+const relayApp = (live: LiveStreams = { open: () => "relay_full" }) => {
   const metrics = createMetrics();
   const log = pino({ level: "silent" });
   const keyStore = new EnvKeyStore([]);
@@ -106,6 +107,56 @@ describe("the relay's OpenAPI document", () => {
       expect((await answer.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
     }
     expect((await app.request("/api/v1/docs/assets/swagger-ui-dist/package.json")).status).toBe(404);
+  });
+
+  it("keeps a share of the live views for every tenant: 429 for a tenant at its share, others still served", async () => {
+    const registry = new Registry();
+    const slots = new LiveSlots({ max: 3, perTenant: 2 }, registry);
+    const views: Response[] = [];
+    // A view that stays open until its watcher leaves, holding its slot as a Kafka consumer would.
+    const live: LiveStreams = {
+      open: (tenantId, _options, signal) => {
+        const refused = slots.take(tenantId);
+        if (refused !== undefined) return refused;
+        return (async function* () {
+          try {
+            await new Promise((resolve) => signal.addEventListener("abort", resolve));
+            yield* [];
+          } finally {
+            slots.give(tenantId);
+          }
+        })();
+      },
+    };
+    const app = relayApp(live);
+    const open = async (tenant: string) => {
+      const response = await app.request(`/api/v1/tenants/${tenant}/events/live`, {
+        headers: { authorization: "Bearer admin" },
+      });
+      if (response.status === 200) views.push(response);
+      return response;
+    };
+    /** The watchers leave: their streams are cancelled, which ends the views. */
+    const leave = () => Promise.all(views.splice(0).map((view) => view.body?.cancel()));
+    expect((await open("t1")).status).toBe(200);
+    expect((await open("t1")).status).toBe(200);
+    const third = await open("t1"); // t1's share is 2
+    expect(third.status).toBe(429);
+    expect(third.headers.get("retry-after")).toBe("5");
+    expect(await third.json()).toMatchObject({ code: "rate_limited", detail: expect.stringContaining("t1") });
+    expect((await open("t2")).status).toBe(200); // another tenant still gets one
+    const full = await open("t3"); // the relay's 3 are taken
+    expect(full.status).toBe(429);
+    expect(await full.json()).toMatchObject({ code: "overloaded" });
+    const gauge = await registry.getSingleMetricAsString("relay_live_streams_open");
+    expect(gauge).toContain('relay_live_streams_open{tenant="t1"} 2');
+    expect(gauge).toContain('relay_live_streams_open{tenant="t2"} 1');
+    await leave();
+    await vi.waitFor(async () =>
+      expect(await registry.getSingleMetricAsString("relay_live_streams_open")).not.toContain("{"),
+    );
+    expect((await open("t3")).status).toBe(200);
+    await leave();
   });
 
   it("tells a live view's watcher why it ends when Kafka cannot be read", async () => {

@@ -133,6 +133,76 @@ describe("the browser tracker", () => {
     expect(page.sent.map((s) => s.events.map((e) => e.item_id))).toEqual([["bad", "busy", "good"], ["busy"]]);
   });
 
+  it("drops a batch the edge refuses with a 4xx other than 408 and 429, counts it and reports the problem", async () => {
+    const problem = {
+      type: "urn:behavior-ingest:problem:forbidden",
+      title: "Not allowed for this key",
+      status: 403,
+      detail: "origin https://shop.example is not allowed for this key",
+      code: "forbidden",
+      retryable: false,
+    };
+    const page = fakePage(() => ({ status: 403, body: problem }));
+    const reports: [string, unknown[], unknown][] = [];
+    const tracker = createTracker(
+      { ...options, onError: (reason, events, details) => reports.push([reason, events, details]) },
+      page.env,
+    );
+    tracker.click("v1");
+    tracker.click("v2");
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(page.sent).toHaveLength(1); // final: never sent again
+    expect(reports).toHaveLength(1);
+    expect(reports[0]?.[0]).toBe("forbidden");
+    expect(reports[0]?.[1]).toMatchObject([{ item_id: "v1" }, { item_id: "v2" }]);
+    expect(reports[0]?.[2]).toMatchObject({ status: 403, code: "forbidden", detail: problem.detail });
+    expect(tracker.dropped()).toEqual({ refused: 2, overflow: 0 });
+    expect(page.pending()).toEqual([]); // nothing kept for the next page to send again
+  });
+
+  it("keeps retrying 408 and 429, and reports a 4xx without a problem body by its status", async () => {
+    let calls = 0;
+    const page = fakePage(() => ({ status: ++calls === 1 ? 408 : calls === 2 ? 429 : 401, body: "no" }));
+    const reasons: string[] = [];
+    const tracker = createTracker({ ...options, onError: (reason) => reasons.push(reason) }, page.env);
+    tracker.click("v1");
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(page.sent).toHaveLength(3);
+    expect(reasons).toEqual(["refused with 401"]);
+    expect(tracker.dropped().refused).toBe(1);
+  });
+
+  it("bounds what waits in events and bytes, dropping the oldest with a count", async () => {
+    const offline = fakePage(() => new Error("offline"));
+    const full: unknown[] = [];
+    const tracker = createTracker(
+      {
+        ...options,
+        maxStoredEvents: 5,
+        maxStoredBytes: 2000,
+        onError: (reason, events) => reason === "queue full" && full.push(...events),
+      },
+      offline.env,
+    );
+    for (let i = 0; i < 8; i++) tracker.impression(`v${i}`);
+    const stored = () =>
+      offline.pending().flatMap((k) => JSON.parse(offline.store.get(k) as string) as { item_id: string }[]);
+    expect(stored().map((e) => e.item_id)).toEqual(["v3", "v4", "v5", "v6", "v7"]);
+    expect(tracker.dropped()).toEqual({ refused: 0, overflow: 3 });
+    // Events of ~850 bytes: the byte bound (2000) leaves room for two of them, the newest.
+    for (let i = 0; i < 3; i++) tracker.impression(`big${i}`, { extra_data: { padding: "x".repeat(600) } });
+    expect(stored().map((e) => e.item_id)).toEqual(["big1", "big2"]);
+    expect(new TextEncoder().encode(JSON.stringify(stored())).length).toBeLessThanOrEqual(2000);
+    expect(tracker.dropped()).toEqual({ refused: 0, overflow: 9 });
+    expect(full).toHaveLength(9);
+    // What a next page adopts is held to its own bounds.
+    const next = fakePage(() => new Error("offline"));
+    for (const [k, v] of offline.store) next.store.set(k, v);
+    const adopting = createTracker({ ...options, maxStoredEvents: 1 }, next.env);
+    expect(adopting.dropped()).toEqual({ refused: 0, overflow: 1 });
+  });
+
   it("on pagehide hands the queue to sendBeacon in bodies under 60 KB", async () => {
     const page = fakePage(accepted);
     const tracker = createTracker(options, page.env);

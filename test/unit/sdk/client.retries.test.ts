@@ -57,6 +57,9 @@ describe("the Node client's retries", () => {
     const ids = server.batches.map((b) => b[0]?.event_id);
     expect(new Set(ids).size).toBe(1);
     expect(outcome.success && outcome.event_id).toBe(ids[0]);
+    // received_at is the relay's to stamp; the client sends its own time as timestamp only.
+    expect(server.batches[0]?.[0]).not.toHaveProperty("received_at");
+    expect(server.batches[0]?.[0]).toHaveProperty("timestamp");
   });
 
   it("resends only the events the server called retryable", async () => {

@@ -111,7 +111,8 @@ export declare type BehaviorEvent = Message<"recommender.v1.BehaviorEvent"> & {
   extraData?: JsonObject | undefined;
 
   /**
-   * When the first server (edge or relay) received it, epoch milliseconds; set by servers, not clients.
+   * When the first server (edge or relay) received it, epoch milliseconds; set by servers: a value a
+   * client sends is kept as client_received_at.
    *
    * @generated from field: optional int64 received_at = 14;
    */
@@ -130,6 +131,13 @@ export declare type BehaviorEvent = Message<"recommender.v1.BehaviorEvent"> & {
    * @generated from field: optional string session_id = 16;
    */
   sessionId?: string | undefined;
+
+  /**
+   * The received_at a client sent, by its own clock, kept apart from the server's; empty when none.
+   *
+   * @generated from field: optional int64 client_received_at = 17;
+   */
+  clientReceivedAt?: bigint | undefined;
 };
 
 /**

@@ -10,6 +10,8 @@ import { bearer, problemBody, type RelayApi } from "../openapi.ts";
 
 /** A live view ends after this long; EventSource clients reconnect by themselves. */
 const MAX_STREAM_MS = 10 * 60_000;
+/** When a refused view may be asked for again: a view ends when its watcher leaves, seconds later at most. */
+const LIVE_RETRY_SECONDS = 5;
 /** A comment this often keeps proxies from closing a quiet stream. */
 const KEEPALIVE_MS = 15_000;
 
@@ -57,10 +59,20 @@ export const registerLiveRoutes = (
         { rejected: query.rejected === "true", last: query.last, since },
         stop.signal,
       );
-      if (records === undefined) {
+      if (records === "tenant_full") {
+        throw new ApiError(
+          "rate_limited",
+          `tenant ${tenant_id} has as many live views open on this relay as it may (LIVE_STREAMS_PER_TENANT); close one`,
+          [],
+          LIVE_RETRY_SECONDS,
+        );
+      }
+      if (records === "relay_full") {
         throw new ApiError(
           "overloaded",
           "this relay serves as many live views as it allows; try again later",
+          [],
+          LIVE_RETRY_SECONDS,
         );
       }
       return streamSSE(c, async (sse) => {
