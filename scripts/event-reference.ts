@@ -5,6 +5,14 @@ import {
   BehaviorEventInput,
   EXAMPLE_EVENTS,
   type FieldSpec,
+  MAX_EVENT_BYTES,
+  MAX_EVENTS_PER_BATCH,
+  MAX_JSON_DEPTH,
+  MAX_KEY_LENGTH,
+  MAX_OBJECT_KEYS,
+  MAX_REQUEST_BYTES,
+  MAX_SAFE_NUMBER,
+  MAX_STRING_LENGTH,
   memberOf,
   TEMPLATES,
   TrackingConfigDefinition,
@@ -93,6 +101,39 @@ An example, as an app sends it:
 \`\`\`json
 ${JSON.stringify(EXAMPLE_EVENTS.video_data, null, 2)}
 \`\`\`
+
+## Size and structure
+
+An event is at most ${MAX_EVENT_BYTES / 1024} KiB as UTF-8 JSON (413 \`payload_too_large\` beyond), a batch holds at most
+${MAX_EVENTS_PER_BATCH} events and a request body at most ${MAX_REQUEST_BYTES / 1024 / 1024} MiB. Free-form fields (\`extra_data\`, \`custom_data\`, unknown keys)
+take any JSON, and hostile JSON is legal JSON, so every event's structure is checked first, on every path,
+before anything else reads it and before anything is written. An event beyond one of these limits is
+refused on its own (400 \`invalid_event\`, gRPC \`INVALID_ARGUMENT\`; in a batch only that event), with the path
+of the field and the code \`too_big\` (docs/errors.md):
+
+| limit | value | the refusal names |
+| --- | --- | --- |
+| levels of objects and arrays under a field of the event (\`extra_data\` itself is level 1) | ${MAX_JSON_DEPTH} | the field: \`extra_data\`, \`scenario_data.custom_data\` |
+| keys of one object, the event's own included | ${MAX_OBJECT_KEYS} | the object (\`extra_data.tags\`; the event: \`""\`) |
+| characters (UTF-16 units) of one key | ${MAX_KEY_LENGTH} | the object holding the key |
+| characters (UTF-16 units) of one string | ${MAX_STRING_LENGTH.toLocaleString("en")} | the string (\`extra_data.note\`) |
+| magnitude of a number | ${MAX_SAFE_NUMBER.toLocaleString("en")} (2^53 − 1) | the number (\`extra_data.ids[2]\`) |
+
+**Integers beyond 2^53 are refused, not carried.** JSON does not say how precisely a number is to be read,
+and the readers on the way read doubles: JavaScript (the edge, the relay, the SDKs), protobuf's
+\`Struct\` (\`extra_data\` over gRPC) and most stream processors. A double holds every integer up to
+2^53 − 1 = ${MAX_SAFE_NUMBER.toLocaleString("en")} exactly and no longer all of them beyond: \`9007199254740993\` is already
+\`9007199254740992\` once parsed, and would be stored as a number no one sent, without a word. So a number
+whose magnitude is above 2^53 − 1, anywhere in an event (free-form fields, scenario data, a gRPC \`int64\`
+field alike), refuses the event with its path; send such values, 64-bit ids for instance, as strings.
+Numbers within the range, integers and fractions, are carried exactly as parsed.
+
+From a JavaScript caller (the Kafka-direct tracker) a value JSON cannot carry is refused the same way
+rather than changed by \`JSON.stringify\`: \`NaN\` and \`Infinity\` (\`invalid_value\`), a \`bigint\` (\`invalid_type\`),
+and a cycle (too deep). Over gRPC and Connect, each event of a binary call is decoded on its own: one whose
+bytes are not valid protobuf for a \`BehaviorEvent\` (a string that is not UTF-8, which protobuf requires,
+or a \`Struct\` nested past protobuf's limit of 100 messages, some 50 levels) is refused alone, naming the
+top-level field that does not decode (\`user_id is not valid UTF-8\`).
 
 ## Scenario types and their templates
 

@@ -4,6 +4,20 @@ import { ApiError } from "./errors.ts";
 export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/**
+ * JSON.stringify of any value a caller sent, or undefined when it cannot be written: nesting deep
+ * enough to overflow the stack (legal to parse), or, from a JavaScript caller, a cycle or a bigint.
+ * For refused events, which are kept and shown as they came: they were never held to the limits.
+ */
+export const jsonOfAnything = (value: unknown): string | undefined => {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError) return undefined;
+    throw error;
+  }
+};
+
 /** Web standard in every runtime we support; src/core is type-checked without their globals. */
 interface Utf8Decoder {
   decode(bytes: Uint8Array | ArrayBuffer): string;

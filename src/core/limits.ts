@@ -14,8 +14,34 @@ export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** How far in the future a client timestamp may be before it is flagged as clock skew. */
 export const MAX_CLOCK_SKEW_MS = 60 * 60 * 1000;
 
-/** How deeply free JSON (extra_data, scenario members) may nest; deeper values cannot be re-serialised safely. */
+/*
+ * Structure limits, checked on every path before anything else of an event (src/core/structure.ts):
+ * free JSON is legal at any depth, width and length, and hostile values use exactly that. Deep nesting
+ * overflows the stack of whatever serialises it again (a write followed by a 500 once did); wide
+ * objects and long keys come back to the caller and into metrics as field paths, one per key.
+ */
+
+/** Levels of objects and arrays under a field of the event (`extra_data` itself is level 1). */
 export const MAX_JSON_DEPTH = 32;
+
+/** Keys of one object anywhere in an event, the event's own included. */
+export const MAX_OBJECT_KEYS = 256;
+
+/** Characters (UTF-16 units) of one key anywhere in an event. */
+export const MAX_KEY_LENGTH = 256;
+
+/**
+ * Characters (UTF-16 units) of one string anywhere in an event: a longer one could not fit in
+ * {@link MAX_EVENT_BYTES} anyway, and refusing it here names its field and spares serialising it.
+ */
+export const MAX_STRING_LENGTH = 32 * 1024;
+
+/**
+ * The largest magnitude a number may have anywhere in an event: 2^53 − 1. Beyond it JSON readers that
+ * use doubles (JavaScript, most stream processors, protobuf's Struct) cannot keep an integer exact, and
+ * the number parsed from the body already may not be the one sent; such values must travel as strings.
+ */
+export const MAX_SAFE_NUMBER = Number.MAX_SAFE_INTEGER;
 
 /** What one request holds of a `BodyBudget`. */
 export interface BodyTab {

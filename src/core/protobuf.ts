@@ -1,12 +1,14 @@
 import {
   create,
   type DescMessage,
+  fromBinary,
   fromJson,
   type JsonObject,
   type JsonValue,
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import {
   type BehaviorEvent as BehaviorEventMessage,
   BehaviorEventSchema,
@@ -14,7 +16,8 @@ import {
   ValidationIssueSchema,
 } from "../gen/recommender/v1/behavior_pb.js";
 import type { BehaviorEvent } from "./event.ts";
-import type { Issue } from "./field-spec.ts";
+import { type Issue, issue } from "./field-spec.ts";
+import { UnreadableEvent } from "./structure.ts";
 
 /**
  * The one mapping between the protobuf messages of protos/recommender/v1/behavior.proto and the
@@ -72,7 +75,8 @@ const rewrite = (json: JsonObject, direction: "to-core" | "to-proto"): JsonObjec
  * JSON has no NaN or Infinity, and protobuf's JSON mapping refuses them in a `google.protobuf.Struct`
  * (it throws) while it writes them as the strings "NaN", "Infinity", "-Infinity" for double fields.
  * Free JSON (extra_data, custom_data) gets the same strings, so a legal gRPC message always maps to an
- * event. In place: the message is the decoded request, which nothing else reads.
+ * event. In place: the message is the decoded request, which nothing else reads. Its depth is bounded
+ * by protobuf's decoders (100 messages, some 50 levels of Struct), binary and JSON alike.
  */
 const finiteJson = (value: JsonValue): JsonValue => {
   if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
@@ -124,6 +128,52 @@ export const eventFromProto = (message: BehaviorEventMessage, sent?: unknown): J
   );
   if (sent !== undefined) keepUnknownFields(BehaviorEventSchema, sent, json);
   return json;
+};
+
+/**
+ * Why an event's bytes do not decode, named by the first field that does not decode on its own: a
+ * string that is not UTF-8 (protobuf requires it), a Struct nested past protobuf's recursion limit, a
+ * field cut short. Without a field to blame (the framing itself is broken), the event as a whole.
+ */
+const undecodable = (bytes: Uint8Array, error: unknown): Issue => {
+  const why = (failure: unknown) =>
+    // A fatal TextDecoder throws TypeError on bytes that are not UTF-8; the rest are the reader's own.
+    failure instanceof TypeError
+      ? "is not valid UTF-8"
+      : `could not be decoded as protobuf: ${failure instanceof Error ? failure.message : String(failure)}`;
+  const reader = new BinaryReader(bytes);
+  try {
+    while (reader.pos < reader.len) {
+      const start = reader.pos;
+      const [number, wireType] = reader.tag();
+      reader.skip(wireType, number);
+      try {
+        fromBinary(BehaviorEventSchema, bytes.subarray(start, reader.pos));
+      } catch (failure) {
+        const field = BehaviorEventSchema.fields.find((f) => f.number === number);
+        return issue(field?.name ?? "", "invalid_value", why(failure));
+      }
+    }
+  } catch {
+    // The framing is broken where the reader stopped: no field to name.
+  }
+  return issue("", "invalid_value", why(error));
+};
+
+/**
+ * A protobuf event from its bytes, as `validateEvent` takes it, or an {@link UnreadableEvent} naming the
+ * field that does not decode. Decoding each event of a call on its own is what lets one undecodable
+ * event be refused alone (INVALID_ARGUMENT for a single event) while the others of a batch are taken.
+ * Never throws.
+ */
+export const eventFromProtoBytes = (bytes: Uint8Array): JsonObject | UnreadableEvent => {
+  let message: BehaviorEventMessage;
+  try {
+    message = fromBinary(BehaviorEventSchema, bytes);
+  } catch (error) {
+    return new UnreadableEvent(undecodable(bytes, error));
+  }
+  return eventFromProto(message);
 };
 
 /** A validated core event as a protobuf message (the edge forwards events to the relay this way). */

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { claimedTenantId } from "./credentials.ts";
 import { ERRORS, type ErrorCode, type FieldError } from "./errors.ts";
+import { jsonOfAnything } from "./json.ts";
 import { MAX_EVENTS_PER_BATCH } from "./limits.ts";
 import { isValidTenantId, quarantineTopicFor } from "./tenant.ts";
 
@@ -62,13 +63,7 @@ export const quarantineTenantOf = (event: unknown): string | undefined => {
  * {@link MAX_QUARANTINED_EVENT_BYTES} is replaced by its tenant, user and id and the start of its JSON.
  */
 export const boundedRefusal = (refusal: Refusal): Refusal => {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(refusal.event ?? null);
-  } catch (error) {
-    // JSON.stringify recurses: JSON nested tens of thousands deep (legal to parse) overflows the stack.
-    if (!(error instanceof RangeError)) throw error;
-  }
+  const json = jsonOfAnything(refusal.event ?? null);
   // A UTF-16 unit is at most 3 UTF-8 bytes.
   const limit = MAX_QUARANTINED_EVENT_BYTES / 3;
   const errors = refusal.errors.slice(0, 50);

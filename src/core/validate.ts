@@ -13,8 +13,9 @@ import {
 import { defaultEnvironment, type Environment, newEventId } from "./ids.ts";
 import { anonymizeIp } from "./ip.ts";
 import { isPlainObject } from "./json.ts";
-import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH, MAX_JSON_DEPTH } from "./limits.ts";
+import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH } from "./limits.ts";
 import { memberOf, type ScenarioMember, type ScenarioType, typeOfMember } from "./scenarios.ts";
+import { structureProblem, UnreadableEvent } from "./structure.ts";
 import { templateFor } from "./templates.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
 
@@ -152,29 +153,6 @@ export const issuesOfZod = (issues: readonly z.core.$ZodIssue[], subject = "the 
     return { path, code: issueCodeOf(iss), message: `${path === "" ? subject : path} ${iss.message}` };
   });
 
-/**
- * Whether a JSON value nests deeper than `max`. Recursion stops at `max` levels, so hostile nesting
- * cannot overflow the stack; no work list of pairs is allocated, which every accepted event paid for.
- */
-const nestsDeeperThan = (value: unknown, max: number): boolean => {
-  if (typeof value !== "object" || value === null) return false;
-  if (max === 0) return true;
-  for (const child of Array.isArray(value) ? value : Object.values(value)) {
-    if (nestsDeeperThan(child, max - 1)) return true;
-  }
-  return false;
-};
-
-/** The path of the free JSON of an event that nests too deeply, if any (JSON.stringify would overflow). */
-const deepestFreeJson = (event: BehaviorEvent): string | undefined => {
-  if (event.extra_data !== undefined && nestsDeeperThan(event.extra_data, MAX_JSON_DEPTH))
-    return "extra_data";
-  for (const [member, data] of Object.entries(event.scenario_data ?? {})) {
-    if (nestsDeeperThan(data, MAX_JSON_DEPTH)) return `scenario_data.${member}`;
-  }
-  return undefined;
-};
-
 const warnUnknownKeys = (
   input: Record<string, unknown>,
   known: ReadonlySet<string>,
@@ -210,6 +188,8 @@ export const validateEvent = (
   options: ValidateOptions = {},
 ): ValidationResult => {
   const warnings: Issue[] = [];
+  if (input instanceof UnreadableEvent)
+    return { ok: false, event: undefined, errors: [input.problem], warnings };
   if (!isPlainObject(input)) {
     return {
       ok: false,
@@ -218,6 +198,9 @@ export const validateEvent = (
       warnings,
     };
   }
+  // First, before anything reads further: hostile structure is refused by the path of its field.
+  const hostile = structureProblem(input);
+  if (hostile !== undefined) return { ok: false, event: undefined, errors: [hostile], warnings };
   const parsed = EventEnvelope.safeParse(input);
   if (!parsed.success) {
     const explained = EventEnvelope.safeParse(input, EXPLAIN_PARAMS);
@@ -225,15 +208,6 @@ export const validateEvent = (
     return { ok: false, event: undefined, errors, warnings };
   }
   const event = parsed.data as BehaviorEvent;
-  const tooDeep = deepestFreeJson(event);
-  if (tooDeep !== undefined) {
-    return {
-      ok: false,
-      event: undefined,
-      errors: [issue(tooDeep, "invalid_value", `is nested deeper than ${MAX_JSON_DEPTH} levels`)],
-      warnings,
-    };
-  }
   warnUnknownKeys(input, ENVELOPE_KEYS, "", warnings);
   if (isPlainObject(input.context)) warnUnknownKeys(input.context, CONTEXT_KEYS, "context.", warnings);
 

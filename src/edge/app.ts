@@ -19,6 +19,7 @@ import {
   fieldErrorsOf,
   healthAnswer,
   type Issue,
+  nothingStored,
   PROBLEM_CONTENT_TYPE,
   parseBatch,
   problem,
@@ -161,6 +162,8 @@ export const createEdgeApp = (ports: EdgePorts) => {
    * Hands accepted events to the relay. Only "could not reach" is queued: events the relay could not
    * store right now, or all of them when it was unreachable, timed out, answered 5xx or "not now". Events
    * it refused are refused to the client. Any other failure is ours: 500, nothing queued in silence.
+   * When the queue fails too, only the events that are nowhere are refused (retryable): those the relay
+   * stored stay acknowledged, so a client's retry resends exactly what was not stored.
    */
   const deliver = async (events: BehaviorEvent[]): Promise<{ deliveries: Delivery[]; queued: boolean }> => {
     if (events.length === 0) return { deliveries: [], queued: false };
@@ -183,7 +186,13 @@ export const createEdgeApp = (ports: EdgePorts) => {
       await ports.queue.enqueue({ events: later });
     } catch (error) {
       console.error("the durable queue refused events", error);
-      throw new ApiError("sink_unavailable", "the edge cannot store events right now; retry");
+      const nowhere: Delivery = {
+        status: "refused",
+        code: "sink_unavailable",
+        message: "the edge cannot store events right now; retry",
+        errors: [],
+      };
+      return { deliveries: deliveries.map((d) => (d.status === "retry" ? nowhere : d)), queued: false };
     }
     metrics.add("edge_events_queued_total", later.length);
     return { deliveries, queued: true };
@@ -264,6 +273,10 @@ export const createEdgeApp = (ports: EdgePorts) => {
       }
     }
     const status = queued ? 202 : 200;
+    // As at the relay: a batch of which not one event could be stored, for that reason only, is a 503.
+    if (!single && nothingStored(outcomes.map(answered))) {
+      return problemResponse(c, "sink_unavailable", "the edge cannot store events right now; retry");
+    }
     if (single) {
       const [outcome] = outcomes as [Outcome];
       if (!outcome.ok)

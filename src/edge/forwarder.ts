@@ -10,6 +10,7 @@ import {
   type SignedCall,
   signCall,
 } from "../core/index.ts";
+import type { EventResult } from "../gen/recommender/v1/behavior_pb.js";
 import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
 import { webCallCrypto } from "./digest.ts";
 import { type Delivery, type Forwarder, RelayUnavailableError } from "./ports.ts";
@@ -146,12 +147,23 @@ export const relayForwarder = (
     forward: async (events) => {
       const deliveries: Delivery[] = [];
       for (const { bytes, count } of bodiesOf("events", events)) {
-        const answer = await call("forward", bytes, (signed) =>
-          client.forwardEvents({ eventsJson: bytes, ...signed }, callOptions),
-        );
-        const results = answer.result?.results ?? [];
-        if (results.length !== count)
-          throw new Error(`the relay answered ${results.length} of ${count} events`);
+        let results: EventResult[];
+        try {
+          const answer = await call("forward", bytes, (signed) =>
+            client.forwardEvents({ eventsJson: bytes, ...signed }, callOptions),
+          );
+          results = answer.result?.results ?? [];
+          if (results.length !== count)
+            throw new Error(`the relay answered ${results.length} of ${count} events`);
+        } catch (error) {
+          // Nothing stored yet: the whole call failed, as the caller handles it. Otherwise the events of
+          // the calls before are stored and keep their answers, and this call's and the rest's are to be
+          // sent again (queued): failing them all would have a client resend what was stored.
+          if (deliveries.length === 0) throw error;
+          console.warn("a later part of a forwarded batch failed; its events are sent again", error);
+          while (deliveries.length < events.length) deliveries.push({ status: "retry" });
+          return deliveries;
+        }
         for (const r of results) {
           if (r.success) deliveries.push({ status: "stored" });
           else if (r.retryable) deliveries.push({ status: "retry" });

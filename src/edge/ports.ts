@@ -56,7 +56,10 @@ export class RelayUnavailableError extends Error {}
 
 /** The edge's calls to the relay. */
 export interface Forwarder {
-  /** Sends accepted events; one delivery per event, in order. Throws {@link RelayUnavailableError} or another error. */
+  /**
+   * Sends accepted events; one delivery per event, in order. Throws {@link RelayUnavailableError} or
+   * another error only while nothing was stored; after that, events it could not send are `retry`.
+   */
   forward(events: readonly BehaviorEvent[]): Promise<Delivery[]>;
   /** Hands refused or undeliverable events to the relay's quarantine; resolves once they are durable there. */
   quarantine(refusals: readonly Refusal[]): Promise<void>;

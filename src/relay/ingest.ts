@@ -126,7 +126,12 @@ export class IngestService {
         );
       }
       const outcomes = await this.#trackBatch(inputs, principal);
-      quality?.call(source, inputs, outcomes, performance.now() - started);
+      // Events may be written by now: a failure to count them must never become the call's answer.
+      try {
+        quality?.call(source, inputs, outcomes, performance.now() - started);
+      } catch (error) {
+        this.deps.log.error({ err: error }, "the quality counts of a call were lost");
+      }
       return outcomes;
     } catch (error) {
       if (error instanceof ApiError && error.code === "rate_limited")

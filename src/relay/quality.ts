@@ -10,11 +10,14 @@ import {
   hourOf,
   type IssueCell,
   type IssueTally,
+  isPlainObject,
   isValidTenantId,
+  jsonOfAnything,
   OTHER,
   type QualityCell,
   type QualitySource,
   type QuarantineReason,
+  structureProblem,
   tenantOfTopic,
 } from "../core/index.ts";
 import { mayHaveBeenApplied } from "./store/mongo.ts";
@@ -51,11 +54,19 @@ type Verdict = {
 };
 type IssueEntry = IssueCell & { tenantId: string };
 
+/**
+ * A refused event may break every structure limit (nested thousands deep it cannot even be serialised,
+ * and BSON refuses documents over 100 levels): such an example is kept as the start of its JSON.
+ */
 const exampleOf = (eventId: string | null, event: unknown) => {
-  const json = JSON.stringify(event) ?? "null";
+  const json = jsonOfAnything(event);
+  const whole =
+    json !== undefined &&
+    json.length <= EXAMPLE_MAX_CHARS &&
+    (typeof event !== "object" || event === null || (isPlainObject(event) && !structureProblem(event)));
   return {
     event_id: eventId,
-    event: json.length <= EXAMPLE_MAX_CHARS ? event : json.slice(0, EXAMPLE_MAX_CHARS),
+    event: whole ? event : (json?.slice(0, EXAMPLE_MAX_CHARS) ?? "(nested too deeply to show)"),
   };
 };
 

@@ -26,6 +26,7 @@ import { QualityRecorder } from "./quality.ts";
 import { requestRecorder } from "./request-log.ts";
 import { connectHandler } from "./rpc/connect-json.ts";
 import { createGrpcServer, grpcJsService } from "./rpc/grpc-server.ts";
+import { rawBehaviorMethods } from "./rpc/raw-requests.ts";
 import { behaviorHandlers, connectRoutes } from "./rpc/service.ts";
 import { ChangeLog } from "./store/changes.ts";
 import { ConfigRepository } from "./store/configs.ts";
@@ -209,7 +210,6 @@ export const startRelay = async (
 
   const edgeCalls = new EdgeCallVerifier(settings.EDGE_SECRET);
   const handlers = behaviorHandlers(ingest, edgeCalls);
-  const routes = connectRoutes(handlers);
   // The same body limit as REST: a larger message is refused before it is buffered.
   const limits = { readMaxBytes: MAX_REQUEST_BYTES };
   const record = requestRecorder(metrics, log, settings.REQUEST_LOG_PER_SECOND);
@@ -261,7 +261,11 @@ export const startRelay = async (
   });
   // :8080 serves Connect and gRPC-Web for the service and hands every other path to the REST app.
   const rest = getRequestListener(app.fetch);
-  const rpc = connectHandler({ routes, ...limits });
+  const rpc = connectHandler({
+    jsonRoutes: connectRoutes(handlers, "json"),
+    binaryRoutes: connectRoutes(handlers, "binary"),
+    ...limits,
+  });
   const httpServer = createHttpServer(
     {
       // A client that trickles its request (slowloris) is answered 408 and cut off, not waited for;
@@ -293,7 +297,7 @@ export const startRelay = async (
   // :50051 serves gRPC over cleartext HTTP/2 for internal clients in any language.
   const grpcServer = createGrpcServer(
     [
-      grpcJsService(BehaviorService, handlers.behavior, log, record),
+      grpcJsService(BehaviorService, handlers.behavior, log, record, rawBehaviorMethods),
       grpcJsService(EdgeForwardingService, handlers.edgeForwarding, log, record),
     ],
     { maxConcurrentStreams: GRPC_MAX_CONCURRENT_STREAMS, maxMessageBytes: MAX_REQUEST_BYTES },

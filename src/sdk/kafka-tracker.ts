@@ -8,6 +8,7 @@ import {
   type Environment,
   fieldErrorsOf,
   type Issue,
+  isPlainObject,
   type QuarantineReason,
   quarantineRecord,
   quarantineTenantOf,
@@ -230,8 +231,9 @@ export class KafkaTracker {
       return { ok: false as const, errors, warnings };
     };
     const outcomes: TrackOutcome[] = [];
+    // Anything a JavaScript caller hands in is checked, not trusted to be an object: refused, never thrown.
     const filled = events.map((input) =>
-      input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input,
+      isPlainObject(input) && input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input,
     );
     // A service key: any tenant may be written (null), checked as the relay checks its events.
     const checks = await checkEvents(filled, null, this.#configFor, this.env);

@@ -4,16 +4,37 @@ import { connect } from "node:http2";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
 import { Admin } from "@platformatic/kafka";
 import fc from "fast-check";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EXAMPLE_EVENTS } from "../../src/core/index.ts";
-import { BehaviorService } from "../../src/gen/recommender/v1/behavior_pb.js";
+import { EXAMPLE_EVENTS, eventToProto, topicFor, validateEvent } from "../../src/core/index.ts";
+import {
+  BehaviorEventSchema,
+  BehaviorService,
+  TrackEventsResponseSchema,
+} from "../../src/gen/recommender/v1/behavior_pb.js";
 import { adminClient, edgeTenant, newEdgeSecret, startWorkerdEdge, workerdPid } from "../support/edge.ts";
-import { HOSTILE_TENANTS, type Nasty, nasties } from "../support/hostile.ts";
+import {
+  BAD_MARK,
+  breakUtf8,
+  deepStructBytes,
+  eventsRequest,
+  HOSTILE_PLACES,
+  HOSTILE_TENANTS,
+  hostileJson,
+  hostileValue,
+  type Nasty,
+  NOT_UTF8,
+  nasties,
+  withField,
+  withHostile,
+} from "../support/hostile.ts";
+import { readTopic, readWholeTopic } from "../support/kafka.ts";
 import { freePort } from "../support/ports.ts";
 import { uniqueName } from "../support/random.ts";
 import { peakRssMb, relayProcess } from "../support/relay.ts";
@@ -164,10 +185,10 @@ describe("hostile input", () => {
         stream.end(frame);
       });
     try {
-      // Field 1 (event) with a length running past the end, then random bytes: gRPC's status codes
-      // document INTERNAL for "error parsing request proto", and Connect answers so; the relay lives on.
-      expect((await call(Uint8Array.from([0x0a, 0xff, 0x01, 0x02]))).status).toBe("13");
-      expect((await call(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).status).toBe("13");
+      // Field 1 (event) with a length running past the end, then random bytes: the client's fault, so
+      // INVALID_ARGUMENT (malformed_body), not the INTERNAL grpc-js answers by default; the relay lives on.
+      expect((await call(Uint8Array.from([0x0a, 0xff, 0x01, 0x02]))).status).toBe("3");
+      expect((await call(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).status).toBe("3");
       // A message over the 1 MiB limit.
       expect((await call(new Uint8Array(2 * 1024 * 1024))).status).toBe("8"); // RESOURCE_EXHAUSTED
     } finally {
@@ -234,6 +255,206 @@ describe("hostile input", () => {
       { numRuns: 150 },
     );
   }, 180_000);
+
+  it("hostile free-form values in batches: never a 5xx or INTERNAL on REST, Connect, gRPC or the edge, and each event answered as it was written (property)", async () => {
+    const prefix = uniqueName("prop");
+    let next = 0;
+    const newId = () => `${prefix}_${next++}`;
+    /** Events answered written, and events answered not written (refused alone or with their call). */
+    const written = new Set<string>();
+    const notWritten = new Set<string>();
+    const { event_id: _id, timestamp: _ts, ...base } = { ...EXAMPLE_EVENTS.video_data, tenant_id: tenant };
+    const checked = validateEvent(base);
+    if (!checked.ok) throw new Error("the example must be valid");
+    const protoJson = (id: string, change: object = {}) =>
+      toJsonString(BehaviorEventSchema, eventToProto({ ...checked.event, ...change, event_id: id }));
+    const protoBytes = (id: string, change: object = {}) =>
+      toBinary(BehaviorEventSchema, eventToProto({ ...checked.event, ...change, event_id: id }));
+
+    /** Binary events protobuf-es cannot or our limits must not take, each made for an id. */
+    const hostileBinary: fc.Arbitrary<(id: string) => Uint8Array> = fc.oneof(
+      fc.tuple(fc.boolean(), fc.constantFrom(...NOT_UTF8)).map(
+        ([inUserId, bad]) =>
+          (id: string) =>
+            breakUtf8(
+              protoBytes(id, inUserId ? { user_id: BAD_MARK } : { extra_data: { note: BAD_MARK } }),
+              bad,
+            ),
+      ),
+      fc
+        .integer({ min: 1, max: 120 })
+        .map((depth) => (id: string) => withField(protoBytes(id), 13, deepStructBytes(depth))),
+      hostileValue.map((value) => (id: string) => {
+        try {
+          return protoBytes(id, { extra_data: { v: value } });
+        } catch {
+          // Too deep for protobuf-es to encode (it stops at 100 messages): as deep, level by level.
+          return withField(protoBytes(id), 13, deepStructBytes(60));
+        }
+      }),
+      fc.constantFrom(2n ** 53n, 2n ** 60n).map((big) => (id: string) => {
+        const message = eventToProto({ ...checked.event, event_id: id });
+        message.timestamp = big;
+        return toBinary(BehaviorEventSchema, message);
+      }),
+    );
+    const run = fc.record({
+      valid: fc.integer({ min: 1, max: 3 }),
+      hostile: fc.array(fc.tuple(fc.constantFrom(...HOSTILE_PLACES), hostileValue), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      binary: fc.array(hostileBinary, { minLength: 1, maxLength: 3 }),
+      breakJson: fc.boolean(),
+    });
+
+    /** One call's answer: per event, in order (protobuf's JSON leaves out `success: false`), or the call refused. */
+    type Answer = { results: { success?: boolean }[] } | { refused: string };
+    const settle = (door: string, ids: string[], valid: number, answer: Answer) => {
+      if ("refused" in answer) {
+        for (const id of ids) notWritten.add(id);
+        return;
+      }
+      expect(answer.results, door).toHaveLength(ids.length);
+      for (const [i, result] of answer.results.entries()) {
+        const id = ids[i] as string;
+        // The valid events of a batch are taken whatever their neighbours are.
+        if (i < valid) expect(result.success, `${door}: valid event ${i}`).toBe(true);
+        (result.success === true ? written : notWritten).add(id);
+      }
+    };
+    /** REST and the edge: a batch of JSON events, as text (5,000 levels are beyond JSON.stringify). */
+    const postBatch = async (door: string, url: string, key: string, events: unknown[]) => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: `{"events":[${events.map(hostileJson).join(",")}]}`,
+      });
+      const text = await response.text();
+      expect(response.status, `${door}: ${text.slice(0, 300)}`).toBeLessThan(500);
+      return response.status >= 400
+        ? { refused: text }
+        : (JSON.parse(text) as { results: { success: boolean }[] });
+    };
+    /** Connect or gRPC: the call's code must never be internal (or unknown). */
+    const rpcRefusal = (door: string, code: string) => {
+      expect(["internal", "unknown", "13", "2"], `${door}: ${code}`).not.toContain(code);
+      return { refused: code };
+    };
+    const connect = async (door: string, body: Uint8Array | string, contentType: string) => {
+      const response = await fetch(`${relay.url}/recommender.v1.BehaviorService/TrackEvents`, {
+        method: "POST",
+        headers: { "content-type": contentType, authorization: `Bearer ${SERVICE}` },
+        body,
+      });
+      expect(response.status, door).toBeLessThan(500);
+      if (response.status !== 200)
+        return rpcRefusal(door, ((await response.json()) as { code: string }).code);
+      if (contentType === "application/json") {
+        return (await response.json()) as { results: { success?: boolean }[] };
+      }
+      return fromBinary(TrackEventsResponseSchema, new Uint8Array(await response.arrayBuffer()));
+    };
+    const grpcClient = new grpc.Client(new URL(relay.grpcUrl).host, grpc.credentials.createInsecure());
+    const grpcCall = (request: Uint8Array) =>
+      new Promise<Answer>((resolve) => {
+        const metadata = new grpc.Metadata();
+        metadata.set("authorization", `Bearer ${SERVICE}`);
+        grpcClient.makeUnaryRequest(
+          "/recommender.v1.BehaviorService/TrackEvents",
+          (bytes: Uint8Array) => Buffer.from(bytes),
+          (bytes: Buffer) => bytes,
+          request,
+          metadata,
+          (error, response) =>
+            resolve(
+              error === null
+                ? fromBinary(TrackEventsResponseSchema, response as Buffer)
+                : rpcRefusal("gRPC", String(error.code)),
+            ),
+        );
+      });
+
+    try {
+      await fc.assert(
+        fc.asyncProperty(run, async ({ valid, hostile, binary, breakJson }) => {
+          // JSON doors: valid events first, then the hostile ones (order does not matter to the relay).
+          const jsonBatch = () => {
+            const events = [
+              ...Array.from({ length: valid }, () => ({ ...base, event_id: newId() })),
+              ...hostile.map(([place, value]) => ({ ...withHostile(base, place, value), event_id: newId() })),
+            ];
+            return { events, ids: events.map((e) => e.event_id) };
+          };
+          const rest = jsonBatch();
+          settle(
+            "REST",
+            rest.ids,
+            valid,
+            await postBatch("REST", `${relay.url}/api/v1/behaviors/track/batch`, SERVICE, rest.events),
+          );
+          const atEdge = jsonBatch();
+          settle(
+            "edge",
+            atEdge.ids,
+            valid,
+            await postBatch(
+              "edge",
+              `http://127.0.0.1:${EDGE_PORT}/api/v1/behaviors/track/batch`,
+              publishable,
+              atEdge.events,
+            ),
+          );
+
+          // Connect JSON: protobuf's JSON of the same kind of batch; sometimes with bytes that are not UTF-8.
+          const jsonIds = Array.from({ length: valid + hostile.length }, newId);
+          const jsonEvents = jsonIds.map((id, i) => {
+            const hostileOne = hostile[i - valid];
+            if (hostileOne === undefined) return protoJson(id);
+            const value = breakJson && i === valid ? BAD_MARK : hostileOne[1];
+            return protoJson(id).replace(/}$/, `,"extraData":${hostileJson({ v: value })}}`);
+          });
+          let jsonBody: string | Uint8Array = `{"events":[${jsonEvents.join(",")}]}`;
+          if (breakJson) jsonBody = breakUtf8(new TextEncoder().encode(jsonBody), [0xff]);
+          settle("Connect JSON", jsonIds, valid, await connect("Connect JSON", jsonBody, "application/json"));
+
+          // Binary: Connect and gRPC, events as their bytes, some not decodable.
+          for (const door of ["Connect binary", "gRPC"]) {
+            const ids = Array.from({ length: valid + binary.length }, newId);
+            const request = eventsRequest(
+              ids.map((id, i) =>
+                i < valid ? protoBytes(id) : (binary[i - valid] as (id: string) => Uint8Array)(id),
+              ),
+            );
+            const answer =
+              door === "gRPC" ? await grpcCall(request) : await connect(door, request, "application/proto");
+            expect("refused" in answer ? answer.refused : "answered per event", door).toBe(
+              "answered per event",
+            );
+            settle(door, ids, valid, answer);
+          }
+        }),
+        { numRuns: 15 },
+      );
+    } finally {
+      grpcClient.close();
+    }
+
+    // What was answered written is in the tenant's topic; nothing answered otherwise is, not even a part
+    // of a call that was refused.
+    const ours = (record: { value: string }) =>
+      (JSON.parse(record.value) as { event_id: string }).event_id.startsWith(prefix);
+    await readTopic(brokers, topicFor(tenant), written.size, 60_000, ours);
+    const landed = new Set(
+      (await readWholeTopic(brokers, topicFor(tenant)))
+        .filter(ours)
+        .map((r) => (JSON.parse(r.value) as { event_id: string }).event_id),
+    );
+    expect(written.size).toBeGreaterThan(0);
+    expect(notWritten.size).toBeGreaterThan(0);
+    expect([...written].filter((id) => !landed.has(id))).toEqual([]);
+    expect([...notWritten].filter((id) => landed.has(id))).toEqual([]);
+  }, 240_000);
 
   /** Sends a request head and the start of a body that never comes; what the server answers. */
   const trickle = (port: number, head: string) =>

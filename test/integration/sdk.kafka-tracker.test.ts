@@ -1,6 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { pino } from "pino";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import {
@@ -13,7 +14,8 @@ import {
 } from "../../src/core/index.ts";
 import { KafkaTracker, type KafkaTrackerOptions, type TrackedEvent } from "../../src/sdk/kafka-tracker.ts";
 import { adminClient } from "../support/edge.ts";
-import { readTopic } from "../support/kafka.ts";
+import { DEEP_5000, deepJsonText, HOSTILE_PLACES, hostileValue, withHostile } from "../support/hostile.ts";
+import { readTopic, readWholeTopic } from "../support/kafka.ts";
 import { privateKafka } from "../support/private-kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
@@ -109,6 +111,56 @@ describe("the Kafka-direct tracker against a real broker", () => {
     ]);
     const metrics = await tracker.registry.metrics();
     expect(metrics).toMatch(/^kafka_tracker_events_rejected_total 2$/m);
+  });
+
+  it("takes hostile free-form values without throwing: refused by field, the rest written, and only what it answered written lands (property)", async () => {
+    const tenant = uniqueName("tracker");
+    const tracker = await open({ tenantId: tenant, lingerMs: 20 });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    // What only a JavaScript caller can hand in, beside what any body can hold.
+    const value = fc.oneof(hostileValue, fc.constantFrom<unknown>(cycle, 10n, Number.NaN, undefined));
+    const written = new Set<string>();
+    const refused = new Set<string>();
+    let next = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.constantFrom(...HOSTILE_PLACES), value), { minLength: 1, maxLength: 4 }),
+          async (hostile) => {
+            const events = [
+              { ...video, event_id: `ok_${next++}` },
+              // A 5,000-level value as a parsed body would hold it (the marker stands for it in JSON text).
+              ...hostile.map(([place, v]) => ({
+                ...withHostile(video, place, v === DEEP_5000 ? JSON.parse(deepJsonText(5000)) : v),
+                event_id: `h_${next++}`,
+              })),
+            ];
+            const outcomes = await tracker.trackMany([...(events as TrackedEvent[]), null as never]);
+            expect(outcomes.at(-1)).toMatchObject({ ok: false, errors: [{ path: "" }] });
+            expect(outcomes[0]?.ok).toBe(true);
+            for (const [i, outcome] of outcomes.slice(0, -1).entries()) {
+              const id = events[i]?.event_id as string;
+              if (outcome.ok) written.add(id);
+              else {
+                refused.add(id);
+                for (const error of outcome.errors) expect(error.message.length).toBeGreaterThan(0);
+              }
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    } finally {
+      await tracker.close();
+    }
+    expect(refused.size).toBeGreaterThan(0);
+    await readTopic(brokers, topicFor(tenant), written.size);
+    const landed = new Set(
+      (await readWholeTopic(brokers, topicFor(tenant))).map((r) => r.headers.get("event_id")),
+    );
+    expect([...written].filter((id) => !landed.has(id))).toEqual([]);
+    expect([...refused].filter((id) => landed.has(id))).toEqual([]);
   });
 
   it("reads its tenant's configs from the relay with a secret key, and follows a change", async () => {

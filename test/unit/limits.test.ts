@@ -8,6 +8,10 @@ import {
   MAX_EVENT_BYTES,
   MAX_EVENTS_PER_BATCH,
   MAX_JSON_DEPTH,
+  MAX_KEY_LENGTH,
+  MAX_OBJECT_KEYS,
+  MAX_SAFE_NUMBER,
+  MAX_STRING_LENGTH,
   parseBatch,
   utf8ByteLength,
   validateEvent,
@@ -123,6 +127,112 @@ describe("nesting limit", () => {
       fixedEnvironment(),
     );
     expect(member.errors[0]?.path).toBe("scenario_data.custom_data");
+    // The issue's case, 5,000 levels (30 KB, under the size limit), from JSON text as a body brings it.
+    const issue = JSON.parse(
+      JSON.stringify(event).replace(/}$/, `,"extra_data":${'{"a":'.repeat(5000)}1${"}".repeat(5000)}}`),
+    );
+    expect(validateEvent(issue, undefined, fixedEnvironment()).errors).toEqual([
+      expect.objectContaining({ path: "extra_data", code: "too_big" }),
+    ]);
+  });
+});
+
+describe("structure limits", () => {
+  const check = (input: unknown) => validateEvent(input, undefined, fixedEnvironment());
+  const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+  const at = (value: unknown) => ({ ...event, extra_data: { v: value } });
+
+  // [what, within the limit, just beyond it, the path and code that refuse it]
+  it.each([
+    [
+      "keys of an object",
+      at(keys(MAX_OBJECT_KEYS)),
+      at(keys(MAX_OBJECT_KEYS + 1)),
+      "extra_data.v",
+      "too_big",
+    ],
+    [
+      "keys of the event itself",
+      { ...event, ...keys(MAX_OBJECT_KEYS - Object.keys(event).length) },
+      { ...event, ...keys(MAX_OBJECT_KEYS + 1 - Object.keys(event).length) },
+      "",
+      "too_big",
+    ],
+    [
+      "length of a key",
+      at({ ["k".repeat(MAX_KEY_LENGTH)]: 1 }),
+      at({ ["k".repeat(MAX_KEY_LENGTH + 1)]: 1 }),
+      "extra_data.v",
+      "too_big",
+    ],
+    [
+      "length of a string",
+      at("x".repeat(MAX_STRING_LENGTH)),
+      at("x".repeat(MAX_STRING_LENGTH + 1)),
+      "extra_data.v",
+      "too_big",
+    ],
+    ["a number", at(MAX_SAFE_NUMBER), at(MAX_SAFE_NUMBER + 1), "extra_data.v", "too_big"],
+    ["a negative number", at([-MAX_SAFE_NUMBER]), at([-(2 ** 53)]), "extra_data.v[0]", "too_big"],
+    [
+      "a number in a scenario member",
+      { ...event, scenario_data: { video_data: { duration: 185, buffer_time: MAX_SAFE_NUMBER } } },
+      { ...event, scenario_data: { video_data: { duration: 185, buffer_time: 2 ** 60 } } },
+      "scenario_data.video_data.buffer_time",
+      "too_big",
+    ],
+  ])("%s: accepted at the limit, refused beyond it by path", (_what, within, beyond, path, code) => {
+    // A string at its limit cannot fit the event's bytes: its check is validation's, size is encoding's.
+    expect(check(within).errors).toEqual([]);
+    expect(check(beyond).errors).toEqual([expect.objectContaining({ path, code })]);
+  });
+
+  it("names each problem in its message, with the limit", () => {
+    expect(check(at(2 ** 53)).errors[0]?.message).toMatch(
+      /^extra_data\.v is beyond ±9007199254740991 \(2\^53 − 1\)/,
+    );
+    expect(check(at(keys(300))).errors[0]?.message).toBe(
+      `extra_data.v has more than ${MAX_OBJECT_KEYS} keys`,
+    );
+  });
+
+  it("refuses an event with hundreds of unknown keys instead of warning about each", () => {
+    const wide = { ...event, ...Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x${i}`, 1])) };
+    expect(check(wide)).toMatchObject({ ok: false, warnings: [], errors: [{ path: "", code: "too_big" }] });
+  });
+
+  it("refuses what a JavaScript caller (the Kafka-direct tracker) may hand in that JSON cannot carry, without throwing", () => {
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    expect(check(at(cycle)).errors).toEqual([
+      expect.objectContaining({ path: "extra_data", message: expect.stringContaining("nested deeper") }),
+    ]);
+    expect(check(at(10n)).errors).toEqual([
+      expect.objectContaining({ path: "extra_data.v", code: "invalid_type" }),
+    ]);
+    expect(check(at(Number.NaN)).errors).toEqual([expect.objectContaining({ path: "extra_data.v" })]);
+    expect(check(at(Number.POSITIVE_INFINITY)).errors).toEqual([
+      expect.objectContaining({ path: "extra_data.v" }),
+    ]);
+  });
+
+  it("refuses an integer beyond 2^53 − 1 as JSON text brings it, which parsing already rounded", () => {
+    // 9007199254740993 parses as 9007199254740992: stored, it would be another number than the one sent.
+    const parsed = JSON.parse(JSON.stringify(at(0)).replace('"v":0', '"v":9007199254740993'));
+    expect(check(parsed).errors).toEqual([
+      expect.objectContaining({ path: "extra_data.v", code: "too_big" }),
+    ]);
+  });
+
+  it("lets numbers to 2^53 − 1 through exactly, floats included", () => {
+    const result = check(at([MAX_SAFE_NUMBER, -MAX_SAFE_NUMBER, 0.1, 1e-300, -0]));
+    expect(result.ok && JSON.parse(JSON.stringify(result.event)).extra_data.v).toEqual([
+      MAX_SAFE_NUMBER,
+      -MAX_SAFE_NUMBER,
+      0.1,
+      1e-300,
+      0,
+    ]);
   });
 });
 

@@ -4,11 +4,15 @@ import {
   ACTION_TYPES,
   DEVICE_TYPES,
   EXAMPLE_EVENTS,
+  MAX_JSON_DEPTH,
+  MAX_KEY_LENGTH,
   SCENARIO_MEMBERS,
   type ScenarioMember,
+  structureProblem,
   validateEvent,
 } from "../../src/core/index.ts";
 import { configFor, fixedEnvironment } from "../support/core.ts";
+import { HOSTILE_PLACES, hostileJson, hostileValue, withHostile } from "../support/hostile.ts";
 
 const members = Object.keys(SCENARIO_MEMBERS) as ScenarioMember[];
 const configs = members.map((m) => configFor(m, { tenant_id: "mymx", scenario_id: "s" }));
@@ -90,6 +94,30 @@ describe("validateEvent on arbitrary input", () => {
       { numRuns: 3000 },
     );
     expect(accepted).toBeGreaterThan(100);
+  });
+
+  it("refuses hostile structure in any free-form place by a path inside the event, and what it accepts serialises within the limits", () => {
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.constantFrom(...HOSTILE_PLACES), hostileValue, anyConfig, (place, value, config) => {
+        // As a body brings it: parsed from JSON text (5,000 levels included).
+        const input = JSON.parse(hostileJson(withHostile({ ...EXAMPLE_EVENTS.custom_data }, place, value)));
+        const result = validateEvent(input, config, fixedEnvironment());
+        if (!result.ok) {
+          refused++;
+          for (const error of result.errors) {
+            expect(error.message.startsWith(error.path === "" ? "the event" : error.path)).toBe(true);
+            // A path is at most a few field names long: it names a place, not the hostile value.
+            expect(error.path.length).toBeLessThan(MAX_JSON_DEPTH * (MAX_KEY_LENGTH + 4));
+          }
+          return;
+        }
+        const json = JSON.stringify(result.event);
+        expect(structureProblem(JSON.parse(json))).toBeUndefined();
+      }),
+      { numRuns: 400 },
+    );
+    expect(refused).toBeGreaterThan(50);
   });
 
   it("keeps every string of an accepted event, Chinese included, exactly as sent", () => {

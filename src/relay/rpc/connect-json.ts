@@ -10,7 +10,11 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
  */
 const calls = new AsyncLocalStorage<{ sent?: unknown }>();
 
-const utf8 = new TextDecoder();
+/**
+ * Fatal: bytes that are not UTF-8 throw, and Connect refuses the call (`invalid_argument`) as REST
+ * refuses such a body; its default decoder turns them into U+FFFD, and the event was stored so.
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Connect's JSON text decoder (its one hook into JSON decoding), which also keeps the parsed request
@@ -35,16 +39,23 @@ const keepingDecoder = {
 export const sentJson = (): unknown => calls.getStore()?.sent;
 
 /**
- * Connect's Node handler (gRPC, gRPC-Web and the Connect protocol on :8080) with each call's JSON
- * kept for its handler ({@link sentJson}).
+ * Connect's Node handler (gRPC, gRPC-Web and the Connect protocol on :8080), one for each format of
+ * call: JSON calls with each call's JSON kept for its handler ({@link sentJson}); binary calls on
+ * `binaryRoutes`, which read each event of BehaviorService on its own (raw-requests.ts; a JSON body has
+ * no bytes per event), so that one event that does not decode is refused alone.
  */
 export const connectHandler = (options: {
-  routes: (router: ConnectRouter) => void;
+  jsonRoutes: (router: ConnectRouter) => void;
+  binaryRoutes: (router: ConnectRouter) => void;
   readMaxBytes: number;
 }): ((req: IncomingMessage, res: ServerResponse) => void) => {
+  const { jsonRoutes, binaryRoutes, readMaxBytes } = options;
   // Not a literal, so the decoder (which the options' type does not name) passes; Connect hands the
   // JSON options to its JSON serialization, which takes a textDecoder.
   const jsonOptions = { ignoreUnknownFields: true, textDecoder: keepingDecoder };
-  const adapter = connectNodeAdapter({ ...options, jsonOptions });
-  return (req, res) => calls.run({}, () => adapter(req, res));
+  const json = connectNodeAdapter({ routes: jsonRoutes, readMaxBytes, jsonOptions });
+  const binary = connectNodeAdapter({ routes: binaryRoutes, readMaxBytes });
+  // application/json, application/grpc+json…; anything else is protobuf (or refused by Connect).
+  return (req, res) =>
+    /json/i.test(req.headers["content-type"] ?? "") ? calls.run({}, () => json(req, res)) : binary(req, res);
 };

@@ -1,9 +1,16 @@
-import { create, type DescMessage, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  fromBinary,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { RequestRecorder } from "../request-log.ts";
-import type { CallHeaders, UnaryHandlers } from "./service.ts";
+import { type CallHeaders, rpcError, type UnaryHandlers } from "./service.ts";
 
 /**
  * The relay's services on :50051 through `@grpc/grpc-js`, with the protobuf-es codecs and the same
@@ -16,17 +23,27 @@ export const grpcJsService = (
   handlers: UnaryHandlers,
   log: Logger,
   record: RequestRecorder,
+  /** The service's methods as they are read: BehaviorService's with its events raw (raw-requests.ts). */
+  methods: readonly DescMethod[] = service.methods,
 ): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } => {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
-  for (const method of service.methods) {
+  for (const method of methods) {
     const handler = handlers[method.localName];
     if (method.methodKind !== "unary" || handler === undefined) continue;
     definition[method.name] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: false,
       responseStream: false,
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      // grpc-js answers a request that fails to deserialize with INTERNAL, as if the fault were ours:
+      // the handler below answers it as the client's (malformed_body, INVALID_ARGUMENT) instead.
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return fromBinary(method.input, bytes);
+        } catch (error) {
+          return new UndecodableRequest(error);
+        }
+      },
       requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
       responseSerialize: (init: unknown) =>
         Buffer.from(
@@ -41,7 +58,17 @@ export const grpcJsService = (
       const started = performance.now();
       const answered = (status: string) =>
         record({ route: method.name, method: "grpc", status, seconds: (performance.now() - started) / 1000 });
-      handler(call.request, { requestHeader: headersOf(call.metadata) }).then(
+      const request = call.request;
+      const answer =
+        request instanceof UndecodableRequest
+          ? Promise.reject(
+              rpcError(
+                "malformed_body",
+                `the request is not a valid ${method.name} request: ${request.reason}`,
+              ),
+            )
+          : handler(request, { requestHeader: headersOf(call.metadata) });
+      answer.then(
         (response) => {
           answered("ok");
           callback(null, response);
@@ -56,6 +83,15 @@ export const grpcJsService = (
   }
   return { definition, implementation };
 };
+
+/** A request message that did not decode, and why. */
+class UndecodableRequest {
+  readonly reason: string;
+
+  constructor(error: unknown) {
+    this.reason = error instanceof Error ? error.message : String(error);
+  }
+}
 
 /** Call metadata read as request headers (the first value of a key, as text). */
 const headersOf = (metadata: grpc.Metadata): CallHeaders => ({

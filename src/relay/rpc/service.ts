@@ -6,6 +6,7 @@ import {
   ERRORS,
   type ErrorCode,
   eventFromProto,
+  eventFromProtoBytes,
   type FieldError,
   issueToProto,
   MAX_EVENTS_PER_BATCH,
@@ -30,6 +31,7 @@ import type { Principal } from "../auth.ts";
 import type { EdgeCallVerifier } from "../edge-calls.ts";
 import type { IngestService } from "../ingest.ts";
 import { sentJson } from "./connect-json.ts";
+import { type RawEventRequest, rawBehaviorMethods } from "./raw-requests.ts";
 
 /** The Connect/gRPC code of an error code: `invalid_argument` → Code.InvalidArgument. */
 const codeOf = (code: ErrorCode): Code => {
@@ -40,7 +42,7 @@ const codeOf = (code: ErrorCode): Code => {
 /** Our error code travels beside the gRPC status, so clients see the same codes as over REST. */
 const ERROR_CODE_METADATA = "error-code";
 
-const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) => {
+export const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) => {
   const error = new ConnectError(
     errors.length > 0 ? `${message}: ${errors.map((e) => e.message).join("; ")}` : message,
     codeOf(code),
@@ -50,11 +52,17 @@ const rpcError = (code: ErrorCode, message: string, errors: FieldError[] = []) =
 };
 
 /**
- * The event of a request; an absent one is an empty message, so validation names the missing fields.
- * `sent`: the event as a Connect JSON client sent it, whose unknown fields are kept for validation.
+ * The event of a request as validation takes it: from its own bytes on binary calls (raw-requests.ts),
+ * so that one that does not decode is refused alone; from the decoded message on JSON calls, with
+ * `sent`, the event as the Connect JSON client sent it, whose unknown fields are kept for validation.
+ * An absent one is an empty message, so validation names the missing fields.
  */
-const eventOf = (event: BehaviorEvent | undefined, sent?: unknown) =>
-  event === undefined ? {} : eventFromProto(event, sent);
+const eventOf = (event: BehaviorEvent | Uint8Array | undefined, sent?: unknown) =>
+  event === undefined
+    ? {}
+    : event instanceof Uint8Array
+      ? eventFromProtoBytes(event)
+      : eventFromProto(event, sent);
 
 /** A member of the call's request JSON, when it came as Connect JSON (`event`, `events`). */
 const sentMember = (name: "event" | "events"): unknown => {
@@ -162,7 +170,7 @@ export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerif
   };
 
   const behavior = {
-    trackEvent: (request: TrackEventRequest, ctx: CallContext) =>
+    trackEvent: (request: TrackEventRequest | RawEventRequest, ctx: CallContext) =>
       guarded(ctx, async (principal) => {
         const outcome = await ingest.track(eventOf(request.event, sentMember("event")), principal);
         if (!outcome.ok) throw rpcError(outcome.code, outcome.message, outcome.errors);
@@ -174,17 +182,17 @@ export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerif
         };
       }),
 
-    trackEvents: (request: TrackEventsRequest, ctx: CallContext) =>
+    trackEvents: (request: TrackEventsRequest | RawEventRequest, ctx: CallContext) =>
       guarded(ctx, (principal) => {
         const sent = sentMember("events");
         return trackBatch(
           ingest,
-          request.events.map((event, i) => eventOf(event, Array.isArray(sent) ? sent[i] : undefined)),
+          (request.events ?? []).map((event, i) => eventOf(event, Array.isArray(sent) ? sent[i] : undefined)),
           principal,
         );
       }),
 
-    validateEvent: (request: ValidateEventRequest, ctx: CallContext) =>
+    validateEvent: (request: ValidateEventRequest | RawEventRequest, ctx: CallContext) =>
       guarded(ctx, async (principal) => {
         const result = await ingest.validate(eventOf(request.event, sentMember("event")), principal);
         return {
@@ -214,8 +222,16 @@ export const behaviorHandlers = (ingest: IngestService, edgeCalls: EdgeCallVerif
   return { behavior, edgeForwarding };
 };
 
-/** The handlers as Connect routes. */
-export const connectRoutes = (handlers: ReturnType<typeof behaviorHandlers>) => (router: ConnectRouter) => {
-  router.service(EdgeForwardingService, handlers.edgeForwarding);
-  router.service(BehaviorService, handlers.behavior);
-};
+/**
+ * The handlers as Connect routes, for calls of one format: binary calls (Connect, gRPC and gRPC-Web
+ * with protobuf) read BehaviorService's events raw (raw-requests.ts), which a JSON body cannot be.
+ */
+export const connectRoutes =
+  (handlers: ReturnType<typeof behaviorHandlers>, format: "json" | "binary") => (router: ConnectRouter) => {
+    router.service(EdgeForwardingService, handlers.edgeForwarding);
+    if (format === "json") router.service(BehaviorService, handlers.behavior);
+    else {
+      const byName: UnaryHandlers = handlers.behavior;
+      for (const method of rawBehaviorMethods) router.rpc(method, byName[method.localName] as never);
+    }
+  };

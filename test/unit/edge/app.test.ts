@@ -435,6 +435,32 @@ describe("edge app", () => {
     expect(queued.map((e) => e.item_id)).toEqual(["later"]);
   });
 
+  it("when the queue fails too, refuses (retryable) only the events that are nowhere, never those the relay stored", async () => {
+    const { json, forwarded, state } = setup();
+    state.answer = (event) => (event.item_id === "later" ? { status: "retry" } : undefined);
+    state.queueDown = true;
+    const batch = await json("/api/v1/behaviors/track/batch", {
+      events: [specEvent, { ...specEvent, item_id: "later" }],
+    });
+    expect(batch.status).toBe(200);
+    const body = (await batch.json()) as {
+      results: { success: boolean; error_code?: string; retryable?: boolean }[];
+    };
+    expect(
+      body.results.map((r) => (r.success ? "stored" : `${r.error_code} retryable=${r.retryable}`)),
+    ).toEqual(["stored", "sink_unavailable retryable=true"]);
+    expect(forwarded.map((e) => e.item_id)).toEqual([specEvent.item_id]);
+    // Not one stored, only for that reason: the whole call says retry.
+    const nothing = await json("/api/v1/behaviors/track/batch", {
+      events: [
+        { ...specEvent, item_id: "later" },
+        { ...specEvent, item_id: "later" },
+      ],
+    });
+    expect(nothing.status).toBe(503);
+    expect(await nothing.json()).toMatchObject({ code: "sink_unavailable", retryable: true });
+  });
+
   it("answers 500 and queues nothing when the relay fails for a reason that is not 'unreachable'", async () => {
     const { json, queued, state } = setup();
     state.relayBroken = true;

@@ -89,6 +89,32 @@ describe("edge forwarder", () => {
     expect(deliveries[1]).toMatchObject({ code: "invalid_event" });
   });
 
+  it("keeps the answers of the parts of a batch the relay stored when a later part fails: the rest is to retry", async () => {
+    const seen: Parameters<typeof relay>[0] = [];
+    const stored = relay(seen);
+    let calls = 0;
+    // The first call is answered; the second fails for good (a refused signature, say).
+    const fetcher = (async (url: string, init: RequestInit) => {
+      calls++;
+      if (calls === 1) return stored(url, init);
+      return new Response(JSON.stringify({ code: "unauthenticated", message: "refused" }), {
+        status: 401,
+        headers: { "content-type": "application/json" },
+      });
+    }) as typeof fetch;
+    const events = Array.from(
+      { length: 150 },
+      (_, i) => ({ ...EXAMPLE_EVENTS.video_data, user_id: `u_${i}` }) as BehaviorEvent,
+    );
+    const deliveries = await relayForwarder("http://relay.test", [SECRET], { fetcher, attempts: 1 }).forward(
+      events,
+    );
+    expect(deliveries.map((d) => d.status)).toEqual([
+      ...Array(100).fill("stored"),
+      ...Array(50).fill("retry"),
+    ]);
+  });
+
   it("says 'unavailable' for unreachable, 5xx and 429, and fails plainly for a refused signature", async () => {
     /** An HTTP status, with a Connect error body when the relay names a code. */
     const answering = (status: number, code?: string) =>

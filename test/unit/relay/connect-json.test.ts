@@ -30,9 +30,11 @@ const ingest = new IngestService({
   log: pino({ level: "silent" }),
   env: fixedEnvironment(),
 });
+const handlers = behaviorHandlers(ingest, new EdgeCallVerifier([]));
 const server = createServer(
   connectHandler({
-    routes: connectRoutes(behaviorHandlers(ingest, new EdgeCallVerifier([]))),
+    jsonRoutes: connectRoutes(handlers, "json"),
+    binaryRoutes: connectRoutes(handlers, "binary"),
     readMaxBytes: 1 << 20,
   }),
 );

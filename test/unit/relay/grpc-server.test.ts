@@ -12,6 +12,7 @@ import { IngestService } from "../../../src/relay/ingest.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
 import { requestRecorder } from "../../../src/relay/request-log.ts";
 import { createGrpcServer, grpcJsService } from "../../../src/relay/rpc/grpc-server.ts";
+import { rawBehaviorMethods } from "../../../src/relay/rpc/raw-requests.ts";
 import { behaviorHandlers } from "../../../src/relay/rpc/service.ts";
 
 // The relay's handlers on grpc-js, as :50051 serves them, called by a gRPC client over a real socket.
@@ -35,7 +36,15 @@ const ingest = new IngestService({
 });
 const handlers = behaviorHandlers(ingest, new EdgeCallVerifier([]));
 const server = createGrpcServer(
-  [grpcJsService(BehaviorService, handlers.behavior, log, requestRecorder(createMetrics(), log, 20))],
+  [
+    grpcJsService(
+      BehaviorService,
+      handlers.behavior,
+      log,
+      requestRecorder(createMetrics(), log, 20),
+      rawBehaviorMethods,
+    ),
+  ],
   {
     maxConcurrentStreams: 16,
     maxMessageBytes: 1024 * 1024,

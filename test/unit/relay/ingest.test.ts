@@ -1,7 +1,13 @@
 import { gzipSync } from "node:zlib";
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
-import { EXAMPLE_EVENTS, quarantineTopicFor, RateLimiter, topicFor } from "../../../src/core/index.ts";
+import {
+  type batchAnswer,
+  EXAMPLE_EVENTS,
+  quarantineTopicFor,
+  RateLimiter,
+  topicFor,
+} from "../../../src/core/index.ts";
 import {
   type EventRecord,
   type RecordSink,
@@ -16,6 +22,7 @@ import { createMetrics } from "../../../src/relay/metrics.ts";
 import { QualityRecorder } from "../../../src/relay/quality.ts";
 import { requestRecorder } from "../../../src/relay/request-log.ts";
 import { fixedEnvironment } from "../../support/core.ts";
+import { deepJsonText } from "../../support/hostile.ts";
 
 /** Records what would go to Kafka; can be made to refuse like a full spool. */
 class MemorySink implements RecordSink {
@@ -45,7 +52,7 @@ class MemorySink implements RecordSink {
 const setup = (
   bodyBudgetBytes = 32 * 1024 * 1024,
   maxInflightEvents?: number,
-  extra: { limiter?: RateLimiter } = {},
+  extra: { limiter?: RateLimiter; quality?: QualityRecorder } = {},
 ) => {
   const sink = new MemorySink();
   const metrics = createMetrics();
@@ -73,7 +80,8 @@ const setup = (
     app.request(path, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      body: JSON.stringify(body),
+      // Text as it is: a body nested thousands deep is more than JSON.stringify can write.
+      body: typeof body === "string" ? body : JSON.stringify(body),
     });
   return { sink, metrics, ingest, app, post, quality };
 };
@@ -161,6 +169,51 @@ describe("relay ingest (in-memory sink)", () => {
       [true, null],
     ]);
     expect(sink.records.map((r) => r.eventId)).toEqual(["evt_a1", "evt_a2"]);
+  });
+
+  it("answers a batch with one event nested 5,000 levels deep per event: the others written, that one refused by its path", async () => {
+    // With the quality recorder as the relay runs it: its example of the refused event once threw after
+    // the write, and the whole call was answered with a retryable 500.
+    const { post, sink } = setup();
+    const valid = Array.from({ length: 10 }, (_, i) =>
+      JSON.stringify(event("tenant_a", { event_id: `ok_${i}` })),
+    );
+    const deep = JSON.stringify(event("tenant_a", { event_id: "deep" })).replace(
+      /}$/,
+      `,"extra_data":${deepJsonText(5000)}}`,
+    );
+    const response = await post(
+      "/api/v1/behaviors/track/batch",
+      `{"events":[${[...valid, deep].join(",")}]}`,
+    );
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as ReturnType<typeof batchAnswer>;
+    expect(answer).toMatchObject({ total: 11, succeeded: 10, failed: 1 });
+    expect(answer.results[10]).toMatchObject({
+      success: false,
+      error_code: "invalid_event",
+      retryable: false,
+      errors: [{ path: "extra_data", code: "too_big" }],
+    });
+    const written = sink.records.filter((r) => r.topic === topicFor("tenant_a")).map((r) => r.eventId);
+    expect(written).toEqual(valid.map((_, i) => `ok_${i}`));
+  });
+
+  it("answers what was written even when counting the call fails afterwards", async () => {
+    class BrokenRecorder extends QualityRecorder {
+      override call(): void {
+        throw new Error("a bug in counting");
+      }
+    }
+    const quality = new BrokenRecorder({
+      registry: createMetrics().registry,
+      log: pino({ level: "silent" }),
+    });
+    const { post, sink } = setup(undefined, undefined, { quality });
+    const response = await post("/api/v1/behaviors/track/batch", { events: [event(), event()] });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ succeeded: 2 });
+    expect(sink.records).toHaveLength(2);
   });
 
   it("refuses more than 100 events in a batch with 413, and an oversized body with 413", async () => {
