@@ -192,6 +192,11 @@ export const RelaySettings = z
       .transform((v) => v === "true"),
     /** How often the auditor looks for new tenant topics and measures its lag. */
     AUDITOR_DISCOVER_MS: int(10_000),
+    /**
+     * Bytes of one partition an auditor's fetch brings at most: one tenant's backlog takes this much per
+     * partition of each fetch, and the other tenants' records come in the same fetch.
+     */
+    AUDITOR_FETCH_BYTES_PER_PARTITION: int(1024 * 1024, 1024),
     /** The topics the auditor reads, as a regular expression (default: every tenant's event topic). */
     AUDITOR_TOPICS: z
       .string()

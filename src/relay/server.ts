@@ -200,9 +200,12 @@ export const startRelay = async (
         groupId: AUDITOR_GROUP_ID,
         configs: auditedConfigs(directory, configRepository),
         quality,
+        // Through the relay's write path: an unreadable record's copy is durable like any refusal.
+        quarantine: (records) => kafka.sink.write(records),
         registry: metrics.registry,
         log,
         discoverMs: settings.AUDITOR_DISCOVER_MS,
+        fetchBytesPerPartition: settings.AUDITOR_FETCH_BYTES_PER_PARTITION,
         topics: settings.AUDITOR_TOPICS,
       })
     : undefined;
