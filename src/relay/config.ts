@@ -131,6 +131,14 @@ export const RelaySettings = z
      */
     SPOOL_TOPIC_MAX_BYTES: int(64 * 1024 * 1024, 1024),
     /**
+     * Bytes the dead-letter file (SPOOL_DIR/dead-letter.ndjson: records refused even by their
+     * quarantine topic) may hold. Beyond it, or beyond a tenant's share, a refusal's record is dropped
+     * (counted) and an acknowledged event's waits in its spool, or its sender is refused retryably.
+     */
+    DEAD_LETTER_MAX_BYTES: int(64 * 1024 * 1024, 1024),
+    /** Bytes one tenant's records may take of DEAD_LETTER_MAX_BYTES. */
+    DEAD_LETTER_TENANT_MAX_BYTES: int(8 * 1024 * 1024, 1024),
+    /**
      * API keys: comma-separated `key=tenant_id` (a tenant's secret key: writes that tenant only) or
      * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
      */

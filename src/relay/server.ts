@@ -131,6 +131,10 @@ export const startRelay = async (
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,
       spoolTopicMaxBytes: settings.SPOOL_TOPIC_MAX_BYTES,
+      deadLetters: {
+        maxBytes: settings.DEAD_LETTER_MAX_BYTES,
+        tenantMaxBytes: settings.DEAD_LETTER_TENANT_MAX_BYTES,
+      },
       topics: topicSettingsOf(settings),
       onSpooled: (topic, events) => quality.spooled(topic, events),
     },
