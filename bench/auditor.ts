@@ -40,6 +40,8 @@ export const auditorBench = async (options: {
     topics: new RegExp(`^user-behaviors-${options.tenant}$`),
     configs,
     quality,
+    // The relay writes only events: nothing is unreadable here.
+    quarantine: async () => undefined,
     registry: new Registry(),
     log: pino({ level: "warn" }),
     discoverMs: 1000,

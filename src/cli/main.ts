@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// `behavior-ingest`: the tracking-config and key admin API, local validation, and `tail`, a live view
-// of a tenant's events as they land in Kafka. Reads BEHAVIOR_INGEST_RELAY, BEHAVIOR_INGEST_TOKEN and
-// KAFKA_BROKERS; every one has a flag too.
-import { readFile } from "node:fs/promises";
+// `behavior-ingest`: the tracking-config and key admin API, local validation, `tail`, a live view
+// of a tenant's events as they land in Kafka, and `dead-letters redrive`. Reads BEHAVIOR_INGEST_RELAY,
+// BEHAVIOR_INGEST_TOKEN and KAFKA_BROKERS (the redrive the relay's KAFKA_*, TOPIC_* and SPOOL_DIR too);
+// most have a flag too.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { Admin } from "@platformatic/kafka";
 import {
   type Issue,
   isValidTenantId,
@@ -14,7 +17,11 @@ import {
   topicFor,
   validateEvent,
 } from "../core/index.ts";
+import { DEAD_LETTER_FILE, type RedriveResult, redriveDeadLetters } from "../kafka/dead-letters.ts";
+import { platformaticProducer } from "../kafka/producer.ts";
 import { tailTopics, toLiveEvent } from "../kafka/tail.ts";
+import { TopicProvisioner } from "../kafka/topics.ts";
+import { kafkaConnection, loadSettings, type RelaySettings, topicSettingsOf } from "../relay/config.ts";
 import { CliError, callRelay, EXIT, type RelayAccess } from "./admin.ts";
 import { formatLiveEvent, formatQuality } from "./format.ts";
 
@@ -37,11 +44,16 @@ Usage:
   behavior-ingest quality <tenant> [--window 1h|24h|7d] [--json]
                                              pass, warning and refusal rates, the four targets, the
                                              fields that fail most and what direct writers wrote
+  behavior-ingest dead-letters redrive [--spool-dir DIR]
+                                             sends the records of a relay's dead-letter files (those
+                                             even the quarantine topic refused) where they belong, once
+                                             the cause is fixed; the relay's KAFKA_* and TOPIC_* settings
 
 Options:
   --relay URL     the relay (BEHAVIOR_INGEST_RELAY, default http://127.0.0.1:8080)
   --token T       admin token or the tenant's secret key (BEHAVIOR_INGEST_TOKEN)
-  --brokers LIST  Kafka bootstrap brokers for tail (KAFKA_BROKERS, default 127.0.0.1:9092)
+  --brokers LIST  Kafka bootstrap brokers for tail and redrive (KAFKA_BROKERS, default 127.0.0.1:9092)
+  --spool-dir DIR the relay's spool directory, for redrive (SPOOL_DIR, default .dev/spool)
   --exists-ok     a config that exists already is kept and printed instead of a conflict
 
 Exit codes: 0 done, 1 refused (by the relay, or events that do not validate), 2 wrong usage,
@@ -65,6 +77,7 @@ const { values: flags, positionals } = (() => {
         last: { type: "string" },
         json: { type: "boolean" },
         window: { type: "string" },
+        "spool-dir": { type: "string" },
         "exists-ok": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -327,6 +340,84 @@ const quality = async () => {
   console.log(formatQuality(report));
 };
 
+/** The relay's settings from the environment, with the flags that override them. */
+const relaySettings = (): RelaySettings => {
+  try {
+    return loadSettings({
+      ...process.env,
+      ...(flags.brokers === undefined ? {} : { KAFKA_BROKERS: flags.brokers }),
+      ...(flags["spool-dir"] === undefined ? {} : { SPOOL_DIR: flags["spool-dir"] }),
+    });
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT.usage);
+  }
+};
+
+/**
+ * Re-drives the dead-letter files of a relay's spool directory: its own and its workers'
+ * (`worker-N/`, with RELAY_WORKERS). One record at a time, each to its topic (created first when the
+ * relay would create it); refused again, it stays in the file.
+ */
+const deadLetters = async () => {
+  const action = arg(1, "redrive");
+  if (action !== "redrive") return usage(`unknown dead-letters command "${action}"`);
+  const settings = relaySettings();
+  const root = settings.SPOOL_DIR;
+  const workers = (await readdir(root).catch(() => [] as string[])).filter((name) =>
+    /^worker-\d+$/.test(name),
+  );
+  const files = [root, ...workers.map((name) => join(root, name))].map((dir) => join(dir, DEAD_LETTER_FILE));
+  const connection = kafkaConnection(settings);
+  const admin = new Admin({
+    clientId: settings.KAFKA_CLIENT_ID,
+    bootstrapBrokers: settings.KAFKA_BROKERS,
+    ...connection,
+  });
+  const topics = new TopicProvisioner(admin, topicSettingsOf(settings));
+  const producer = platformaticProducer({
+    clientId: settings.KAFKA_CLIENT_ID,
+    brokers: settings.KAFKA_BROKERS,
+    connection,
+    compression: settings.KAFKA_COMPRESSION,
+    requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
+    retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
+  });
+  const results: [string, RedriveResult][] = [];
+  try {
+    for (const file of files) {
+      const result = await redriveDeadLetters(file, async (record) => {
+        await topics.ensure(record.topic);
+        await producer.send([record]);
+      });
+      if (result.read > 0) results.push([file, result]);
+      if (result.failure !== undefined) break;
+    }
+  } finally {
+    await producer.close().catch(() => undefined);
+    await admin.close().catch(() => undefined);
+  }
+  if (results.length === 0) return console.log(`no dead letters under ${root}`);
+  for (const [file, r] of results) {
+    console.log(
+      `${file}: sent ${r.sent} of ${r.read}${r.refused > 0 ? `, ${r.refused} refused again (kept in the file)` : ""}`,
+    );
+  }
+  const failed = results.find(([, r]) => r.failure !== undefined);
+  if (failed !== undefined) {
+    throw new CliError(
+      `stopped: ${(failed[1].failure as Error).message}; the rest stays in ${failed[0]} (is Kafka at ${settings.KAFKA_BROKERS.join(",")} up?)`,
+      EXIT.unreachable,
+    );
+  }
+  const refused = results.reduce((n, [, r]) => n + r.refused, 0);
+  if (refused > 0) {
+    throw new CliError(
+      `${refused} dead letters were refused again: fix the cause (each line of the file names Kafka's error) and redrive again`,
+      EXIT.refused,
+    );
+  }
+};
+
 const main = async () => {
   if (flags.help || positionals.length === 0) return console.log(USAGE);
   const command = positionals[0];
@@ -335,6 +426,7 @@ const main = async () => {
   if (command === "validate") return validate();
   if (command === "tail") return tail();
   if (command === "quality") return quality();
+  if (command === "dead-letters") return deadLetters();
   return usage(`unknown command "${command}"`);
 };
 

@@ -19,6 +19,7 @@ export * from "./quarantine.ts";
 export * from "./rate-limit.ts";
 export * from "./scenarios.ts";
 export * from "./settings.ts";
+export * from "./sha256.ts";
 export * from "./structure.ts";
 export * from "./templates.ts";
 export * from "./tenant.ts";

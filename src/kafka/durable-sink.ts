@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { quarantineRecord, TOPIC_PREFIX } from "../core/index.ts";
+import { DeadLettersFullError, wasAcknowledged } from "./dead-letters.ts";
 import { classifyKafkaError } from "./errors.ts";
 import { HotKeys } from "./hot-keys.ts";
 import {
@@ -33,13 +34,23 @@ export interface WritePathSettings {
   onSpooled?: (topic: string, events: number) => void;
 }
 
-/** Where records Kafka refuses for good go when even their quarantine topic refuses them. */
+/**
+ * Where records Kafka refuses for good go when even their quarantine topic refuses them. Bounded:
+ * without room it throws {@link DeadLettersFullError} and keeps nothing.
+ */
 export interface DeadLetters {
   append(entries: readonly { record: EventRecord; reason: string }[]): Promise<void>;
 }
 
-/** How a direct send went: in time, late (still running), or failed. */
-type SendOutcome = "delivered" | "failed" | { late: Promise<void> };
+/**
+ * Records of a direct send that Kafka refused for good and that could be kept nowhere (no room in the
+ * dead-letter file, or the quarantine topic's spool is full), with why: not acknowledged, their senders
+ * are refused retryably instead.
+ */
+type Unkept = Map<EventRecord, Error>;
+
+/** How a direct send went: in time (some records perhaps unkept), late (still running), or failed. */
+type SendOutcome = { unkept: Unkept } | "failed" | { late: Promise<void> };
 
 interface Pending {
   records: readonly EventRecord[];
@@ -229,14 +240,18 @@ class TopicLane {
     const { settings } = this.#shared;
     while (this.#pending.length > 0) {
       let batch: Pending[] = [];
-      let sent: Exclude<SendOutcome, "delivered"> | undefined;
+      let sent: "failed" | { late: Promise<void> } | undefined;
       if (!this.#overflow) {
         batch = this.#take(settings);
         const records = batch.flatMap((p) => p.records);
         const outcome = await this.#sendInTime(records);
         this.#shared.buffered -= records.length;
-        if (outcome === "delivered") {
-          for (const p of batch) p.resolve();
+        if (outcome !== "failed" && "unkept" in outcome) {
+          for (const p of batch) {
+            const unkept = p.records.find((r) => outcome.unkept.has(r));
+            if (unkept === undefined) p.resolve();
+            else p.reject(outcome.unkept.get(unkept));
+          }
           continue;
         }
         sent = outcome;
@@ -303,7 +318,8 @@ class TopicLane {
    */
   async #sendInTime(records: EventRecord[]): Promise<SendOutcome> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const attempt = this.#deliverAll(records);
+    const unkept: Unkept = new Map();
+    const attempt = this.#deliverAll(records, unkept);
     const deadline = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), this.#shared.settings.ackTimeoutMs);
     });
@@ -318,10 +334,16 @@ class TopicLane {
     if (outcome === "delivered") {
       this.#setFailing(false);
       this.#shared.deliveredAt = Date.now();
-      return "delivered";
+      return { unkept };
     }
     this.#noteFailure(outcome === "late" ? undefined : outcome, records.length);
-    return outcome === "late" ? { late: attempt } : "failed";
+    if (outcome !== "late") return "failed";
+    return {
+      late: attempt.then(() => {
+        // Landed, but with records kept nowhere: no delivery, so their spooled backups are sent again.
+        if (unkept.size > 0) throw [...unkept.values()][0];
+      }),
+    };
   }
 
   #noteFailure(error: KafkaWriteError | undefined, events: number): void {
@@ -337,16 +359,17 @@ class TopicLane {
   }
 
   /** Sends records in requests bounded in events and bytes. */
-  async #deliverAll(records: readonly EventRecord[]): Promise<void> {
-    for (const request of requestsOf(records, this.#shared.settings)) await this.#deliver(request);
+  async #deliverAll(records: readonly EventRecord[], unkept?: Unkept): Promise<void> {
+    for (const request of requestsOf(records, this.#shared.settings)) await this.#deliver(request, unkept);
   }
 
   /**
    * One produce request. When Kafka refuses what is in it (too large, invalid, policy), the request is
    * halved until the offending records are alone, and those are quarantined; the rest are delivered.
-   * Retriable and topic-level failures are thrown.
+   * Retriable and topic-level failures are thrown. `unkept` (a direct send, not yet acknowledged)
+   * collects refused records that could be kept nowhere; without it (a replay of the spool) they throw.
    */
-  async #deliver(records: readonly EventRecord[]): Promise<void> {
+  async #deliver(records: readonly EventRecord[], unkept?: Unkept): Promise<void> {
     const { producer, metrics } = this.#shared;
     const started = performance.now();
     try {
@@ -356,9 +379,9 @@ class TopicLane {
       if (error.kind !== "record") throw error;
       if (records.length > 1) {
         const half = Math.ceil(records.length / 2);
-        await this.#deliver(records.slice(0, half));
-        await this.#deliver(records.slice(half));
-      } else await this.#setAside(records[0] as EventRecord, error);
+        await this.#deliver(records.slice(0, half), unkept);
+        await this.#deliver(records.slice(half), unkept);
+      } else await this.#setAside(records[0] as EventRecord, error, unkept);
       return;
     }
     metrics.kafkaProduceSeconds.observe((performance.now() - started) / 1000);
@@ -366,15 +389,18 @@ class TopicLane {
     metrics.kafkaSuccess.inc(records.length);
   }
 
-  /** A record Kafka refuses for good: into its tenant's quarantine topic, or the local dead-letter file. */
-  async #setAside(record: EventRecord, error: KafkaWriteError): Promise<void> {
+  /**
+   * A record Kafka refuses for good: into its tenant's quarantine topic, or (a quarantine record) the
+   * local dead-letter file. What can be kept nowhere is never dropped if it was acknowledged: a direct
+   * send's record goes to `unkept` (its sender is refused retryably), a spooled one stays in the spool.
+   */
+  async #setAside(record: EventRecord, error: KafkaWriteError, unkept?: Unkept): Promise<void> {
     const { metrics, log } = this.#shared;
     metrics.kafkaRefusedRecords.inc({ reason: error.reason });
     log.error({ topic: this.topic, eventId: record.eventId, reason: error.reason }, "kafka refused a record");
     const tenant = this.topic.slice(TOPIC_PREFIX.length);
     if (this.topic.endsWith("-rejected") || !this.topic.startsWith(TOPIC_PREFIX)) {
-      await this.#shared.deadLetters.append([{ record, reason: error.reason }]);
-      metrics.deadLetterRecords.inc();
+      await this.#deadLetter(record, error.reason, unkept);
       return;
     }
     let event: unknown;
@@ -389,9 +415,47 @@ class TopicLane {
       errors: [{ path: "", message: `Kafka refused the record: ${error.reason}` }],
       event,
     };
-    await this.#shared.quarantine([
-      { ...quarantineRecord(tenant, refusal, Date.now()), eventId: record.eventId },
-    ]);
+    try {
+      await this.#shared.quarantine([
+        { ...quarantineRecord(tenant, refusal, Date.now()), eventId: record.eventId },
+      ]);
+    } catch (cause) {
+      // The quarantine topic's lane could keep it nowhere (its spool full, no room for dead letters):
+      // this topic's trouble, not the cluster's.
+      const failure = new KafkaWriteError(
+        "topic",
+        "QUARANTINE_UNWRITTEN",
+        "the quarantine could not keep a record",
+        {
+          cause,
+        },
+      );
+      if (unkept === undefined) throw failure;
+      unkept.set(record, failure);
+    }
+  }
+
+  /**
+   * A quarantine record its topic refuses: into the dead-letter file. Without room there, a refusal
+   * (its sender was answered 4xx, never told it is kept) is dropped and counted; an acknowledged event's
+   * record is not (see {@link TopicLane.#setAside}).
+   */
+  async #deadLetter(record: EventRecord, reason: string, unkept?: Unkept): Promise<void> {
+    const { metrics, log } = this.#shared;
+    try {
+      await this.#shared.deadLetters.append([{ record, reason }]);
+      metrics.deadLetterRecords.inc();
+    } catch (error) {
+      if (!(error instanceof DeadLettersFullError)) throw error;
+      if (!wasAcknowledged(record)) {
+        metrics.deadLetterDroppedRecords.inc({ tenant: error.tenant });
+        log.warn({ topic: this.topic, reason }, "a refusal was dropped: its tenant's dead letters are full");
+        return;
+      }
+      log.warn({ topic: this.topic, reason }, "no room for an acknowledged event's dead letter; it waits");
+      if (unkept === undefined) throw error;
+      unkept.set(record, error);
+    }
   }
 
   replay(): void {

@@ -8,6 +8,7 @@ import {
 import {
   type Issue,
   quarantineTopicFor,
+  readStoredEvent,
   type TrackingConfig,
   topicFor,
   validateEvent,
@@ -21,7 +22,8 @@ export interface TailRecord {
   /** When Kafka took it, epoch milliseconds. */
   timestamp: number;
   key: string;
-  value: string;
+  /** Absent for a record without a value (a tombstone). */
+  value: string | undefined;
 }
 
 export interface TailOptions {
@@ -121,7 +123,7 @@ export async function* tailTopics(options: TailOptions): AsyncGenerator<TailReco
           offset: message.offset,
           timestamp: Number(message.timestamp),
           key: message.key ?? "",
-          value: message.value ?? "",
+          value: message.value,
         };
         const where = `${record.topic}/${record.partition}`;
         const end = ends.get(where);
@@ -210,23 +212,22 @@ export const toLiveEvent = async (
     offset: String(record.offset),
     landed_at: new Date(record.timestamp).toISOString(),
   };
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(record.value);
-  } catch {
-    // Not JSON, so not written by us (a direct writer's mistake): shown as what it is, not dropped.
-    value = { unreadable: record.value.slice(0, 200) };
-  }
+  // A direct writer may have put anything in the topic (a tombstone, text, JSON nested thousands deep):
+  // shown as what it is, not dropped, and never the end of the view.
+  const read = readStoredEvent(record.value);
+  const value: Record<string, unknown> = read.ok
+    ? read.event
+    : { unreadable: read.unreadable, value: record.value?.slice(0, 200) ?? null };
   if (record.topic.endsWith(QUARANTINE_SUFFIX)) {
     return {
       kind: "rejected",
       ...where,
       reason: String(value.reason ?? "unknown"),
-      errors: (value.errors as Issue[] | undefined) ?? [],
+      errors: Array.isArray(value.errors) ? (value.errors as Issue[]) : [],
       event: value.event,
     };
   }
-  if (configFor === undefined) return { kind: "accepted", ...where, event: value };
+  if (configFor === undefined || !read.ok) return { kind: "accepted", ...where, event: value };
   const scenario = typeof value.scenario_id === "string" ? value.scenario_id : "";
   const { warnings } = validateEvent(structuredClone(value), await configFor(scenario));
   return { kind: "accepted", ...where, event: value, warnings };

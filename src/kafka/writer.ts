@@ -5,7 +5,7 @@ import { Admin } from "@platformatic/kafka";
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { combiningProducer } from "./combining-producer.ts";
-import { fileDeadLetters } from "./dead-letters.ts";
+import { DEAD_LETTER_FILE, type DeadLetterBounds, DeadLetterFile } from "./dead-letters.ts";
 import { DurableSink, type WritePathSettings } from "./durable-sink.ts";
 import { type ProducerSettings, platformaticProducer } from "./producer.ts";
 import { fileSpoolStore, SpoolBudget } from "./spool.ts";
@@ -14,7 +14,10 @@ import { TopicProvisioner, type TopicSettings } from "./topics.ts";
 /** Metrics of the Kafka write path, named `{prefix}_…`: the relay's and the Kafka-direct tracker's. */
 export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
   const metric = { registers: [registry] };
+  /** Dead-letter files measured again when scraped: a redrive (another process) empties them. */
+  const deadLetterFiles = new Set<{ usage(): Promise<unknown> }>();
   return {
+    deadLetterFiles,
     kafkaSuccess: new Counter({
       name: `${prefix}_kafka_events_total`,
       help: "Events acknowledged by Kafka",
@@ -80,12 +83,30 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
       help: "Records refused even by their quarantine topic, kept in the spool directory's dead-letter file",
       ...metric,
     }),
+    deadLetterBytes: new Gauge({
+      name: `${prefix}_dead_letter_bytes`,
+      help: "Bytes of one tenant's records in the dead-letter file, of its share DEAD_LETTER_TENANT_MAX_BYTES; tenants with none are not listed",
+      labelNames: ["tenant"] as const,
+      ...metric,
+      async collect() {
+        // A file that cannot be read now keeps its last figures; the scrape goes on.
+        await Promise.all([...deadLetterFiles].map((file) => file.usage().catch(() => undefined)));
+      },
+    }),
+    deadLetterDroppedRecords: new Counter({
+      name: `${prefix}_dead_letter_dropped_records_total`,
+      help: "Refusals (answered 4xx, never acknowledged) refused by their quarantine topic and dropped: the tenant's dead-letter share was full",
+      labelNames: ["tenant"] as const,
+      ...metric,
+    }),
   };
 };
 export type KafkaWriterMetrics = ReturnType<typeof kafkaWriterMetrics>;
 
 export interface KafkaWriterSettings extends Omit<ProducerSettings, "retryForMs">, WritePathSettings {
   spoolDir: string;
+  /** The dead-letter file in `spoolDir`: bytes in all and per tenant. */
+  deadLetters: DeadLetterBounds;
   spoolMaxBytes: number;
   /** The share of `spoolMaxBytes` one topic's spool may take. */
   spoolTopicMaxBytes: number;
@@ -125,13 +146,19 @@ export const openKafkaWriter = async (
     topics,
     (events) => metrics.duplicateRiskEvents.inc(events),
   );
+  const deadLetters = new DeadLetterFile(
+    join(settings.spoolDir, DEAD_LETTER_FILE),
+    settings.deadLetters,
+    metrics.deadLetterBytes,
+  );
+  metrics.deadLetterFiles.add(deadLetters);
   const sink = await DurableSink.open(
     producer,
     fileSpoolStore(settings.spoolDir, new SpoolBudget(settings.spoolMaxBytes, settings.spoolTopicMaxBytes)),
     settings,
     metrics,
     log,
-    fileDeadLetters(join(settings.spoolDir, DEAD_LETTER_FILE)),
+    deadLetters,
   );
   let closing = false;
   return {
@@ -144,7 +171,8 @@ export const openKafkaWriter = async (
         settings,
         metrics,
         log,
-        fileDeadLetters(join(spoolDir, DEAD_LETTER_FILE)),
+        // Its new dead letters join this writer's (within this writer's bounds); its old file stays.
+        deadLetters,
       );
       while (orphan.spooled > 0 && !closing) await new Promise((resolve) => setTimeout(resolve, 200));
       await orphan.close();
@@ -155,6 +183,7 @@ export const openKafkaWriter = async (
     },
     close: async () => {
       closing = true;
+      metrics.deadLetterFiles.delete(deadLetters);
       await sink.close();
       await producer.close();
       await admin.close();
@@ -162,5 +191,4 @@ export const openKafkaWriter = async (
   };
 };
 
-/** The dead-letter file's name in the spool directory. */
-export const DEAD_LETTER_FILE = "dead-letter.ndjson";
+export { DEAD_LETTER_FILE };

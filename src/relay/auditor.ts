@@ -10,9 +10,19 @@ import {
 } from "@platformatic/kafka";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { type Issue, issue, type TrackingConfig, tenantOfTopic, validateEvent } from "../core/index.ts";
-import { VALIDATED_BY_HEADER } from "../kafka/records.ts";
-import { kafkaConnection, type RelaySettings, storeSettingsOf } from "./config.ts";
+import {
+  type Issue,
+  issue,
+  quarantineRecord,
+  readStoredEvent,
+  type TrackingConfig,
+  tenantOfTopic,
+  validateEvent,
+} from "../core/index.ts";
+import { platformaticProducer } from "../kafka/producer.ts";
+import { type EventRecord, VALIDATED_BY_HEADER } from "../kafka/records.ts";
+import { TopicProvisioner } from "../kafka/topics.ts";
+import { kafkaConnection, type RelaySettings, storeSettingsOf, topicSettingsOf } from "./config.ts";
 import { TenantDirectory } from "./directory.ts";
 import { QualityRecorder } from "./quality.ts";
 import { ChangeLog } from "./store/changes.ts";
@@ -24,6 +34,9 @@ import { QualityRepository } from "./store/quality.ts";
 
 /** The header a direct writer may set to be named in the audit; without it, it is `unknown`. */
 const PRODUCER_HEADER = "producer";
+
+/** The auditor's Kafka client id (its reads, and its writes of unreadable records to quarantine). */
+const AUDITOR_CLIENT_ID = "behavior-ingest-auditor";
 
 /** The auditors' consumer group, whether they run in relays or on their own. */
 export const AUDITOR_GROUP_ID = "behavior-ingest-auditor";
@@ -63,45 +76,43 @@ export interface AuditorOptions {
     version(tenantId: string, scenarioId: string, version: number): Promise<TrackingConfig | undefined>;
   };
   quality: QualityRecorder;
+  /**
+   * Keeps records that are no event (a tombstone, not JSON, nested too deep, not an object) in their
+   * tenants' `-rejected` topics, reason `unreadable`: the relay's write path, or a producer of its own.
+   */
+  quarantine(records: EventRecord[]): Promise<void>;
   registry: Registry;
   log: Logger;
   /** How often new tenant topics are looked for, and the lag measured. */
   discoverMs?: number;
+  /**
+   * Bytes of one partition a fetch brings at most (Kafka's `max.partition.fetch.bytes`): one tenant's
+   * backlog fills a fetch with this much per partition, and the other tenants' records come in the
+   * same fetch (the broker's fetch session rotates partitions that returned data to the end).
+   */
+  fetchBytesPerPartition?: number;
   /** The topics to audit: every tenant's event topic unless narrowed (to some tenants' topics). */
   topics?: RegExp;
 }
 
 export interface Auditor {
-  /** Records behind, all tenant topics together (as last measured). */
+  /** Records behind the log end, all tenant topics together (as last measured). */
   readonly lag: number;
+  /** Records behind the log end by tenant, for tenants that have any (as last measured). */
+  readonly lagByTenant: ReadonlyMap<string, number>;
   /** Records re-checked since it started. */
   readonly audited: number;
   close(): Promise<void>;
 }
 
-/** One record's verdict: the event re-checked against the config version it names (or the current one). */
-const auditRecord = async (
+/** One event's verdict: re-checked against the config version it names (or the current one). */
+const auditEvent = async (
   tenantId: string,
-  value: string,
+  event: Record<string, unknown>,
   configs: AuditorOptions["configs"],
-): Promise<{ event: unknown; ok: boolean; errors: Issue[]; warnings: Issue[] }> => {
-  let event: unknown;
-  try {
-    event = JSON.parse(value);
-  } catch (error) {
-    // JSON.parse throws SyntaxError for text that is not JSON: a direct writer's record that fails the audit.
-    if (!(error instanceof SyntaxError)) throw error;
-    const errors = [issue("", "invalid_type", "is not JSON")];
-    return {
-      event: { tenant_id: tenantId, unreadable: value.slice(0, 200) },
-      ok: false,
-      errors,
-      warnings: [],
-    };
-  }
-  const claimed = event as { tenant_id?: unknown; scenario_id?: unknown; config_version?: unknown } | null;
-  const scenario = typeof claimed?.scenario_id === "string" ? claimed.scenario_id : undefined;
-  const version = claimed?.config_version;
+): Promise<{ ok: boolean; errors: Issue[]; warnings: Issue[] }> => {
+  const scenario = typeof event.scenario_id === "string" ? event.scenario_id : undefined;
+  const version = event.config_version;
   const config =
     scenario === undefined
       ? undefined
@@ -111,23 +122,40 @@ const auditRecord = async (
         : await configs.current(tenantId, scenario);
   const result = validateEvent(event, config);
   const errors = [...result.errors];
-  if (claimed?.tenant_id !== tenantId) {
+  if (event.tenant_id !== tenantId) {
     errors.push(issue("tenant_id", "invalid_value", `is not ${tenantId}, the tenant of the topic`));
   }
-  return { event, ok: errors.length === 0, errors, warnings: result.warnings };
+  return { ok: errors.length === 0, errors, warnings: result.warnings };
 };
 
-/** The auditor's metrics: records re-checked by verdict, and how far behind the topics it is. */
+/** The auditor's metrics: records re-checked by verdict, what it could not read, how far behind it is. */
 export const auditorMetrics = (registry: Registry) => ({
   records: new Counter({
     name: "auditor_records_total",
-    help: "Records the auditor re-checked, by verdict",
+    help: "Records the auditor read, by verdict: passed, failed (the check), unreadable (no event at all)",
     labelNames: ["verdict"] as const,
+    registers: [registry],
+  }),
+  unreadable: new Counter({
+    name: "auditor_unreadable_records_total",
+    help: "Records of a tenant's topic that are no event (no_value, not_json, too_deep, not_an_object): quarantined as unreadable and skipped",
+    labelNames: ["tenant", "reason"] as const,
+    registers: [registry],
+  }),
+  quarantineFailures: new Counter({
+    name: "auditor_quarantine_failures_total",
+    help: "Unreadable records the auditor could not copy to their -rejected topic (skipped all the same: the record stays in its topic)",
     registers: [registry],
   }),
   lag: new Gauge({
     name: "auditor_lag_records",
-    help: "Records written to the tenants' topics that the auditor has not read yet (as last measured)",
+    help: "Records in the tenants' topics past the auditors' committed offsets, up to the log end (as last measured)",
+    registers: [registry],
+  }),
+  tenantLag: new Gauge({
+    name: "auditor_tenant_lag_records",
+    help: "Records in one tenant's topic past the auditors' committed offsets; tenants with none are not listed",
+    labelNames: ["tenant"] as const,
     registers: [registry],
   }),
 });
@@ -142,12 +170,12 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
   const { log, quality } = options;
   const discoverMs = options.discoverMs ?? 10_000;
   const admin = new Admin({
-    clientId: "behavior-ingest-auditor",
+    clientId: AUDITOR_CLIENT_ID,
     bootstrapBrokers: options.brokers,
     ...options.connection,
   });
   const consumer = new Consumer({
-    clientId: "behavior-ingest-auditor",
+    clientId: AUDITOR_CLIENT_ID,
     groupId: options.groupId,
     bootstrapBrokers: options.brokers,
     deserializers: stringDeserializers,
@@ -156,23 +184,63 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
   const metrics = auditorMetrics(options.registry);
   const wanted = options.topics ?? /./;
   let lag = 0;
+  let lagByTenant: ReadonlyMap<string, number> = new Map();
   let audited = 0;
   let closed = false;
   /** Topics being read, each by one of `streams`; a topic whose stream failed is read again. */
   const known = new Set<string>();
   const streams = new Set<MessagesStream<string, string, string, string>>();
 
+  /**
+   * A record that is no event: counted by tenant and reason, copied to the tenant's `-rejected` topic
+   * with why, and passed over like any other, so the reader goes on to the records behind it.
+   */
+  const setAside = async (
+    tenantId: string,
+    message: Message<string, string, string, string>,
+    unreadable: { unreadable: string; message: string },
+  ) => {
+    metrics.unreadable.inc({ tenant: tenantId, reason: unreadable.unreadable });
+    const where = `partition ${message.partition}, offset ${message.offset}`;
+    const errors = [{ path: "", code: unreadable.unreadable, message: `${unreadable.message} (${where})` }];
+    const record = quarantineRecord(
+      tenantId,
+      { reason: "unreadable", errors, event: message.value ?? null },
+      Date.now(),
+    );
+    try {
+      await options.quarantine([{ ...record, eventId: "" }]);
+    } catch (error) {
+      // Not kept twice is no loss: the record itself stays in its topic, and the count says it is there.
+      metrics.quarantineFailures.inc();
+      log.warn(
+        { err: error, topic: message.topic, where },
+        "auditor: could not quarantine an unreadable record",
+      );
+    }
+  };
+
   const audit = async (message: Message<string, string, string, string>) => {
     // Only tenants' event topics are read.
     const tenantId = tenantOfTopic(message.topic) as string;
-    const verdict = await auditRecord(tenantId, message.value ?? "", options.configs);
     const by = message.headers.get(VALIDATED_BY_HEADER);
     const producer =
       by === undefined
         ? { name: message.headers.get(PRODUCER_HEADER) ?? "unknown", validated: false }
         : { name: by, validated: true };
-    quality.audited(tenantId, verdict.event, verdict, producer);
-    metrics.records.inc({ verdict: verdict.ok ? "passed" : "failed" });
+    // The client leaves a tombstone's value undefined, whatever its type says.
+    const read = readStoredEvent(message.value as string | undefined);
+    if (read.ok) {
+      const verdict = await auditEvent(tenantId, read.event, options.configs);
+      quality.audited(tenantId, read.event, verdict, producer);
+      metrics.records.inc({ verdict: verdict.ok ? "passed" : "failed" });
+    } else {
+      await setAside(tenantId, message, read);
+      // In the tenant's figures as a record of its producer that fails the check.
+      const verdict = { ok: false, errors: [issue("", "invalid_type", read.message)], warnings: [] };
+      quality.audited(tenantId, { tenant_id: tenantId }, verdict, producer);
+      metrics.records.inc({ verdict: "unreadable" });
+    }
     audited++;
     // Committed once counted, not when fetched: a restart re-reads nothing it counted and skips
     // nothing it did not. The stream coalesces a partition's commits into one request at a time.
@@ -184,14 +252,23 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
   /** Reads new tenants' topics with a stream of their own, so the streams already reading go on. */
   const read = async (topics: string[]) => {
     for (const topic of topics) known.add(topic);
-    const stream = await consumer.consume({
-      topics,
-      mode: MessagesStreamModes.COMMITTED,
-      // A new group starts at the beginning of what Kafka keeps.
-      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
-      autocommit: false,
-      maxWaitTime: 500,
-    });
+    let stream: MessagesStream<string, string, string, string>;
+    try {
+      stream = await consumer.consume({
+        topics,
+        mode: MessagesStreamModes.COMMITTED,
+        // A new group starts at the beginning of what Kafka keeps.
+        fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+        autocommit: false,
+        maxWaitTime: 500,
+        maxBytesPerPartition: options.fetchBytesPerPartition ?? 1024 * 1024,
+      });
+    } catch (error) {
+      // Not joined (the group's coordinator is not ready yet, the cluster is away): looked for again
+      // at the next round, instead of counted as read by a stream that never started.
+      for (const topic of topics) known.delete(topic);
+      throw error;
+    }
     streams.add(stream);
     void (async () => {
       try {
@@ -206,6 +283,42 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
     })();
   };
 
+  /**
+   * Lag by tenant: per partition, the log end offset less the group's committed offset (the log start
+   * where it has none). Measured from the broker, not from the streams: an auditor that fails on a
+   * record, restarts and fails again commits nothing, and its lag grows with every record written.
+   */
+  const measureLag = async (topics: string[]) => {
+    const [ends, starts, groups] = await Promise.all([
+      consumer.listOffsets({ topics }),
+      consumer.listOffsets({ topics, timestamp: -2n }),
+      admin.listConsumerGroupOffsets({ groups: [options.groupId] }),
+    ]);
+    const committed = new Map<string, bigint>();
+    for (const topic of groups[0]?.topics ?? []) {
+      for (const p of topic.partitions) committed.set(`${topic.name}/${p.partitionIndex}`, p.committedOffset);
+    }
+    const byTenant = new Map<string, number>();
+    for (const topic of topics) {
+      const first = starts.get(topic) ?? [];
+      let behind = 0;
+      (ends.get(topic) ?? []).forEach((end, partition) => {
+        const start = first[partition] ?? 0n;
+        const at = committed.get(`${topic}/${partition}`) ?? -1n;
+        const from = at < start ? start : at;
+        if (end > from) behind += Number(end - from);
+      });
+      if (behind > 0) byTenant.set(tenantOfTopic(topic) as string, behind);
+    }
+    for (const tenant of lagByTenant.keys()) {
+      if (!byTenant.has(tenant)) metrics.tenantLag.remove({ tenant });
+    }
+    for (const [tenant, behind] of byTenant) metrics.tenantLag.set({ tenant }, behind);
+    lagByTenant = byTenant;
+    lag = [...byTenant.values()].reduce((sum, n) => sum + n, 0);
+    metrics.lag.set(lag);
+  };
+
   let watching = false;
   const watch = async () => {
     if (watching || closed) return;
@@ -216,13 +329,9 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
       );
       const fresh = found.filter((t) => !known.has(t));
       if (fresh.length > 0) await read(fresh);
-      if (known.size > 0) {
-        const lags = await consumer.getLag({ topics: [...known] });
-        lag = [...lags.values()].flat().reduce((sum, n) => sum + Math.max(0, Number(n)), 0);
-        metrics.lag.set(lag);
-      }
+      if (found.length > 0) await measureLag(found);
     } catch (error) {
-      if (!closed) log.warn({ err: error }, "auditor: could not look for topics");
+      if (!closed) log.warn({ err: error }, "auditor: could not look for topics or measure the lag");
     } finally {
       watching = false;
     }
@@ -234,6 +343,9 @@ export const startAuditor = (options: AuditorOptions): Auditor => {
   return {
     get lag() {
       return lag;
+    },
+    get lagByTenant() {
+      return lagByTenant;
     },
     get audited() {
       return audited;
@@ -278,26 +390,53 @@ export const startStandaloneAuditor = async (
     options.registry,
   );
   directory.start();
+  // Unreadable records go to their -rejected topics straight (the relay's auditor uses its write path):
+  // nothing is lost when that fails, since the record stays in its topic.
+  const connection = kafkaConnection(settings);
+  const admin = new Admin({
+    clientId: AUDITOR_CLIENT_ID,
+    bootstrapBrokers: settings.KAFKA_BROKERS,
+    ...connection,
+  });
+  const topics = new TopicProvisioner(admin, topicSettingsOf(settings));
+  const producer = platformaticProducer({
+    clientId: AUDITOR_CLIENT_ID,
+    brokers: settings.KAFKA_BROKERS,
+    connection,
+    compression: settings.KAFKA_COMPRESSION,
+    requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
+    retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
+  });
   const auditor = startAuditor({
     brokers: settings.KAFKA_BROKERS,
-    connection: kafkaConnection(settings),
+    connection,
     groupId: AUDITOR_GROUP_ID,
     configs: auditedConfigs(directory, configs),
     quality,
+    quarantine: async (records) => {
+      for (const topic of new Set(records.map((r) => r.topic))) await topics.ensure(topic);
+      await producer.send(records);
+    },
     registry: options.registry,
     log,
     discoverMs: settings.AUDITOR_DISCOVER_MS,
+    fetchBytesPerPartition: settings.AUDITOR_FETCH_BYTES_PER_PARTITION,
     topics: options.topics ?? settings.AUDITOR_TOPICS,
   });
   return {
     get lag() {
       return auditor.lag;
     },
+    get lagByTenant() {
+      return auditor.lagByTenant;
+    },
     get audited() {
       return auditor.audited;
     },
     close: async () => {
       await auditor.close();
+      await producer.close().catch(() => undefined);
+      await admin.close().catch(() => undefined);
       directory.close();
       await quality.close();
       await mongo.close();

@@ -131,6 +131,14 @@ export const RelaySettings = z
      */
     SPOOL_TOPIC_MAX_BYTES: int(64 * 1024 * 1024, 1024),
     /**
+     * Bytes the dead-letter file (SPOOL_DIR/dead-letter.ndjson: records refused even by their
+     * quarantine topic) may hold. Beyond it, or beyond a tenant's share, a refusal's record is dropped
+     * (counted) and an acknowledged event's waits in its spool, or its sender is refused retryably.
+     */
+    DEAD_LETTER_MAX_BYTES: int(64 * 1024 * 1024, 1024),
+    /** Bytes one tenant's records may take of DEAD_LETTER_MAX_BYTES. */
+    DEAD_LETTER_TENANT_MAX_BYTES: int(8 * 1024 * 1024, 1024),
+    /**
      * API keys: comma-separated `key=tenant_id` (a tenant's secret key: writes that tenant only) or
      * `key=*` (an internal service key: writes any tenant). Stored hashed in memory.
      */
@@ -192,6 +200,11 @@ export const RelaySettings = z
       .transform((v) => v === "true"),
     /** How often the auditor looks for new tenant topics and measures its lag. */
     AUDITOR_DISCOVER_MS: int(10_000),
+    /**
+     * Bytes of one partition an auditor's fetch brings at most: one tenant's backlog takes this much per
+     * partition of each fetch, and the other tenants' records come in the same fetch.
+     */
+    AUDITOR_FETCH_BYTES_PER_PARTITION: int(1024 * 1024, 1024),
     /** The topics the auditor reads, as a regular expression (default: every tenant's event topic). */
     AUDITOR_TOPICS: z
       .string()

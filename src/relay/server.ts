@@ -132,6 +132,10 @@ export const startRelay = async (
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,
       spoolTopicMaxBytes: settings.SPOOL_TOPIC_MAX_BYTES,
+      deadLetters: {
+        maxBytes: settings.DEAD_LETTER_MAX_BYTES,
+        tenantMaxBytes: settings.DEAD_LETTER_TENANT_MAX_BYTES,
+      },
       topics: topicSettingsOf(settings),
       onSpooled: (topic, events) => quality.spooled(topic, events),
     },
@@ -201,9 +205,12 @@ export const startRelay = async (
         groupId: AUDITOR_GROUP_ID,
         configs: auditedConfigs(directory, configRepository),
         quality,
+        // Through the relay's write path: an unreadable record's copy is durable like any refusal.
+        quarantine: (records) => kafka.sink.write(records),
         registry: metrics.registry,
         log,
         discoverMs: settings.AUDITOR_DISCOVER_MS,
+        fetchBytesPerPartition: settings.AUDITOR_FETCH_BYTES_PER_PARTITION,
         topics: settings.AUDITOR_TOPICS,
       })
     : undefined;

@@ -54,6 +54,10 @@ export interface KafkaTrackerOptions {
   spoolMaxBytes?: number;
   /** The share of the spool one topic (one tenant's events) may take (default a quarter of `spoolMaxBytes`). */
   spoolTopicMaxBytes?: number;
+  /** Bytes of the dead-letter file beside the spool (records refused even by their quarantine topic; default 64 MiB). */
+  deadLetterMaxBytes?: number;
+  /** The share of the dead-letter file one tenant may take (default a quarter of `deadLetterMaxBytes`). */
+  deadLetterTenantMaxBytes?: number;
   /** Partitions of a tenant topic this tracker creates (default 12). */
   partitions?: number;
   /** Replicas (default min(3, brokers)) and min.insync.replicas (default 2 with three replicas, else 1). */
@@ -144,6 +148,11 @@ export class KafkaTracker {
         spoolDir: options.spoolDir,
         spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
         spoolTopicMaxBytes: options.spoolTopicMaxBytes ?? (options.spoolMaxBytes ?? 256 * 1024 * 1024) / 4,
+        deadLetters: {
+          maxBytes: options.deadLetterMaxBytes ?? 64 * 1024 * 1024,
+          tenantMaxBytes:
+            options.deadLetterTenantMaxBytes ?? (options.deadLetterMaxBytes ?? 64 * 1024 * 1024) / 4,
+        },
         topics: {
           partitions: options.partitions ?? 12,
           replicationFactor: options.replicationFactor,

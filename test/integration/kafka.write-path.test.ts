@@ -2,11 +2,9 @@
 // every tenant (one oversized produce request refused with MESSAGE_TOO_LARGE, replayed for ever).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { Admin } from "@platformatic/kafka";
+import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { readTopic } from "../support/kafka.ts";
@@ -14,6 +12,14 @@ import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");
+
+const waitFor = async (check: () => Promise<boolean>, ms = 20_000) => {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the poll's pace
+  }
+};
 const KEY = `svc_${uniqueName("write")}`;
 
 const event = (tenant: string, user: string, extra?: Record<string, unknown>) => ({
@@ -109,29 +115,97 @@ describe("the Kafka write path under legal but hostile traffic (real broker)", (
     );
   }, 60_000);
 
-  it("npm run redrive-dead-letters sends the dead-letter file to Kafka again and empties it", async () => {
-    const spoolDir = await mkdtemp(join(tmpdir(), "redrive-"));
-    const topic = topicFor(uniqueName("redrive"));
-    const line = JSON.stringify({
-      t: topic,
-      k: "u_1",
-      v: '{"event_id":"evt_redriven"}',
-      id: "evt_redriven",
-      reason: "MESSAGE_TOO_LARGE",
-    });
-    await writeFile(join(spoolDir, "dead-letter.ndjson"), `${line}\n`);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(import.meta.dirname, "..", "..", "scripts", "redrive-dead-letters.ts")],
-      {
-        env: { ...process.env, KAFKA_BROKERS: brokers.join(","), SPOOL_DIR: spoolDir, TOPIC_PARTITIONS: "1" },
+  it("quarantines an event with a 900 KB user id truncated, with its size and SHA-256, and writes no dead letter", async () => {
+    const tenant = uniqueName("big_user");
+    // Refused (a user id is at most a few hundred characters): its quarantine record, keyed by the user
+    // id and holding it, was 1.8 MB once, which the quarantine topic refused.
+    const hostile = event(tenant, "u".repeat(900_000));
+    const answer = await batch([event(tenant, "u_1"), hostile]);
+    expect([answer.status, answer.ids.length]).toEqual([200, 1]);
+    const [kept] = await readTopic(brokers, quarantineTopicFor(tenant), 1, 20_000);
+    expect(Buffer.byteLength(kept?.value ?? "")).toBeLessThan(200_000);
+    expect(kept?.key).toBe("");
+    expect(JSON.parse(kept?.value ?? "{}")).toMatchObject({
+      reason: "invalid_event",
+      event: {
+        tenant_id: tenant,
+        truncated: true,
+        json_bytes: expect.any(Number),
+        json_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       },
-    );
-    expect(stdout).toContain("re-drove 1 of 1 dead letters; 0 refused again");
-    const landed = await readTopic(brokers, topic, 1, 20_000);
-    expect(landed.map((r) => r.headers.get("event_id"))).toEqual(["evt_redriven"]);
-    expect(await readdir(spoolDir)).toEqual([]);
+    });
+    expect(JSON.parse(kept?.value ?? "{}").event.json_bytes).toBeGreaterThan(900_000);
+    expect(await readdir(relay.spoolDir)).not.toContain("dead-letter.ndjson");
   }, 60_000);
+
+  it("behavior-ingest dead-letters redrive sends what even the quarantine topic refused where it belongs, once the cause is fixed", async () => {
+    const tenant = uniqueName("redrive");
+    const rejected = quarantineTopicFor(tenant);
+    // A quarantine topic that takes records of at most 200 bytes: every quarantine record is refused.
+    const admin = new Admin({ clientId: "write-path-test", bootstrapBrokers: brokers });
+    await admin.createTopics({
+      topics: [rejected],
+      partitions: 1,
+      replicas: 1,
+      configs: [{ name: "max.message.bytes", value: "200" }],
+    });
+    const answer = await batch([{ ...event(tenant, "u_refused"), action_type: "swipe" }]);
+    expect([answer.status, answer.ids]).toEqual([200, []]);
+    const file = join(relay.spoolDir, "dead-letter.ndjson");
+    const lines = async () =>
+      (await readFile(file, "utf8").catch(() => ""))
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    // The relay quarantines its refusals after answering.
+    await waitFor(async () => (await lines()).length > 0);
+    expect((await lines()).map((l) => l.t)).toEqual([rejected]);
+    const metrics = async () => (await fetch(`${relay.httpUrl}/metrics`)).text();
+    expect(await metrics()).toMatch(new RegExp(`relay_dead_letter_bytes\\{tenant="${tenant}"\\} [1-9]`));
+
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [join(import.meta.dirname, "..", "..", "src", "cli", "main.ts"), ...args],
+          { env: { ...process.env, KAFKA_BROKERS: brokers.join(","), TOPIC_PARTITIONS: "1" } },
+          (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+        );
+      });
+    // The cause is not fixed yet: refused again, it stays in the file.
+    const early = await cli("dead-letters", "redrive", "--spool-dir", relay.spoolDir);
+    expect([early.code, early.stdout]).toEqual([
+      1,
+      `${file}: sent 0 of 1, 1 refused again (kept in the file)\n`,
+    ]);
+    expect((await lines()).map((l) => l.t)).toEqual([rejected]);
+
+    await admin.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: rejected,
+          configs: [
+            { name: "max.message.bytes", configOperation: IncrementalAlterConfigOperationTypes.DELETE },
+          ],
+        },
+      ],
+    });
+    await admin.close();
+    const fixed = await cli("dead-letters", "redrive", "--spool-dir", relay.spoolDir);
+    expect([fixed.code, fixed.stdout]).toEqual([0, `${file}: sent 1 of 1\n`]);
+    const [kept] = await readTopic(brokers, rejected, 1, 20_000);
+    expect(JSON.parse(kept?.value ?? "{}")).toMatchObject({
+      reason: "invalid_event",
+      event: { user_id: "u_refused", action_type: "swipe" },
+    });
+    expect(await lines()).toEqual([]);
+    // The relay sees the file emptied by another process.
+    expect(await metrics()).not.toContain(`relay_dead_letter_bytes{tenant="${tenant}"}`);
+    expect((await cli("dead-letters", "redrive", "--spool-dir", relay.spoolDir)).stdout).toBe(
+      `no dead letters under ${relay.spoolDir}\n`,
+    );
+  }, 120_000);
 
   it("spreads one flooding user's excess over the partitions, marked hot_key, and keeps other users keyed", async () => {
     const tenant = uniqueName("hot");

@@ -37,7 +37,8 @@ describe("monitoring", () => {
     expect(used(rules).size).toBeGreaterThanOrEqual(8);
     const missing = [...used(rules)].filter((name) => !names.has(name));
     expect(missing).toEqual([]);
-    // The four targets, the spool, dead letters and the auditor each have an alert.
+    // The four targets, the spool, dead letters and the auditor (behind, stalled, reading records that
+    // are no event) each have an alert.
     for (const alert of [
       "EventsReportedBelowTarget",
       "AnswerP99AboveTarget",
@@ -45,7 +46,10 @@ describe("monitoring", () => {
       "ValidationPassRateBelowTarget",
       "SpoolGrowing",
       "DeadLetters",
+      "DeadLettersDropped",
       "AuditorLagging",
+      "AuditorStalled",
+      "AuditorUnreadableRecords",
     ]) {
       expect(rules).toContain(`alert: ${alert}`);
     }
