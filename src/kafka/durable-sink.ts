@@ -338,12 +338,14 @@ class TopicLane {
     }
     this.#noteFailure(outcome === "late" ? undefined : outcome, records.length);
     if (outcome !== "late") return "failed";
-    return {
-      late: attempt.then(() => {
-        // Landed, but with records kept nowhere: no delivery, so their spooled backups are sent again.
-        if (unkept.size > 0) throw [...unkept.values()][0];
-      }),
-    };
+    const late = attempt.then(() => {
+      // Landed, but with records kept nowhere: no delivery, so their spooled backups are sent again.
+      if (unkept.size > 0) throw [...unkept.values()][0];
+    });
+    // Handled here too: when the backup to the spool fails, its callers are refused and nobody waits
+    // for the late send, whose failure would otherwise be an unhandled rejection.
+    late.catch(() => "the drain loop reads the outcome when it still matters");
+    return { late };
   }
 
   #noteFailure(error: KafkaWriteError | undefined, events: number): void {
