@@ -40,13 +40,15 @@ export const readTopic = async (
       maxWaitTime: 200,
     });
   let stream: Awaited<ReturnType<typeof consume>>;
-  // A topic created a moment ago may not be in the metadata of the broker asked yet: asked again.
+  // A topic created a moment ago may not be in the metadata of the broker asked yet, and a group cannot
+  // be joined while its coordinator moves (a broker just killed): asked again.
   for (;;) {
     try {
       stream = await consume();
       break;
     } catch (error) {
-      if (!/unknown topic/i.test(String(error)) || Date.now() - started > timeoutMs) {
+      const transient = /unknown topic|JoinGroup|coordinator/i.test(`${error} ${(error as Error).message}`);
+      if (!transient || Date.now() - started > timeoutMs) {
         await consumer.close(true).catch(() => undefined);
         throw error;
       }
