@@ -202,7 +202,9 @@ describe("broker faults: every acknowledged event reaches Kafka", () => {
       await good.stop();
       const p99 = [...good.latencies].sort((a, b) => a - b)[Math.floor(good.latencies.length * 0.99)] ?? 0;
       console.log(`poisoned tenant: bystander p99 ${p99.toFixed(0)} ms over ${good.latencies.length} calls`);
-      expect(p99).toBeLessThan(1000);
+      // Held behind the poisoned topic, the bystander's calls would wait out the 2 s ack timeout; in
+      // full runs (four files at once on two cores) its slowest call took up to 1.25 s, alone 57 ms.
+      expect(p99).toBeLessThan(2000);
       const scenario = `one tenant's topic missing until ${POISONED_SPOOLED}+ events spooled`;
       expect(
         await audit(`${scenario} (bystander tenant)`, broker.brokers, bystander, good, Date.now(), rows),
