@@ -110,9 +110,14 @@ describe.each(runtimes)("the edge's durable queue in $name with the relay down",
     expect([inTime.status, inTime.queued]).toEqual([202, true]);
     await relay.restart();
 
-    const delivered = await readTopic(brokers, topicFor(tenant), 4, 30_000, (r) =>
-      /"item_id":"(in_time|warm)"/.test(r.value),
-    );
+    // Each in-time event once: a forward sent again (at least once) may repeat any event, the warm ones too.
+    const seen = new Set<string>();
+    const delivered = await readTopic(brokers, topicFor(tenant), 2, 30_000, (r) => {
+      const id = (JSON.parse(r.value) as { event_id: string }).event_id;
+      if (!/"item_id":"in_time"/.test(r.value) || seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
     const deliveredIds = delivered.map((r) => JSON.parse(r.value).event_id as string);
     expect(deliveredIds).toEqual(expect.arrayContaining(inTime.ids));
     const typed = delivered
