@@ -135,6 +135,12 @@ const spooled = async () => {
   return Number(/^relay_spool_events (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
 };
 
+/** The relay's V8 heap in use (its bound is scripts/relay.sh's RELAY_HEAP_MB). */
+const heapUsedMb = async () => {
+  const text = await (await fetch(`${relay.httpUrl}/metrics`)).text();
+  return Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1]) / 1048576);
+};
+
 /** Waits until the relay's spool is empty; how long that took. */
 const spoolDrained = async () => {
   const started = performance.now();
@@ -192,6 +198,15 @@ const warmUp = async (tenants: readonly string[]) => {
   for (; steps < 20; steps++) {
     await spoolDrained();
     const { step } = await load(tenants, 10);
+    // Shown as it goes: a phase whose Kafka does not settle takes minutes.
+    console.log(
+      JSON.stringify({
+        tenants: tenants.length,
+        warm_up_step: steps,
+        error_rate: step.error_rate,
+        p99_ms: step.p99_ms,
+      }),
+    );
     if (step.error_rate === 0 && step.p99_ms < 250) break;
   }
   return {
@@ -278,6 +293,7 @@ try {
       p99_ms: step.p99_ms,
       relay_cpu_us_per_event: step.cpu?.us_per_event.relay,
       relay_rss_mb: relay.memory.now(),
+      relay_heap_used_mb: await heapUsedMb(),
       after,
     };
     console.log(JSON.stringify(phase));

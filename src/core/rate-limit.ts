@@ -40,7 +40,12 @@ export class RateLimiter {
   private readonly now: () => number;
   private readonly maxBuckets: number;
 
-  constructor(limits: RateLimits, now: () => number, maxBuckets = 10_000) {
+  /**
+   * `maxBuckets` bounds memory (a bucket is about 150 bytes). It must exceed the active tenants and keys:
+   * 10,000 tenants sending in turn through a bound of 10,000 evicted each bucket before its next use, so
+   * every request found a full bucket and no tenant's limit held.
+   */
+  constructor(limits: RateLimits, now: () => number, maxBuckets = 200_000) {
     this.limits = limits;
     this.now = now;
     this.maxBuckets = maxBuckets;

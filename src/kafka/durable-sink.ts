@@ -28,6 +28,11 @@ export interface WritePathSettings {
   ackTimeoutMs: number;
   /** Events waiting for Kafka, all topics together, beyond which new ones go to the spool. */
   bufferMaxEvents: number;
+  /**
+   * Events waiting for Kafka in one topic (one tenant's share of the buffer), beyond which that topic's
+   * new ones go to its spool: one tenant's burst cannot fill the buffer and push the others' to disk.
+   */
+  bufferTopicMaxEvents: number;
   /** Events per second of one user in one topic beyond which the excess is spread (0: never). */
   hotKeyEventsPerSecond: number;
   /** Told of records the spool took instead of Kafka, by topic: the per-tenant quality figures count them. */
@@ -172,7 +177,11 @@ class TopicLane {
         this.#pending.push({ records, resolve, reject });
         this.#pendingEvents += records.length;
         shared.buffered += records.length;
-        if (shared.buffered > shared.settings.bufferMaxEvents) this.#overflow = true;
+        if (
+          this.#pendingEvents > shared.settings.bufferTopicMaxEvents ||
+          shared.buffered > shared.settings.bufferMaxEvents
+        )
+          this.#overflow = true;
         this.#flushSoon(
           this.#overflow || this.#pendingEvents >= shared.settings.flushAtEvents
             ? 0
@@ -258,6 +267,8 @@ class TopicLane {
       }
       // Spool this batch (late, failed, or none when the buffer overflowed) and everything behind it,
       // oldest first, then answer their callers.
+      if (this.#overflow)
+        this.#shared.metrics.bufferOverflowEvents.inc({ topic: this.topic }, this.#pendingEvents);
       this.#spooling = true;
       this.#overflow = false;
       const behind = this.#pending;

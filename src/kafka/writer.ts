@@ -40,6 +40,12 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       ...metric,
     }),
+    bufferOverflowEvents: new Counter({
+      name: `${prefix}_buffer_overflow_events_total`,
+      help: "Events sent to their topic's spool because the buffer was full: the topic's share (KAFKA_BUFFER_TOPIC_MAX_EVENTS) or all of it (KAFKA_BUFFER_MAX_EVENTS); only topics that overflowed are listed",
+      labelNames: ["topic"] as const,
+      ...metric,
+    }),
     spooledEvents: new Counter({
       name: `${prefix}_spooled_events_total`,
       help: "Events written to the spool",

@@ -92,6 +92,8 @@ export const RelaySettings = z
     KAFKA_BATCH_MAX_BYTES: int(900_000, 128 * 1024),
     /** Events waiting for Kafka at most; beyond it new events go to the spool (bounded memory). */
     KAFKA_BUFFER_MAX_EVENTS: int(20_000, 1),
+    /** Events waiting for Kafka in one tenant's topic at most (its share); beyond it they go to its spool. */
+    KAFKA_BUFFER_TOPIC_MAX_EVENTS: int(5000, 1),
     /**
      * A batch not acknowledged within this time is backed up to the spool so its callers can be answered;
      * the request goes on, and if it lands, the backup is not sent again.

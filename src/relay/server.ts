@@ -129,6 +129,7 @@ export const startRelay = async (
       ackTimeoutMs: settings.KAFKA_ACK_TIMEOUT_MS,
       requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
       bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,
+      bufferTopicMaxEvents: settings.KAFKA_BUFFER_TOPIC_MAX_EVENTS,
       spoolDir: settings.SPOOL_DIR,
       spoolMaxBytes: settings.SPOOL_MAX_BYTES,
       spoolTopicMaxBytes: settings.SPOOL_TOPIC_MAX_BYTES,

@@ -145,6 +145,8 @@ export class KafkaTracker {
         ackTimeoutMs: options.ackTimeoutMs ?? 5000,
         requestTimeoutMs: 60_000,
         bufferMaxEvents: 50_000,
+        // A tracker mostly writes one tenant; the share only matters to one writing many.
+        bufferTopicMaxEvents: 50_000,
         spoolDir: options.spoolDir,
         spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
         spoolTopicMaxBytes: options.spoolTopicMaxBytes ?? (options.spoolMaxBytes ?? 256 * 1024 * 1024) / 4,

@@ -56,6 +56,15 @@ describe("rate limits", () => {
     expect(take(limiter, "hot", one("t", 100))).toBe(0);
   });
 
+  it("hold each tenant to its limit with tens of thousands of tenants sending in turn", () => {
+    const limiter = new RateLimiter({ perKey: 1_000_000, perTenant: 1, tenantOverrides: {} }, clock().now);
+    const tenants = Array.from({ length: 50_000 }, (_, i) => `t${i}`);
+    for (const tenant of tenants) expect(take(limiter, "k", one(tenant, 1))).toBe(0);
+    // Each tenant's one event a second is spent: its second is refused, the first tenant's too.
+    expect(take(limiter, "k", one("t0", 1))).toBe(1);
+    expect(take(limiter, "k", one("t49999", 1))).toBe(1);
+  });
+
   it("count every event of a request against the key, also those of no valid tenant", () => {
     const limiter = new RateLimiter({ perKey: 100, perTenant: 1000, tenantOverrides: {} }, clock().now);
     expect(limiter.take("k", 100, new Map())).toBe(0); // 100 events with forged tenant ids

@@ -27,6 +27,7 @@ const SETTINGS: WritePathSettings = {
   maxBatchBytes: 900_000,
   ackTimeoutMs: 1000,
   bufferMaxEvents: 10_000,
+  bufferTopicMaxEvents: 10_000,
   hotKeyEventsPerSecond: 0,
 };
 

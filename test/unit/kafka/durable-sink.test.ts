@@ -18,6 +18,7 @@ const SETTINGS: WritePathSettings = {
   maxBatchBytes: 900_000,
   ackTimeoutMs: 50,
   bufferMaxEvents: 10_000,
+  bufferTopicMaxEvents: 10_000,
   hotKeyEventsPerSecond: 0,
 };
 
@@ -65,7 +66,12 @@ const setup = async (
   );
   const count = async (name: string) =>
     (await registry.getSingleMetric(`test_${name}`)?.get())?.values.reduce((n, v) => n + v.value, 0) ?? 0;
-  return { sink, producer, spools, deadLetters, count };
+  const values = async (name: string) =>
+    (await registry.getSingleMetric(`test_${name}`)?.get())?.values.map(({ labels, value }) => ({
+      labels,
+      value,
+    }));
+  return { sink, producer, spools, deadLetters, count, values };
 };
 
 describe("the durable sink (Kafka and spool in memory)", () => {
@@ -191,6 +197,24 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     await waitFor(() => producer.ids(A).length === 10);
     expect(producer.ids(A)).toEqual(records(A, 0, 10).map((r) => r.eventId));
     expect(await count("spooled_events_total")).toBeGreaterThan(0);
+  });
+
+  it("holds a topic to its share of the buffer: its burst goes to its own spool, another topic's events are sent", async () => {
+    const { sink, producer, count, values } = await setup({
+      bufferTopicMaxEvents: 5,
+      lingerMs: 20,
+      flushAtEvents: 1000,
+    });
+    const burst = Promise.all(Array.from({ length: 10 }, (_, i) => sink.write(records(A, i, 1))));
+    const bystander = Promise.all(Array.from({ length: 5 }, (_, i) => sink.write(records(B, i, 1))));
+    await Promise.all([burst, bystander]);
+    await waitFor(() => producer.ids(A).length === 10);
+    expect(producer.ids(A)).toEqual(records(A, 0, 10).map((r) => r.eventId));
+    expect(producer.ids(B)).toEqual(records(B, 0, 5).map((r) => r.eventId));
+    const overflow = await values("buffer_overflow_events_total");
+    // The sixth write went over the share: everything then waiting (the whole burst) went to the spool.
+    expect(overflow).toEqual([{ labels: { topic: A }, value: 10 }]);
+    expect(await count("spooled_events_total")).toBe(10);
   });
 
   it("resumes what an earlier sink left in its spools, before new records of the topic", async () => {
