@@ -106,6 +106,8 @@ interface Shared {
   deliveredAt: number;
   /** When a request last failed for the cluster's sake (unreachable, late), not for its topic's or records'. */
   clusterFailedAt: number;
+  /** When such a failure was last logged. */
+  clusterWarnedAt: number;
   /** Writes a quarantine record through the sink (its topic has a lane of its own). */
   quarantine(records: EventRecord[]): Promise<void>;
   /** A topic's spool grew or shrank: the gauges follow. */
@@ -363,10 +365,22 @@ class TopicLane {
     const { metrics, log } = this.#shared;
     metrics.kafkaFailures.inc(events);
     if (!this.#failing) {
-      log.warn(
-        { topic: this.topic, reason: error?.reason ?? "ACK_TIMEOUT", err: error },
-        "kafka did not take the records of a topic; spooling them",
-      );
+      const shared = this.#shared;
+      const reason = error?.reason ?? "ACK_TIMEOUT";
+      // The cluster's trouble turns every lane to its spool at once: one line a second says so, with the
+      // count, instead of one per topic (10,000 lines when 10,000 new tenants met a busy broker).
+      if (error instanceof KafkaWriteError && error.kind !== "retriable")
+        log.warn(
+          { topic: this.topic, reason, err: error },
+          "kafka did not take the records of a topic; spooling them",
+        );
+      else if (Date.now() - shared.clusterWarnedAt >= 1000) {
+        shared.clusterWarnedAt = Date.now();
+        log.warn(
+          { topic: this.topic, reason, err: error, failing_topics: shared.failingLanes + 1 },
+          "kafka did not take records in time; spooling them (topics that fail within the next second are not logged one by one)",
+        );
+      }
     }
     this.#setFailing(true, error);
   }
@@ -550,7 +564,13 @@ export class DurableSink implements RecordSink {
   private constructor(
     shared: Omit<
       Shared,
-      "buffered" | "failingLanes" | "deliveredAt" | "clusterFailedAt" | "quarantine" | "spoolChanged"
+      | "buffered"
+      | "failingLanes"
+      | "deliveredAt"
+      | "clusterFailedAt"
+      | "clusterWarnedAt"
+      | "quarantine"
+      | "spoolChanged"
     >,
   ) {
     this.#shared = {
@@ -559,6 +579,7 @@ export class DurableSink implements RecordSink {
       failingLanes: 0,
       deliveredAt: 0,
       clusterFailedAt: 0,
+      clusterWarnedAt: 0,
       quarantine: (records) => this.write(records),
       spoolChanged: (topic, bytes) => {
         // Only topics holding something are listed: thousands of tenants, few of them spooling.

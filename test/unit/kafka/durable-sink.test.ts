@@ -49,6 +49,7 @@ const waitFor = async (check: () => boolean, ms = 5000) => {
 const setup = async (
   settings: Partial<WritePathSettings> = {},
   shared?: { producer: MemoryProducer; spools: ReturnType<typeof memorySpoolStore> },
+  log = pino({ level: "silent" }),
 ) => {
   const producer = shared?.producer ?? new MemoryProducer();
   const spools = shared?.spools ?? memorySpoolStore();
@@ -61,7 +62,7 @@ const setup = async (
     spools,
     { ...SETTINGS, ...settings },
     metrics,
-    pino({ level: "silent" }),
+    log,
     deadLetterFile,
   );
   const count = async (name: string) =>
@@ -215,6 +216,25 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     // The sixth write went over the share: everything then waiting (the whole burst) went to the spool.
     expect(overflow).toEqual([{ labels: { topic: A }, value: 10 }]);
     expect(await count("spooled_events_total")).toBe(10);
+  });
+
+  it("says once a second, not once per topic, that a late cluster sent thousands of topics to their spools", async () => {
+    const lines: { msg: string }[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const producer = new MemoryProducer();
+    let resume: () => void = () => {};
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    producer.behaviour = () => paused;
+    const { sink } = await setup({}, { producer, spools: memorySpoolStore() }, log);
+    const topics = Array.from({ length: 1000 }, (_, i) => `user-behaviors-t${i}`);
+    await Promise.all(topics.map((topic) => sink.write(records(topic, 0, 1))));
+    expect(sink.failingTopics).toBe(1000);
+    const spooling = lines.filter((line) => line.msg.startsWith("kafka did not take records in time"));
+    expect(spooling).toHaveLength(1);
+    resume();
+    await waitFor(() => sink.failingTopics === 0);
   });
 
   it("resumes what an earlier sink left in its spools, before new records of the topic", async () => {
