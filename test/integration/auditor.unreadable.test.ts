@@ -6,7 +6,7 @@
 import { Admin, ProduceAcks, Producer, stringSerializers } from "@platformatic/kafka";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { type Auditor, startAuditor, startStandaloneAuditor } from "../../src/relay/auditor.ts";
 import { loadSettings } from "../../src/relay/config.ts";
@@ -17,13 +17,7 @@ import { uniqueName } from "../support/random.ts";
 const brokers = inject("kafkaBrokers");
 const silent = pino({ level: "silent" });
 
-const waitFor = async (what: string, check: () => boolean | Promise<boolean>, ms = 60_000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the poll's pace
-  }
-};
+const WAIT = { timeout: 60_000, interval: 100 };
 
 /** A metric's values by label set, as `label=value,…` → value. */
 const values = async (registry: Registry, name: string) =>
@@ -90,10 +84,8 @@ describe("the auditor, on records that are no event", () => {
     );
     auditors.push(auditor);
 
-    await waitFor(
-      "every record read and the lag measured as 0",
-      () => auditor.audited === 9 && auditor.lag === 0,
-    );
+    // Every record read and the lag measured as 0.
+    await vi.waitFor(() => expect([auditor.audited, auditor.lag]).toEqual([9, 0]), WAIT);
     expect(auditor.lagByTenant.has(tenant)).toBe(false);
     expect(await values(registry, "auditor_records_total")).toEqual(
       new Map([
@@ -148,13 +140,14 @@ describe("the auditor, on records that are no event", () => {
       throw new Error("the store is down");
     };
     const stuck = start({ current: failing, version: failing }, registry);
-    await waitFor("the stuck auditor's lag", () => stuck.lagByTenant.get(tenant) === 3);
+    await vi.waitFor(() => expect(stuck.lagByTenant.get(tenant)).toBe(3), WAIT);
     expect(stuck.lag).toBe(3);
     expect(await values(registry, "auditor_tenant_lag_records")).toEqual(new Map([[`tenant=${tenant}`, 3]]));
     await stuck.close();
 
     const none = async () => undefined;
     const healthy = start({ current: none, version: none });
-    await waitFor("the healthy auditor to catch up", () => healthy.audited === 3 && healthy.lag === 0);
+    // The healthy auditor catches up.
+    await vi.waitFor(() => expect([healthy.audited, healthy.lag]).toEqual([3, 0]), WAIT);
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { quarantineRecord } from "../../../src/core/index.ts";
 import {
   type DeadLetterBounds,
@@ -19,17 +19,9 @@ import { DurableSink, type WritePathSettings } from "../../../src/kafka/durable-
 import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
 import { type EventRecord, KafkaWriteError, TopicsUnwrittenError } from "../../../src/kafka/records.ts";
 import { kafkaWriterMetrics } from "../../../src/kafka/writer.ts";
+import { TEST_WRITE_PATH } from "../../support/write-path.ts";
 
-const SETTINGS: WritePathSettings = {
-  flushAtEvents: 100,
-  lingerMs: 5,
-  maxBatchEvents: 1000,
-  maxBatchBytes: 900_000,
-  ackTimeoutMs: 1000,
-  bufferMaxEvents: 10_000,
-  bufferTopicMaxEvents: 10_000,
-  hotKeyEventsPerSecond: 0,
-};
+const SETTINGS: WritePathSettings = { ...TEST_WRITE_PATH, ackTimeoutMs: 1000 };
 
 const A = "user-behaviors-a";
 const B = "user-behaviors-b";
@@ -49,14 +41,6 @@ const refusal = (tenant: string, id: string): EventRecord => ({
   ),
   eventId: "",
 });
-
-const waitFor = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the poll's pace
-  }
-};
 
 /** Bytes of a record's line in the file (its documented format). */
 const lineBytes = (r: EventRecord, reason = "POLICY_VIOLATION") =>
@@ -184,14 +168,20 @@ describe("the write path with bounded dead letters", () => {
       sent.some((r) => r.eventId === "a_1") || sent[0]?.topic === `${A}-rejected`
         ? new KafkaWriteError("record", "POLICY_VIOLATION", "policy")
         : undefined;
-    await waitFor(() => producer.requests.filter((r) => r[0]?.topic === `${A}-rejected`).length >= 2);
+    await vi.waitFor(
+      () =>
+        expect(
+          producer.requests.filter((r) => r[0]?.topic === `${A}-rejected`).length,
+        ).toBeGreaterThanOrEqual(2),
+      { timeout: 5000, interval: 5 },
+    );
     expect(spools.spools.get(A)?.events).toBe(1);
     expect(sink.kafkaAvailable).toBe(true);
     expect(await lines()).toEqual([]);
 
     // The quarantine topic takes it now (its policy fixed): the event leaves the spool for it.
     producer.behaviour = refusing(A);
-    await waitFor(() => spools.spools.get(A)?.events === 0, 10_000);
+    await vi.waitFor(() => expect(spools.spools.get(A)?.events).toBe(0), { timeout: 10_000, interval: 5 });
     const kept = (producer.delivered.get(`${A}-rejected`) ?? []).map((r) => JSON.parse(r.value));
     expect(kept).toEqual([
       expect.objectContaining({

@@ -10,17 +10,9 @@ import {
   TopicsUnwrittenError,
 } from "../../../src/kafka/records.ts";
 import { kafkaWriterMetrics } from "../../../src/kafka/writer.ts";
+import { TEST_WRITE_PATH } from "../../support/write-path.ts";
 
-const SETTINGS: WritePathSettings = {
-  flushAtEvents: 100,
-  lingerMs: 5,
-  maxBatchEvents: 1000,
-  maxBatchBytes: 900_000,
-  ackTimeoutMs: 50,
-  bufferMaxEvents: 10_000,
-  bufferTopicMaxEvents: 10_000,
-  hotKeyEventsPerSecond: 0,
-};
+const SETTINGS = TEST_WRITE_PATH;
 
 const A = "user-behaviors-a";
 const B = "user-behaviors-b";
