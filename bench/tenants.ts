@@ -5,6 +5,8 @@
 // reported apart), then measures `SECONDS` of load: calls answered, p99 and the relay's CPU per event
 // (from /proc). After each phase one tracked event and one admin call show the relay answers normally.
 //   npm run bench:tenants        (TENANTS=1,100 SECONDS=10 OUTAGE_SECONDS=20 for a short run)
+// BENCH_RUN=<name> KEEP_TOPICS=1 keeps the tenants' topics for the next run of that name: making 10,000
+// topics takes Kafka minutes, which a profile of the steady state need not wait for each time.
 // Writes bench/results/<date>-tenants.json after each phase; docs/tenant-directory.md quotes the last run.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -23,7 +25,7 @@ const KEY = "bench_tenants_key";
 const ADMIN = "bench_tenants_admin";
 const brokers = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
 const devDir = process.env.BEHAVIOR_INGEST_DEV_DIR ?? join(import.meta.dirname, "..", ".dev");
-const run = Date.now().toString(36);
+const run = process.env.BENCH_RUN ?? Date.now().toString(36);
 
 const relay = await startRelay({
   RELAY_API_KEYS: `${KEY}=*`,
@@ -276,7 +278,7 @@ try {
     };
     console.log(JSON.stringify(outage));
     save();
-    await deleteTopics(tenants);
+    if (!process.env.KEEP_TOPICS) await deleteTopics(tenants);
   }
 
   for (const n of TENANTS) {
@@ -299,7 +301,7 @@ try {
     console.log(JSON.stringify(phase));
     phases.push(phase);
     save();
-    await deleteTopics(tenants);
+    if (!process.env.KEEP_TOPICS) await deleteTopics(tenants);
   }
 } finally {
   await relay.stop();

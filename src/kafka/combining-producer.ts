@@ -1,8 +1,17 @@
+import pLimit from "p-limit";
 import type { EventRecord, KafkaWriteError, RecordProducer } from "./records.ts";
 import type { TopicProvisioner } from "./topics.ts";
 
 /** Produce requests of combined sends under way at once: one retrying stuck topic does not hold the rest. */
 const REQUESTS_IN_FLIGHT = 4;
+
+/**
+ * Sends made alone (a suspect topic's, and those of a combined request that failed) under way at once.
+ * The client queues each send's requests on its connection, and when a connection closes it fails the
+ * queued ones recursively: 10,000 queued single sends overflowed the stack and took the process down.
+ * The idempotent client sends one produce request per broker at a time anyway.
+ */
+const ALONE_IN_FLIGHT = 16;
 
 /**
  * Most bytes of records in one combined request. Kafka bounds each partition's record batch
@@ -18,6 +27,13 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
+/** Sends waiting to be combined into one request, and how many of those requests are under way. */
+interface Queue {
+  sends: Waiting[];
+  inFlight: number;
+  maxInFlight: number;
+}
+
 /**
  * Sends of different topics that wait together go to Kafka in one produce request; each send's topics are
  * created first when they are new (TopicProvisioner). The write path keeps
@@ -27,74 +43,113 @@ interface Waiting {
  * the requests stay as few as with one tenant. Each lane still has at most one send under way, so order
  * within a topic is unchanged.
  *
- * Only topics Kafka has taken a send for are combined: a new topic's sends, and those of a topic whose last
- * send failed, go alone (and outside the limit on requests in flight), so a missing topic, whose requests
- * retry until they time out, never holds back another tenant's records. When a combined request fails all
- * the same (a topic that went bad since), each of its sends is tried alone, so the failure is that
- * tenant's only. A failure after the request reached the broker may have left other topics' records
- * written: those sent again alone are counted by `onResentAfterFailure` as possible duplicates.
+ * A topic is proven (Kafka took a send of it), new, or suspect (a send of it failed where others
+ * succeeded, or Kafka refused the topic itself). Proven topics' sends are combined. New topics' sends are
+ * combined among themselves, one request at a time, beside the proven ones: a missing topic, whose request
+ * retries until it times out, holds back only other new tenants' first records, once. (Sending each new
+ * topic alone made a cold start of 10,000 new tenants a queue of 10,000 requests, one after another, that
+ * took minutes and timed out.) A suspect topic's sends go alone until Kafka takes one.
+ *
+ * When a combined request fails, each of its sends is tried alone, so a failure is its own tenant's only;
+ * those that fail alone while others succeed become suspect. When all fail the trouble is the cluster's
+ * (unreachable, late): nobody becomes suspect, and their retries (from the lanes' spools) stay combined
+ * instead of turning into thousands of single requests. A failure after the request reached the broker may
+ * have left other topics' records written: those sent again alone are counted by `onResentAfterFailure`
+ * as possible duplicates.
  */
 export const combiningProducer = (
   inner: RecordProducer,
   topics: Pick<TopicProvisioner, "ensure">,
   onResentAfterFailure: (events: number) => void,
 ): RecordProducer => {
-  const waiting: Waiting[] = [];
-  let inFlight = 0;
+  const proven: Queue = { sends: [], inFlight: 0, maxInFlight: REQUESTS_IN_FLIGHT };
+  const probation: Queue = { sends: [], inFlight: 0, maxInFlight: 1 };
   /** Topics whose last send Kafka took. */
-  const proven = new Set<string>();
+  const provenTopics = new Set<string>();
+  /** Topics whose sends go alone. */
+  const suspectTopics = new Set<string>();
+
+  const solo = pLimit(ALONE_IN_FLIGHT);
+  const sendAlone = (records: readonly EventRecord[]) => solo(() => inner.send(records));
 
   const topicsOf = (records: readonly EventRecord[]) => new Set(records.map((record) => record.topic));
-  /** One send in a request of its own; its topics are proven or not by how it went. */
+  const took = (records: readonly EventRecord[]) => {
+    for (const topic of topicsOf(records)) {
+      provenTopics.add(topic);
+      suspectTopics.delete(topic);
+    }
+  };
+  /** A send failed on its own: its topics are suspect when the failure is surely theirs. */
+  const failed = (records: readonly EventRecord[], error: unknown, othersSucceeded: boolean) => {
+    if (!othersSucceeded && (error as KafkaWriteError).kind !== "topic") return;
+    for (const topic of topicsOf(records)) {
+      provenTopics.delete(topic);
+      suspectTopics.add(topic);
+    }
+  };
+
+  /** One send in a request of its own. */
   const alone = async (records: readonly EventRecord[]) => {
     try {
-      await inner.send(records);
+      await sendAlone(records);
     } catch (error) {
-      for (const topic of topicsOf(records)) proven.delete(topic);
+      failed(records, error, false);
       throw error;
     }
-    for (const topic of topicsOf(records)) proven.add(topic);
+    took(records);
   };
-  const sendAlone = (send: Waiting) => alone(send.records).then(send.resolve, send.reject);
 
-  const next = () => {
-    while (inFlight < REQUESTS_IN_FLIGHT && waiting.length > 0) {
+  const next = (queue: Queue) => {
+    while (queue.inFlight < queue.maxInFlight && queue.sends.length > 0) {
       let bytes = 0;
       let taken = 0;
-      for (const send of waiting) {
+      for (const send of queue.sends) {
         if (taken > 0 && bytes + send.bytes > COMBINED_MAX_BYTES) break;
         bytes += send.bytes;
         taken++;
       }
-      const sends = waiting.splice(0, taken);
-      inFlight++;
-      const done = sends.length === 1 ? sendAlone(sends[0] as Waiting) : sendCombined(sends);
-      void done.finally(() => {
-        inFlight--;
-        next();
+      const sends = queue.sends.splice(0, taken);
+      queue.inFlight++;
+      void sendCombined(sends).finally(() => {
+        queue.inFlight--;
+        next(queue);
       });
     }
   };
 
   const sendCombined = async (sends: Waiting[]) => {
     try {
-      await inner.send(sends.flatMap((send) => send.records));
+      await inner.send(sends.length === 1 ? (sends[0] as Waiting).records : sends.flatMap((s) => s.records));
     } catch (error) {
+      if (sends.length === 1) {
+        const [send] = sends as [Waiting];
+        failed(send.records, error, false);
+        send.reject(error);
+        return;
+      }
       // The client says what was produced once the request went out; a failure before (a topic missing
       // from the metadata, a broker out of reach) wrote nothing.
       const written =
         ((error as KafkaWriteError).cause as { produced?: unknown } | undefined)?.produced !== undefined;
-      await Promise.all(
-        sends.map((send) =>
-          alone(send.records).then(() => {
-            if (written) onResentAfterFailure(send.records.length);
-            send.resolve();
-          }, send.reject),
-        ),
-      );
+      const outcomes = await Promise.allSettled(sends.map((send) => sendAlone(send.records)));
+      const someSucceeded = outcomes.some((outcome) => outcome.status === "fulfilled");
+      outcomes.forEach((outcome, i) => {
+        const send = sends[i] as Waiting;
+        if (outcome.status === "rejected") {
+          failed(send.records, outcome.reason, someSucceeded);
+          send.reject(outcome.reason);
+          return;
+        }
+        took(send.records);
+        if (written) onResentAfterFailure(send.records.length);
+        send.resolve();
+      });
       return;
     }
-    for (const send of sends) send.resolve();
+    for (const send of sends) {
+      took(send.records);
+      send.resolve();
+    }
   };
 
   return {
@@ -103,14 +158,15 @@ export const combiningProducer = (
       // topic creation holds back its own records only.
       const named = topicsOf(records);
       await Promise.all([...named].map((topic) => topics.ensure(topic)));
-      if ([...named].some((topic) => !proven.has(topic))) return alone(records);
+      if ([...named].some((topic) => suspectTopics.has(topic))) return alone(records);
+      const queue = [...named].every((topic) => provenTopics.has(topic)) ? proven : probation;
       return new Promise<void>((resolve, reject) => {
         let bytes = 0;
         for (const record of records) bytes += record.value.length + record.key.length;
-        waiting.push({ records, bytes, resolve, reject });
+        queue.sends.push({ records, bytes, resolve, reject });
         // Sends of one turn of the event loop go together: the lanes whose linger timers fired in it, and
         // those one call flushed at once.
-        if (waiting.length === 1) setImmediate(next);
+        if (queue.sends.length === 1) setImmediate(() => next(queue));
       });
     },
     close: () => inner.close(),

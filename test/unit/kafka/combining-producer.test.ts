@@ -78,7 +78,7 @@ describe("combining produce requests", () => {
     expect(resent()).toBe(2);
   });
 
-  it("sends a new topic's records, and a failing topic's, alone: they never hold back proven topics", async () => {
+  it("sends new topics' records apart from proven ones: a missing topic never holds back a proven tenant", async () => {
     const { kafka, producer, proven } = setUp();
     await proven("user-behaviors-a", "user-behaviors-b");
     let release: () => void = () => undefined;
@@ -107,6 +107,50 @@ describe("combining produce requests", () => {
         ]),
       ),
     );
+    expect(kafka.requests).toHaveLength(1);
+  });
+
+  it("combines the first sends of 1,000 new tenants instead of sending each alone", async () => {
+    const { kafka, producer } = setUp();
+    const topics = Array.from({ length: 1000 }, (_, i) => `user-behaviors-new${i}`);
+    await Promise.all(topics.map((topic) => producer.send([record(topic, `${topic}-1`)])));
+    expect(kafka.requests).toHaveLength(1);
+    for (const topic of topics) expect(kafka.ids(topic)).toEqual([`${topic}-1`]);
+  });
+
+  it("sends a topic that failed where others succeeded alone until Kafka takes it again", async () => {
+    const { kafka, producer, proven } = setUp();
+    await proven("user-behaviors-a", "user-behaviors-b", "user-behaviors-sick");
+    // A partition without a leader: retriable, yet only that topic's.
+    const leaderless = new KafkaWriteError("retriable", "NOT_LEADER_OR_FOLLOWER", "no leader");
+    kafka.behaviour = (records) =>
+      records.some((r) => r.topic === "user-behaviors-sick") ? leaderless : undefined;
+    const sendAll = (n: number) =>
+      Promise.allSettled(
+        ["a", "b", "sick"].map((name) => producer.send([record(`user-behaviors-${name}`, `${name}${n}`)])),
+      );
+    expect((await sendAll(1)).map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+    kafka.requests.length = 0;
+    expect((await sendAll(2)).map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+    // The suspect goes alone, the others still together: no combined request failed this time.
+    expect(kafka.requests.map((r) => r.map((x) => x.eventId))).toEqual([["sick2"], ["a2", "b2"]]);
+    kafka.behaviour = () => undefined;
+    kafka.requests.length = 0;
+    await producer.send([record("user-behaviors-sick", "sick3")]);
+    await sendAll(4);
+    expect(kafka.requests.map((r) => r.length)).toEqual([1, 3]);
+  });
+
+  it("keeps topics combined when all of a request's sends fail alone too: the cluster's trouble, not theirs", async () => {
+    const { kafka, producer, proven } = setUp();
+    const topics = Array.from({ length: 50 }, (_, i) => `user-behaviors-t${i}`);
+    await proven(...topics);
+    kafka.behaviour = () => new KafkaWriteError("retriable", "REQUEST_TIMED_OUT", "the broker is late");
+    const outcomes = await Promise.allSettled(topics.map((topic) => producer.send([record(topic, "x")])));
+    expect(outcomes.every((o) => o.status === "rejected")).toBe(true);
+    kafka.behaviour = () => undefined;
+    kafka.requests.length = 0;
+    await Promise.all(topics.map((topic) => producer.send([record(topic, "y")])));
     expect(kafka.requests).toHaveLength(1);
   });
 
