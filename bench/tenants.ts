@@ -197,7 +197,7 @@ const warmUp = async (tenants: readonly string[]) => {
   const first = await round(tenants);
   const first_round_ms = Math.round(performance.now() - started);
   let steps = 0;
-  for (; steps < 20; steps++) {
+  for (; steps < Number(process.env.WARM_UP_STEPS ?? 20); steps++) {
     await spoolDrained();
     const { step } = await load(tenants, 10);
     // Shown as it goes: a phase whose Kafka does not settle takes minutes.

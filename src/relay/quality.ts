@@ -15,6 +15,7 @@ import {
   jsonOfAnything,
   OTHER,
   type QualityCell,
+  type QualityCounts,
   type QualitySource,
   type QuarantineReason,
   structureProblem,
@@ -243,23 +244,33 @@ export class QualityRecorder {
     return tenantId;
   }
 
-  /** Adds a call's tallies to their cells and to Prometheus: one increment per label set, not per event. */
+  /**
+   * Adds a call's tallies to their cells, and to Prometheus once per label set: past the first 100
+   * tenants all share the label `other`, so a call over 100 tenants is a few increments, not hundreds.
+   */
   #add(source: QualitySource, tallies: Map<string, Tally>): void {
+    const byLabels = new Map<string, { tenant: string; scenario: string; counts: QualityCounts }>();
+    const issuesByLabels = new Map<string, { labels: Record<string, string>; count: number }>();
+    const hour = hourOf(this.#now());
     for (const tally of tallies.values()) {
       const { tenantId, scenario, producer, validated, counts } = tally;
       addCounts(this.#cell(tenantId, source, scenario, producer, validated).counts, counts);
       const tenant = this.#tenants.label("", tenantId);
-      const labels = { source, tenant, scenario: tenant === OTHER ? OTHER : scenario };
-      this.received.inc(labels, counts.received);
-      if (counts.accepted > counts.warned)
-        this.accepted.inc({ ...labels, warned: "false" }, counts.accepted - counts.warned);
-      if (counts.warned > 0) this.accepted.inc({ ...labels, warned: "true" }, counts.warned);
-      for (const [reason, n] of Object.entries(counts.reasons)) this.refused.inc({ ...labels, reason }, n);
+      const scenarioLabel = tenant === OTHER ? OTHER : scenario;
+      const labelKey = `${tenant}\u0000${scenarioLabel}`;
+      let labelled = byLabels.get(labelKey);
+      if (labelled === undefined) {
+        labelled = { tenant, scenario: scenarioLabel, counts: emptyCounts() };
+        byLabels.set(labelKey, labelled);
+      }
+      addCounts(labelled.counts, counts);
       for (const issue of tally.issues.values()) {
         const { path, code, severity, count, example } = issue;
         const field = tenant === OTHER ? { field: OTHER, code: OTHER } : { field: path, code };
-        this.issues.inc({ source, tenant, severity, ...field }, count);
-        const hour = hourOf(this.#now());
+        const issueLabelKey = `${tenant}\u0000${severity}\u0000${field.field}\u0000${field.code}`;
+        const seenLabels = issuesByLabels.get(issueLabelKey);
+        if (seenLabels !== undefined) seenLabels.count += count;
+        else issuesByLabels.set(issueLabelKey, { labels: { source, tenant, severity, ...field }, count });
         const key = [tenantId, hour, source, severity, code, path].join("|");
         const seen = this.#issues.get(key);
         if (seen !== undefined) seen.count += count;
@@ -267,6 +278,15 @@ export class QualityRecorder {
           this.#issues.set(key, { tenantId, hour, source, path, code, severity, count, example: example() });
       }
     }
+    for (const { tenant, scenario, counts } of byLabels.values()) {
+      const labels = { source, tenant, scenario };
+      this.received.inc(labels, counts.received);
+      if (counts.accepted > counts.warned)
+        this.accepted.inc({ ...labels, warned: "false" }, counts.accepted - counts.warned);
+      if (counts.warned > 0) this.accepted.inc({ ...labels, warned: "true" }, counts.warned);
+      for (const [reason, n] of Object.entries(counts.reasons)) this.refused.inc({ ...labels, reason }, n);
+    }
+    for (const { labels, count } of issuesByLabels.values()) this.issues.inc(labels, count);
   }
 
   /** The verdicts of one call from `source`, answered in `ms` (each tenant of the call counts the call once). */

@@ -78,6 +78,34 @@ describe("quality counts", () => {
     ).toHaveLength(3);
   });
 
+  it("counts a call whose events span 200 tenants under the same series as 200 calls would", async () => {
+    const registry = new Registry();
+    const quality = new QualityRecorder({
+      registry,
+      log,
+      now: () => NOW,
+      bounds: { tenants: 3, scenarios: 2, fields: 2, producers: 1 },
+    });
+    const inputs = Array.from({ length: 200 }, (_, t) => ({ tenant_id: `t${t}`, scenario_id: "s0" }));
+    quality.call(
+      "relay",
+      inputs,
+      inputs.map((_, t) => (t % 2 === 0 ? refusal("f0", "required") : { ok: true, warnings: [] })),
+      3,
+    );
+    const series = (await registry.getMetricsAsJSON()).flatMap((m) =>
+      m.values.map((v) => ({ name: m.name, ...v })),
+    );
+    const of = (name: string, tenant: string) =>
+      series.filter((s) => s.name === name && s.labels.tenant === tenant).reduce((n, s) => n + s.value, 0);
+    expect(of("quality_events_received_total", "other")).toBe(197);
+    expect(of("quality_events_received_total", "t1")).toBe(1);
+    expect(of("quality_events_accepted_total", "other")).toBe(99);
+    expect(of("quality_events_refused_total", "other")).toBe(98);
+    expect(of("quality_field_issues_total", "other")).toBe(98);
+    expect(of("quality_field_issues_total", "t0")).toBe(1);
+  });
+
   it("counts each verdict once, skips forbidden and tenant-less events, and keeps counts a failed flush could not store", async () => {
     let fail = true;
     const stored: QualityCell[] = [];
