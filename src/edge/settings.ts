@@ -25,8 +25,13 @@ export const EdgeSettings = z
     BODY_TIMEOUT_MS: int(10_000, 100),
     /** Request-body bytes an isolate holds at once (raw and inflated); beyond it 429 `overloaded`. */
     BODY_BUDGET_BYTES: int(8 * 1024 * 1024, 1024 * 1024),
-    /** How long one call to the relay may take before it counts as unreachable (and events are queued). */
-    FORWARD_TIMEOUT_MS: int(3000, 100),
+    /**
+     * How long one call to the relay may take before it counts as unreachable (and events are queued).
+     * Longer than the relay's own deadline for Kafka (KAFKA_ACK_TIMEOUT_MS, 5 s, after which it answers
+     * from its spool): an edge that gives up first queues events the relay then writes, and sends them
+     * again from its queue, twice in the topic.
+     */
+    FORWARD_TIMEOUT_MS: int(8000, 100),
     /** Queue retry schedule: the first delay, doubling up to the longest… */
     QUEUE_RETRY_BASE_SECONDS: int(10, 1).pipe(z.number().max(MAX_QUEUE_DELAY_SECONDS)),
     QUEUE_RETRY_MAX_SECONDS: int(1200, 1).pipe(z.number().max(MAX_QUEUE_DELAY_SECONDS)),

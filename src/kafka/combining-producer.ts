@@ -43,12 +43,13 @@ interface Queue {
  * the requests stay as few as with one tenant. Each lane still has at most one send under way, so order
  * within a topic is unchanged.
  *
- * A topic is proven (Kafka took a send of it), new, or suspect (a send of it failed where others
- * succeeded, or Kafka refused the topic itself). Proven topics' sends are combined. New topics' sends are
- * combined among themselves, one request at a time, beside the proven ones: a missing topic, whose request
- * retries until it times out, holds back only other new tenants' first records, once. (Sending each new
- * topic alone made a cold start of 10,000 new tenants a queue of 10,000 requests, one after another, that
- * took minutes and timed out.) A suspect topic's sends go alone until Kafka takes one.
+ * A topic is proven (Kafka took a send of it), new (made or found by the TopicProvisioner, never sent
+ * yet), or suspect (a send of it failed where others succeeded, Kafka refused the topic itself, or it
+ * could be neither made nor found). Proven topics' sends are combined. New topics' sends are combined
+ * among themselves, one request at a time, beside the proven ones. (Sending each new topic alone made a
+ * cold start of 10,000 new tenants a queue of 10,000 requests, one after another, that took minutes and
+ * timed out.) A suspect topic's sends go alone, so that a missing topic, whose request retries until it
+ * times out, holds back no other tenant's records; until Kafka takes one.
  *
  * When a combined request fails, each of its sends is tried alone, so a failure is its own tenant's only;
  * those that fail alone while others succeed become suspect. When all fail the trouble is the cluster's
@@ -157,8 +158,10 @@ export const combiningProducer = (
       // Each send's topics are made (when auto-creation is on) before it joins others: a new tenant's
       // topic creation holds back its own records only.
       const named = topicsOf(records);
-      await Promise.all([...named].map((topic) => topics.ensure(topic)));
-      if ([...named].some((topic) => suspectTopics.has(topic))) return alone(records);
+      const there = await Promise.all([...named].map((topic) => topics.ensure(topic)));
+      // A topic that could be neither made nor found is sent alone: its request retries until it times out.
+      if (there.includes(false) || [...named].some((topic) => suspectTopics.has(topic)))
+        return alone(records);
       const queue = [...named].every((topic) => provenTopics.has(topic)) ? proven : probation;
       return new Promise<void>((resolve, reject) => {
         let bytes = 0;

@@ -44,17 +44,22 @@ interface Creation {
 
 /**
  * Creates topics with the tenant-topic settings (partitions, replicas, min.insync.replicas, retention),
- * remembering those it has seen. With `autoCreate`, a writer calls `ensure` before its first write to a
- * topic; without, `ensure` does nothing and a missing topic is a topic-level failure of that topic's
- * writes (they wait in its spool) until an operator runs `npm run topics -- ensure <tenant>`.
+ * remembering those it has seen. A writer calls `ensure` before its first write to a topic: with
+ * `autoCreate` it creates the topic; without, it only looks the topic up, and a missing topic is a
+ * topic-level failure of that topic's writes (they wait in its spool) until an operator runs
+ * `npm run topics -- ensure <tenant>`. Either way `ensure` says whether the topic is known to be there,
+ * so that a writer sends a topic it cannot vouch for on its own.
  *
- * Topics asked for in the same turn of the event loop are created together, 500 a request: 10,000 new
- * tenants in one minute made 20,000 admin requests one by one (a metadata request and a CreateTopics
- * each), and their first records waited for them.
+ * Topics asked for in the same turn of the event loop are created (or looked up) together, 500 a
+ * request: 10,000 new tenants in one minute made 20,000 admin requests one by one (a metadata request
+ * and a CreateTopics each), and their first records waited for them.
  */
 export class TopicProvisioner {
   readonly #known = new Map<string, Promise<"created" | "existing">>();
   #asked: Creation[] = [];
+  /** Topics found by a lookup (auto-creation off); a missing one is looked up again next time. */
+  readonly #found = new Set<string>();
+  #lookups: { topic: string; resolve: (found: boolean) => void }[] = [];
 
   readonly admin: Admin;
   readonly settings: TopicSettings;
@@ -65,13 +70,44 @@ export class TopicProvisioner {
   }
 
   /**
-   * Before a write: creates the topic when auto-creation is on. Best effort: whatever stops the creation
-   * (a user that may not create topics, a topic an operator made meanwhile, an unreachable cluster), the
-   * produce request that follows says whether the topic can be written, and its failure is classified.
+   * Before a write: creates the topic when auto-creation is on, else looks it up; whether it is known
+   * to be there. Never fails: whatever stops the creation (a user that may not create topics, an
+   * unreachable cluster), the produce request that follows says whether the topic can be written.
    */
-  async ensure(topic: string): Promise<void> {
-    if (!this.settings.autoCreate) return;
-    await this.create(topic).catch(() => "the produce request decides");
+  async ensure(topic: string): Promise<boolean> {
+    if (this.settings.autoCreate)
+      return this.create(topic).then(
+        () => true,
+        () => false,
+      );
+    if (this.#found.has(topic)) return true;
+    return new Promise((resolve) => {
+      this.#lookups.push({ topic, resolve });
+      if (this.#lookups.length === 1) setImmediate(() => void this.#lookUpAsked());
+    });
+  }
+
+  async #lookUpAsked(): Promise<void> {
+    const lookups = this.#lookups;
+    this.#lookups = [];
+    for (let i = 0; i < lookups.length; i += TOPICS_PER_REQUEST) {
+      const some = lookups.slice(i, i + TOPICS_PER_REQUEST);
+      // Not retried: a topic not found now is sent on its own, which decides.
+      const exists = (topics: string[]) =>
+        this.admin.metadata({ topics, forceUpdate: true, retries: 0 }).then(
+          () => true,
+          () => false,
+        );
+      // One missing topic fails the whole lookup: then each is looked up on its own.
+      const all = await exists(some.map((lookup) => lookup.topic));
+      await Promise.all(
+        some.map(async ({ topic, resolve }) => {
+          const found = all || (await exists([topic]));
+          if (found) this.#found.add(topic);
+          resolve(found);
+        }),
+      );
+    }
   }
 
   /** Creates a topic unless it exists; a failure is not remembered, so the next call tries again. */

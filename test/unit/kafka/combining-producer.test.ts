@@ -14,6 +14,7 @@ const setUp = () => {
     {
       ensure: async (topic) => {
         ensured.push(topic);
+        return !topic.endsWith("-unknown");
       },
     },
     (events) => {
@@ -108,6 +109,19 @@ describe("combining produce requests", () => {
       ),
     );
     expect(kafka.requests).toHaveLength(1);
+  });
+
+  it("sends a topic that could be neither made nor found alone, apart from other new topics", async () => {
+    const { kafka, producer } = setUp();
+    await Promise.all(
+      ["user-behaviors-a", "user-behaviors-x-unknown", "user-behaviors-b"].map((topic) =>
+        producer.send([record(topic, topic)]),
+      ),
+    );
+    expect(kafka.requests.map((r) => r.map((x) => x.topic).sort())).toEqual([
+      ["user-behaviors-x-unknown"],
+      ["user-behaviors-a", "user-behaviors-b"],
+    ]);
   });
 
   it("combines the first sends of 1,000 new tenants instead of sending each alone", async () => {
