@@ -15,7 +15,7 @@ import {
   TrackingConfig,
   topicFor,
 } from "../core/index.ts";
-import type { EventRecord } from "../kafka/records.ts";
+import { type EventRecord, TopicsUnwrittenError } from "../kafka/records.ts";
 import {
   type KafkaWriter,
   type KafkaWriterSettings,
@@ -75,7 +75,11 @@ const ConfigList = z.object({ configs: z.array(TrackingConfig) });
 
 export type TrackOutcome =
   | { ok: true; event_id: string; warnings: Issue[] }
-  | { ok: false; errors: Issue[]; warnings: Issue[] };
+  /**
+   * Refused for what it is (`errors`), or, with `code` `sink_unavailable` and `retryable`, valid but its
+   * tenant's topic could not store it now: the same event may be tracked again.
+   */
+  | { ok: false; errors: Issue[]; warnings: Issue[]; code?: "sink_unavailable"; retryable?: true };
 
 /** An event as a service tracks it: `event_id`, `timestamp` and `tenant_id` may be left to the tracker. */
 export type TrackedEvent = Omit<BehaviorEventInput, "tenant_id"> & { tenant_id?: string };
@@ -222,8 +226,25 @@ export class KafkaTracker {
     this.#handing.add(handing);
     const done = () => this.#handing.delete(handing);
     handing.then(done, done);
-    const { outcomes, written } = await handing;
-    await written;
+    const { outcomes, topics, written } = await handing;
+    try {
+      await written;
+    } catch (error) {
+      if (!(error instanceof TopicsUnwrittenError)) throw error;
+      // Only the unwritten topics' events are refused: the others are durable, and tracking them again
+      // would write them twice.
+      return outcomes.map((outcome, i) => {
+        const topic = topics[i];
+        if (!outcome.ok || topic === undefined || !error.topics.has(topic)) return outcome;
+        return {
+          ok: false,
+          errors: [],
+          warnings: outcome.warnings,
+          code: "sink_unavailable",
+          retryable: true,
+        };
+      });
+    }
     return outcomes;
   }
 
@@ -242,6 +263,8 @@ export class KafkaTracker {
       return { ok: false as const, errors, warnings };
     };
     const outcomes: TrackOutcome[] = [];
+    /** The topic of each accepted event, by outcome. */
+    const topics: (string | undefined)[] = [];
     // Anything a JavaScript caller hands in is checked, not trusted to be an object: refused, never thrown.
     const filled = events.map((input) =>
       isPlainObject(input) && input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input,
@@ -251,6 +274,7 @@ export class KafkaTracker {
     for (const [i, checked] of checks.entries()) {
       if (!checked.ok) {
         outcomes.push(refuse(filled[i], checked.code, checked.errors, checked.warnings));
+        topics.push(undefined);
         continue;
       }
       const { event } = checked;
@@ -261,11 +285,12 @@ export class KafkaTracker {
         eventId: event.event_id,
       });
       outcomes.push({ ok: true, event_id: event.event_id, warnings: checked.warnings });
+      topics.push(topicFor(event.tenant_id));
     }
     this.#rejected.inc(outcomes.filter((o) => !o.ok).length);
     // Durable once `written` resolves; close() waits only for the hand-over, then flushes.
     const written = records.length > 0 ? this.writer.sink.write(records) : Promise.resolve();
-    return { outcomes, written };
+    return { outcomes, topics, written };
   }
 
   /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next open. */

@@ -1,9 +1,10 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Admin } from "@platformatic/kafka";
 import fc from "fast-check";
 import { pino } from "pino";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, inject, it, vi } from "vitest";
 import {
   configFromTemplate,
   EXAMPLE_EVENTS,
@@ -210,6 +211,46 @@ describe("the Kafka-direct tracker against a real broker", () => {
       await relay.close();
     }
   });
+
+  it("refuses retryably only the events of a topic that cannot store them; the others of the call are written once", async () => {
+    const [present, missing] = [uniqueName("present"), uniqueName("missing")];
+    const admin = new Admin({ clientId: "tracker-test", bootstrapBrokers: brokers });
+    await admin.createTopics({ topics: [topicFor(present)], partitions: 1, replicas: 1 });
+    await admin.close();
+    // No auto-creation and a small share of the spool per topic: the missing tenant's topic fills its
+    // share within a few calls, and then its events can be stored nowhere.
+    const tracker = await open({
+      tenantId: present,
+      autoCreateTopics: false,
+      spoolTopicMaxBytes: 8192,
+      lingerMs: 5,
+    });
+    const written: string[] = [];
+    let mixed: Awaited<ReturnType<KafkaTracker["trackMany"]>> | undefined;
+    try {
+      // The present tenant's topic flows first (a new topic may take a moment to show in the metadata).
+      await vi.waitFor(async () => {
+        const [outcome] = await tracker.trackMany(eventsOf(present, 1));
+        if (outcome?.ok) written.push(outcome.event_id);
+        expect(tracker.kafkaAvailable).toBe(true);
+        expect(await tracker.registry.metrics()).toMatch(/^kafka_tracker_spool_events 0$/m);
+      }, 30_000);
+      for (let call = 0; call < 50 && mixed === undefined; call++) {
+        const outcomes = await tracker.trackMany([...eventsOf(present, 2), ...eventsOf(missing, 2)]);
+        for (const outcome of outcomes.slice(0, 2)) if (outcome.ok) written.push(outcome.event_id);
+        if (outcomes.slice(2).some((o) => !o.ok)) mixed = outcomes;
+      }
+    } finally {
+      await tracker.close();
+    }
+    expect(mixed?.slice(0, 2).map((o) => o.ok)).toEqual([true, true]);
+    expect(mixed?.slice(2)).toEqual([
+      expect.objectContaining({ ok: false, code: "sink_unavailable", retryable: true }),
+      expect.objectContaining({ ok: false, code: "sink_unavailable", retryable: true }),
+    ]);
+    const records = await readTopic(brokers, topicFor(present), written.length);
+    expect(records.map((r) => r.headers.get("event_id")).sort()).toEqual(written.sort());
+  }, 120_000);
 
   describe("with a broker that goes away", () => {
     const kafka = privateKafka(19192);
