@@ -3,12 +3,11 @@
 //   sh scripts/with-node.sh node --expose-gc bench/directory.ts
 // It writes bench/results/<date>-directory.json; docs/tenant-directory.md quotes the last run.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { pino } from "pino";
 import { configFromTemplate, TEMPLATES, type TenantDocument } from "../src/core/index.ts";
 import { hashKey } from "../src/relay/auth.ts";
 import { type DirectorySource, TenantDirectory } from "../src/relay/directory.ts";
+import { resultsOf } from "./record-results.ts";
 
 const TENANTS = Number(process.env.TENANTS ?? 10_000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -95,9 +94,4 @@ const result = {
   cpu_us_per_key_and_config_lookup: +lookupMicros.toFixed(2),
 };
 console.log(JSON.stringify(result, null, 2));
-const dir = join(import.meta.dirname, "results");
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  join(dir, `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-directory.json`),
-  `${JSON.stringify(result, null, 2)}\n`,
-);
+resultsOf("directory")(result);

@@ -4,10 +4,9 @@
 // Each scenario starts a relay of its own with the settings it names.
 //   npm run bench:isolation   (SECONDS=10)
 // Writes bench/results/<date>-isolation.json.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { EXAMPLE_EVENTS } from "../src/core/index.ts";
 import { openLoop } from "./load.ts";
+import { resultsOf } from "./record-results.ts";
 import { startRelay } from "./stack.ts";
 
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -96,13 +95,4 @@ for (const scenario of scenarios) {
   }
 }
 
-const file = join(
-  import.meta.dirname,
-  "results",
-  `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-isolation.json`,
-);
-mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
-writeFileSync(
-  file,
-  `${JSON.stringify({ seconds: SECONDS, victim_calls_per_second: 20, victim_events_per_call: 5, results }, null, 2)}\n`,
-);
+resultsOf("isolation")({ seconds: SECONDS, victim_calls_per_second: 20, victim_events_per_call: 5, results });

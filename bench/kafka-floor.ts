@@ -8,11 +8,10 @@
 // running relay's is).
 //   sh scripts/with-node.sh sh scripts/with-services.sh node bench/kafka-floor.ts   (TOPICS=100,10000)
 // Writes bench/results/<date>-kafka-floor.json; docs/tenant-directory.md quotes it.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Admin } from "@platformatic/kafka";
 import { platformaticProducer } from "../src/kafka/producer.ts";
 import type { RecordProducer } from "../src/kafka/records.ts";
+import { resultsOf } from "./record-results.ts";
 
 const TOPICS = (process.env.TOPICS ?? "100,10000").split(",").map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -111,14 +110,5 @@ try {
   }
 } finally {
   await admin.close();
-  const file = join(
-    import.meta.dirname,
-    "results",
-    `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-kafka-floor.json`,
-  );
-  mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
-  writeFileSync(
-    file,
-    `${JSON.stringify({ requests_per_second: 40, records_per_request: 100, seconds: SECONDS, phases }, null, 2)}\n`,
-  );
+  resultsOf("kafka-floor")({ requests_per_second: 40, records_per_request: 100, seconds: SECONDS, phases });
 }

@@ -3,11 +3,10 @@
 // QUALITY_FLUSH_MAX_CELLS, with the time a small read waits meanwhile (what the admin API would feel).
 //   MONGODB_URI=mongodb://127.0.0.1:27017 sh scripts/with-node.sh node bench/quality-flush.ts
 // Writes bench/results/<date>-quality-flush.json; docs/quality.md quotes the last run.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { emptyCounts, hourOf } from "../src/core/index.ts";
 import { MongoConnection } from "../src/relay/store/mongo.ts";
 import { QualityRepository } from "../src/relay/store/quality.ts";
+import { resultsOf } from "./record-results.ts";
 
 const CELLS = Number(process.env.CELLS ?? 10_000);
 const PARTS = [200, 1000];
@@ -79,9 +78,4 @@ for (const part of PARTS) runs.push(await flushInParts(part));
 const result = { uri: uri.replace(/\/\/[^@]*@/, "//"), cells: CELLS, runs };
 console.log(JSON.stringify(result, null, 2));
 await store.close();
-const dir = join(import.meta.dirname, "results");
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  join(dir, `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-quality-flush.json`),
-  `${JSON.stringify(result, null, 2)}\n`,
-);
+resultsOf("quality-flush")(result);

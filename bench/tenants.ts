@@ -8,11 +8,12 @@
 // BENCH_RUN=<name> KEEP_TOPICS=1 keeps the tenants' topics for the next run of that name: making 10,000
 // topics takes Kafka minutes, which a profile of the steady state need not wait for each time.
 // Writes bench/results/<date>-tenants.json after each phase; docs/tenant-directory.md quotes the last run.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Admin, Consumer } from "@platformatic/kafka";
 import { EXAMPLE_EVENTS, topicFor } from "../src/core/index.ts";
 import { openLoop } from "./load.ts";
+import { resultsOf } from "./record-results.ts";
 import { startRelay } from "./stack.ts";
 
 const TENANTS = (process.env.TENANTS ?? "1,100,1000,10000").split(",").map(Number);
@@ -222,23 +223,16 @@ const warmUp = async (tenants: readonly string[]) => {
 const tenantsOf = (n: number) => Array.from({ length: n }, (_, i) => `bt_${run}_${n}_${i}`);
 const phases: Record<string, unknown>[] = [];
 let outage: Record<string, unknown> = { skipped: "no FerretDB started by scripts/ferretdb.sh" };
-const resultFile = join(
-  import.meta.dirname,
-  "results",
-  `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-tenants.json`,
-);
+const record = resultsOf("tenants");
 /** Written after every phase, so that a run cut short keeps what it measured. */
-const save = () => {
-  mkdirSync(dirname(resultFile), { recursive: true });
-  const result = {
+const save = () =>
+  record({
     calls_per_second: CALLS_PER_SECOND,
     events_per_call: EVENTS_PER_CALL,
     seconds: SECONDS,
     outage,
     phases,
-  };
-  writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
-};
+  });
 try {
   // The store stopped (SIGSTOP: connections stay open and nothing answers, the worst case) under load;
   // first, on a broker with nothing else to do (deleting thousands of topics keeps Kafka busy).

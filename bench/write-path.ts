@@ -7,7 +7,6 @@
 // from the cold start, and what it costs once it has.
 //   npm run bench:write-path         (TOPICS=10000 PHASES=4 SECONDS=15 by default)
 // Writes bench/results/<date>-write-path.json; docs/tenant-directory.md quotes it.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import pino from "pino";
@@ -15,6 +14,7 @@ import { Registry } from "prom-client";
 import { EXAMPLE_EVENTS } from "../src/core/index.ts";
 import type { EventRecord } from "../src/kafka/records.ts";
 import { kafkaWriterMetrics, openKafkaWriter } from "../src/kafka/writer.ts";
+import { resultsOf } from "./record-results.ts";
 
 const TOPICS = Number(process.env.TOPICS ?? 10_000);
 const PHASES = Number(process.env.PHASES ?? 4);
@@ -129,13 +129,11 @@ for (let i = 0; i < PHASES; i++) {
   console.log(JSON.stringify(phases.at(-1)));
 }
 await writer.close();
-const file = join(
-  import.meta.dirname,
-  "results",
-  `${new Date().toISOString().slice(0, 19).replaceAll(":", "-")}-write-path.json`,
-);
-mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
-writeFileSync(
-  file,
-  `${JSON.stringify({ topics: TOPICS, writes_per_second: WRITES_PER_SECOND, records_per_write: RECORDS_PER_WRITE, seconds: SECONDS, cold_start, phases }, null, 2)}\n`,
-);
+resultsOf("write-path")({
+  topics: TOPICS,
+  writes_per_second: WRITES_PER_SECOND,
+  records_per_write: RECORDS_PER_WRITE,
+  seconds: SECONDS,
+  cold_start,
+  phases,
+});

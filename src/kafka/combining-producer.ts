@@ -6,10 +6,11 @@ import type { TopicProvisioner } from "./topics.ts";
 const REQUESTS_IN_FLIGHT = 4;
 
 /**
- * Sends made alone (a suspect topic's, and those of a combined request that failed) under way at once.
- * The client queues each send's requests on its connection, and when a connection closes it fails the
- * queued ones recursively: 10,000 queued single sends overflowed the stack and took the process down.
- * The idempotent client sends one produce request per broker at a time anyway.
+ * Sends made alone under way at once, for suspect topics and, apart, for the sends of combined requests
+ * that failed (so that a wave of broken tenants, each retrying until it times out, never holds back the
+ * retries of the others). The client queues each send's requests on its connection, and when a
+ * connection closes it fails the queued ones recursively: 10,000 queued single sends overflowed the stack
+ * and took the process down. The idempotent client sends one produce request per broker at a time anyway.
  */
 const ALONE_IN_FLIGHT = 16;
 
@@ -70,8 +71,8 @@ export const combiningProducer = (
   /** Topics whose sends go alone. */
   const suspectTopics = new Set<string>();
 
-  const solo = pLimit(ALONE_IN_FLIGHT);
-  const sendAlone = (records: readonly EventRecord[]) => solo(() => inner.send(records));
+  const suspects = pLimit(ALONE_IN_FLIGHT);
+  const retries = pLimit(ALONE_IN_FLIGHT);
 
   const topicsOf = (records: readonly EventRecord[]) => new Set(records.map((record) => record.topic));
   const took = (records: readonly EventRecord[]) => {
@@ -92,7 +93,7 @@ export const combiningProducer = (
   /** One send in a request of its own. */
   const alone = async (records: readonly EventRecord[]) => {
     try {
-      await sendAlone(records);
+      await suspects(() => inner.send(records));
     } catch (error) {
       failed(records, error, false);
       throw error;
@@ -132,7 +133,7 @@ export const combiningProducer = (
       // from the metadata, a broker out of reach) wrote nothing.
       const written =
         ((error as KafkaWriteError).cause as { produced?: unknown } | undefined)?.produced !== undefined;
-      const outcomes = await Promise.allSettled(sends.map((send) => sendAlone(send.records)));
+      const outcomes = await Promise.allSettled(sends.map((send) => retries(() => inner.send(send.records))));
       const someSucceeded = outcomes.some((outcome) => outcome.status === "fulfilled");
       outcomes.forEach((outcome, i) => {
         const send = sends[i] as Waiting;

@@ -144,37 +144,43 @@ export class TopicProvisioner {
           { name: "min.insync.replicas", value: String(layout.minInsyncReplicas) },
         ],
       });
-      await this.#led(creations.map((creation) => creation.topic));
-      for (const creation of creations) creation.resolve("created");
+      await this.#resolveWhenLed(creations);
     } catch (error) {
       // Kafka answers per topic: some may be made, some exist already, some refused.
       const answers = topicAnswers(error);
-      const made = creations.filter((creation) => answers?.get(creation.topic) === 0);
-      await this.#led(made.map((creation) => creation.topic));
+      const made: Creation[] = [];
       for (const creation of creations) {
         const code = answers?.get(creation.topic);
-        if (code === 0) creation.resolve("created");
+        if (code === 0) made.push(creation);
         else if (code === TOPIC_ALREADY_EXISTS) creation.resolve("existing");
         else creation.reject(error);
       }
+      await this.#resolveWhenLed(made);
     }
   }
 
-  /** Waits (at most LEADERS_WITHIN_MS) until every partition of the new topics has a leader. */
-  async #led(topics: readonly string[]): Promise<void> {
+  /**
+   * Resolves each new topic's creation once every partition of it has a leader, or after
+   * LEADERS_WITHIN_MS all the same (its first send then decides): one slow topic holds back no other.
+   */
+  async #resolveWhenLed(creations: readonly Creation[]): Promise<void> {
     const deadline = Date.now() + LEADERS_WITHIN_MS;
-    let waiting = topics;
+    let waiting = creations;
     while (waiting.length > 0 && Date.now() < deadline) {
       // Topics the broker does not know yet fail the whole metadata request: all are asked again.
       const metadata = await this.admin
-        .metadata({ topics: [...waiting], forceUpdate: true })
+        .metadata({ topics: waiting.map((creation) => creation.topic), forceUpdate: true })
         .catch(() => undefined);
       if (metadata !== undefined)
-        waiting = waiting.filter(
-          (topic) => !metadata.topics.get(topic)?.partitions.every((partition) => partition.leader >= 0),
-        );
+        waiting = waiting.filter((creation) => {
+          const partitions = metadata.topics.get(creation.topic)?.partitions;
+          const led = partitions?.every((partition) => partition.leader >= 0) === true;
+          if (led) creation.resolve("created");
+          return !led;
+        });
       if (waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, LEADERS_POLL_MS));
     }
+    for (const creation of waiting) creation.resolve("created");
   }
 }
 

@@ -96,6 +96,7 @@ export class KafkaTracker {
   readonly registry: Registry;
   readonly #received: Counter;
   readonly #rejected: Counter;
+  readonly #quarantineFailures: Counter;
   readonly #configs: Map<string, TrackingConfig>;
   readonly #configsFrom: KafkaTrackerOptions["configsFrom"];
   readonly #configFor = (tenantId: string, scenarioId: string) =>
@@ -121,6 +122,11 @@ export class KafkaTracker {
     this.#rejected = new Counter({
       name: "kafka_tracker_events_rejected_total",
       help: "Events refused by validation",
+      ...metric,
+    });
+    this.#quarantineFailures = new Counter({
+      name: "kafka_tracker_quarantine_failures_total",
+      help: "Refused events that could not be written to the -rejected topic (its share of the spool was full)",
       ...metric,
     });
     this.tenantId = options.tenantId;
@@ -226,11 +232,17 @@ export class KafkaTracker {
     this.#handing.add(handing);
     const done = () => this.#handing.delete(handing);
     handing.then(done, done);
-    const { outcomes, topics, written } = await handing;
+    const { outcomes, topics, refusedKept, written } = await handing;
     try {
       await written;
     } catch (error) {
       if (!(error instanceof TopicsUnwrittenError)) throw error;
+      // Refused events whose copy for the -rejected topic could be kept nowhere: counted, as the relay does.
+      const unkept = refusedKept.filter((topic) => error.topics.has(topic)).length;
+      if (unkept > 0) {
+        this.#quarantineFailures.inc(unkept);
+        this.#log.warn({ err: error, events: unkept }, "refused events could not be quarantined");
+      }
       // Only the unwritten topics' events are refused: the others are durable, and tracking them again
       // would write them twice.
       return outcomes.map((outcome, i) => {
@@ -252,13 +264,17 @@ export class KafkaTracker {
   async #handOver(events: readonly TrackedEvent[]) {
     this.#received.inc(events.length);
     const records: EventRecord[] = [];
+    /** The -rejected topic of each refusal kept there. */
+    const refusedKept: string[] = [];
     const now = this.env.now();
     // Refused events are kept in their tenant's -rejected topic with the reason, as the relay keeps them.
     const refuse = (event: unknown, reason: QuarantineReason, errors: Issue[], warnings: Issue[]) => {
       const tenant = quarantineTenantOf(event);
       if (tenant !== undefined) {
         const refusal = { reason, errors: fieldErrorsOf(errors), event };
-        records.push({ ...quarantineRecord(tenant, refusal, now), eventId: "" });
+        const record = { ...quarantineRecord(tenant, refusal, now), eventId: "" };
+        records.push(record);
+        refusedKept.push(record.topic);
       }
       return { ok: false as const, errors, warnings };
     };
@@ -278,19 +294,20 @@ export class KafkaTracker {
         continue;
       }
       const { event } = checked;
-      records.push({
+      const record = {
         topic: topicFor(event.tenant_id),
         key: event.user_id,
         value: checked.json,
         eventId: event.event_id,
-      });
+      };
+      records.push(record);
       outcomes.push({ ok: true, event_id: event.event_id, warnings: checked.warnings });
-      topics.push(topicFor(event.tenant_id));
+      topics.push(record.topic);
     }
     this.#rejected.inc(outcomes.filter((o) => !o.ok).length);
     // Durable once `written` resolves; close() waits only for the hand-over, then flushes.
     const written = records.length > 0 ? this.writer.sink.write(records) : Promise.resolve();
-    return { outcomes, topics, written };
+    return { outcomes, topics, refusedKept, written };
   }
 
   /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next open. */

@@ -240,6 +240,14 @@ describe("the Kafka-direct tracker against a real broker", () => {
         for (const outcome of outcomes.slice(0, 2)) if (outcome.ok) written.push(outcome.event_id);
         if (outcomes.slice(2).some((o) => !o.ok)) mixed = outcomes;
       }
+      // Refusals of the missing tenant: their copies for its (missing) -rejected topic fill that topic's
+      // share too, and are then counted, not dropped silently.
+      const invalid = { ...eventsOf(missing, 1)[0], user_id: "" } as TrackedEvent;
+      await vi.waitFor(async () => {
+        const [refused] = await tracker.trackMany([invalid]);
+        expect(refused?.ok).toBe(false);
+        expect(await tracker.registry.metrics()).toMatch(/^kafka_tracker_quarantine_failures_total [1-9]/m);
+      }, 60_000);
     } finally {
       await tracker.close();
     }
