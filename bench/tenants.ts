@@ -132,17 +132,43 @@ const afterwards = async (tenant: string) => {
   };
 };
 
-/** The relay's spool: events acknowledged and not yet in Kafka. */
-const spooled = async () => {
+/** One scrape of the relay's metrics: the value of a series by its name and labels as printed. */
+const relayMetrics = async () => {
   const text = await (await fetch(`${relay.httpUrl}/metrics`)).text();
-  return Number(/^relay_spool_events (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  return (series: string) => {
+    const at = text.indexOf(`\n${series} `);
+    return at < 0 ? 0 : Number.parseFloat(text.slice(at + series.length + 2));
+  };
 };
 
+/** The relay's spool: events acknowledged and not yet in Kafka. */
+const spooled = async () => (await relayMetrics())("relay_spool_events");
+
 /** The relay's V8 heap in use (its bound is scripts/relay.sh's RELAY_HEAP_MB). */
-const heapUsedMb = async () => {
-  const text = await (await fetch(`${relay.httpUrl}/metrics`)).text();
-  return Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1]) / 1048576);
+const heapUsedMb = async () => Math.round((await relayMetrics())("nodejs_heap_size_used_bytes") / 1048576);
+
+const REQUEST_KINDS = ["combined", "new", "alone", "retry"] as const;
+/** The relay's produce requests so far by kind, and its topics by state (src/kafka/combining-producer.ts). */
+const writePath = async () => {
+  const value = await relayMetrics();
+  return {
+    requests: Object.fromEntries(
+      REQUEST_KINDS.map((kind) => [kind, value(`relay_kafka_produce_requests_total{kind="${kind}"}`)]),
+    ),
+    proven_topics: value('relay_kafka_topics{state="proven"}'),
+    suspect_topics: value('relay_kafka_topics{state="suspect"}'),
+  };
 };
+/** Produce requests by kind between two readings of `writePath`, with the topics' states at the second. */
+const writePathBetween = (
+  before: Awaited<ReturnType<typeof writePath>>,
+  after: Awaited<ReturnType<typeof writePath>>,
+) => ({
+  ...after,
+  requests: Object.fromEntries(
+    REQUEST_KINDS.map((kind) => [kind, (after.requests[kind] ?? 0) - (before.requests[kind] ?? 0)]),
+  ),
+});
 
 /** Waits until the relay's spool is empty; how long that took. */
 const spoolDrained = async () => {
@@ -200,6 +226,7 @@ const warmUp = async (tenants: readonly string[]) => {
   let steps = 0;
   for (; steps < Number(process.env.WARM_UP_STEPS ?? 20); steps++) {
     await spoolDrained();
+    const before = await writePath();
     const { step } = await load(tenants, 10);
     // Shown as it goes: a phase whose Kafka does not settle takes minutes.
     console.log(
@@ -208,6 +235,7 @@ const warmUp = async (tenants: readonly string[]) => {
         warm_up_step: steps,
         error_rate: step.error_rate,
         p99_ms: step.p99_ms,
+        write_path: writePathBetween(before, await writePath()),
       }),
     );
     if (step.error_rate === 0 && step.p99_ms < 250) break;
@@ -278,7 +306,9 @@ try {
   for (const n of TENANTS) {
     const tenants = tenantsOf(n);
     const warm_up = await warmUp(tenants);
+    const before = await writePath();
     const { step, calls } = await load(tenants, SECONDS);
+    const write_path = writePathBetween(before, await writePath());
     const after = await afterwards(tenants[0] as string);
     const phase = {
       tenants: n,
@@ -290,6 +320,7 @@ try {
       relay_cpu_us_per_event: step.cpu?.us_per_event.relay,
       relay_rss_mb: relay.memory.now(),
       relay_heap_used_mb: await heapUsedMb(),
+      write_path,
       after,
     };
     console.log(JSON.stringify(phase));

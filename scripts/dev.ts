@@ -145,7 +145,7 @@ try {
     cwd: root,
     stdio: "inherit",
   });
-  run("relay", process.execPath, ["--max-old-space-size=256", "dist/relay/main.js"], {
+  run("relay", process.execPath, ["--max-old-space-size=1024", "dist/relay/main.js"], {
     KAFKA_BROKERS,
     ADMIN_TOKEN: credentials.admin_token,
     EDGE_SECRET: credentials.edge_secret,

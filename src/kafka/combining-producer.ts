@@ -2,6 +2,16 @@ import pLimit from "p-limit";
 import type { EventRecord, KafkaWriteError, RecordProducer } from "./records.ts";
 import type { TopicProvisioner } from "./topics.ts";
 
+/** What the combining producer tells its metrics. */
+export interface CombiningObserver {
+  /** Events sent again alone after a combined request failed once it may have reached the broker. */
+  resentAfterFailure(events: number): void;
+  /** One produce request: combined (proven topics), new (topics never sent yet), alone (a suspect topic's), retry (a send of a failed combined request). */
+  request(kind: "combined" | "new" | "alone" | "retry"): void;
+  /** The topics whose sends are combined (proven) and those whose sends go alone (suspect), after a change. */
+  topics(proven: number, suspect: number): void;
+}
+
 /** Produce requests of combined sends under way at once: one retrying stuck topic does not hold the rest. */
 const REQUESTS_IN_FLIGHT = 4;
 
@@ -56,13 +66,13 @@ interface Queue {
  * those that fail alone while others succeed become suspect. When all fail the trouble is the cluster's
  * (unreachable, late): nobody becomes suspect, and their retries (from the lanes' spools) stay combined
  * instead of turning into thousands of single requests. A failure after the request reached the broker may
- * have left other topics' records written: those sent again alone are counted by `onResentAfterFailure`
- * as possible duplicates.
+ * have left other topics' records written: those sent again alone are counted as possible duplicates
+ * (`observe.resentAfterFailure`).
  */
 export const combiningProducer = (
   inner: RecordProducer,
   topics: Pick<TopicProvisioner, "ensure">,
-  onResentAfterFailure: (events: number) => void,
+  observe: CombiningObserver,
 ): RecordProducer => {
   const proven: Queue = { sends: [], inFlight: 0, maxInFlight: REQUESTS_IN_FLIGHT };
   const probation: Queue = { sends: [], inFlight: 0, maxInFlight: 1 };
@@ -75,11 +85,14 @@ export const combiningProducer = (
   const retries = pLimit(ALONE_IN_FLIGHT);
 
   const topicsOf = (records: readonly EventRecord[]) => new Set(records.map((record) => record.topic));
+  const counted = () => observe.topics(provenTopics.size, suspectTopics.size);
   const took = (records: readonly EventRecord[]) => {
+    const before = provenTopics.size;
     for (const topic of topicsOf(records)) {
       provenTopics.add(topic);
       suspectTopics.delete(topic);
     }
+    if (provenTopics.size !== before) counted();
   };
   /** A send failed on its own: its topics are suspect when the failure is surely theirs. */
   const failed = (records: readonly EventRecord[], error: unknown, othersSucceeded: boolean) => {
@@ -88,12 +101,16 @@ export const combiningProducer = (
       provenTopics.delete(topic);
       suspectTopics.add(topic);
     }
+    counted();
   };
 
   /** One send in a request of its own. */
   const alone = async (records: readonly EventRecord[]) => {
     try {
-      await suspects(() => inner.send(records));
+      await suspects(() => {
+        observe.request("alone");
+        return inner.send(records);
+      });
     } catch (error) {
       failed(records, error, false);
       throw error;
@@ -102,6 +119,7 @@ export const combiningProducer = (
   };
 
   const next = (queue: Queue) => {
+    const kind = queue === proven ? "combined" : "new";
     while (queue.inFlight < queue.maxInFlight && queue.sends.length > 0) {
       let bytes = 0;
       let taken = 0;
@@ -112,6 +130,7 @@ export const combiningProducer = (
       }
       const sends = queue.sends.splice(0, taken);
       queue.inFlight++;
+      observe.request(kind);
       void sendCombined(sends).finally(() => {
         queue.inFlight--;
         next(queue);
@@ -133,7 +152,14 @@ export const combiningProducer = (
       // from the metadata, a broker out of reach) wrote nothing.
       const written =
         ((error as KafkaWriteError).cause as { produced?: unknown } | undefined)?.produced !== undefined;
-      const outcomes = await Promise.allSettled(sends.map((send) => retries(() => inner.send(send.records))));
+      const outcomes = await Promise.allSettled(
+        sends.map((send) =>
+          retries(() => {
+            observe.request("retry");
+            return inner.send(send.records);
+          }),
+        ),
+      );
       const someSucceeded = outcomes.some((outcome) => outcome.status === "fulfilled");
       outcomes.forEach((outcome, i) => {
         const send = sends[i] as Waiting;
@@ -143,7 +169,7 @@ export const combiningProducer = (
           return;
         }
         took(send.records);
-        if (written) onResentAfterFailure(send.records.length);
+        if (written) observe.resentAfterFailure(send.records.length);
         send.resolve();
       });
       return;

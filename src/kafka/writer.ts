@@ -73,6 +73,18 @@ export const kafkaWriterMetrics = (registry: Registry, prefix: string) => {
       help: "Events sent again from the spool after a send that failed once it may have reached the broker (possible duplicates, same event_id)",
       ...metric,
     }),
+    produceRequests: new Counter({
+      name: `${prefix}_kafka_produce_requests_total`,
+      help: "Produce requests by kind: combined (topics Kafka took before), new (topics never sent yet, one request at a time), alone (a suspect topic's send), retry (a send of a failed combined request, alone)",
+      labelNames: ["kind"] as const,
+      ...metric,
+    }),
+    topics: new Gauge({
+      name: `${prefix}_kafka_topics`,
+      help: "Topics by state: proven (their sends are combined) and suspect (their sends go alone until Kafka takes one)",
+      labelNames: ["state"] as const,
+      ...metric,
+    }),
     kafkaRefusedRecords: new Counter({
       name: `${prefix}_kafka_refused_records_total`,
       help: "Records Kafka refused for good (quarantined as kafka_refused), by Kafka error",
@@ -150,7 +162,14 @@ export const openKafkaWriter = async (
   const producer = combiningProducer(
     platformaticProducer({ ...settings, retryForMs: settings.ackTimeoutMs }),
     topics,
-    (events) => metrics.duplicateRiskEvents.inc(events),
+    {
+      resentAfterFailure: (events) => metrics.duplicateRiskEvents.inc(events),
+      request: (kind) => metrics.produceRequests.inc({ kind }),
+      topics: (proven, suspect) => {
+        metrics.topics.set({ state: "proven" }, proven);
+        metrics.topics.set({ state: "suspect" }, suspect);
+      },
+    },
   );
   const deadLetters = new DeadLetterFile(
     join(settings.spoolDir, DEAD_LETTER_FILE),

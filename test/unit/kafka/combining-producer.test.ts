@@ -9,6 +9,8 @@ const setUp = () => {
   const kafka = new MemoryProducer();
   const ensured: string[] = [];
   let resent = 0;
+  const requests: string[] = [];
+  const states = { proven: 0, suspect: 0 };
   const producer = combiningProducer(
     kafka,
     {
@@ -17,8 +19,12 @@ const setUp = () => {
         return !topic.endsWith("-unknown");
       },
     },
-    (events) => {
-      resent += events;
+    {
+      resentAfterFailure: (events) => {
+        resent += events;
+      },
+      request: (kind) => requests.push(kind),
+      topics: (proven, suspect) => Object.assign(states, { proven, suspect }),
     },
   );
   /** Topics Kafka has taken a send for, as a running relay's are: only those are combined. */
@@ -27,7 +33,7 @@ const setUp = () => {
     kafka.requests.length = 0;
     kafka.delivered.clear();
   };
-  return { kafka, producer, ensured, proven, resent: () => resent };
+  return { kafka, producer, ensured, proven, resent: () => resent, requests, states };
 };
 
 describe("combining produce requests", () => {
@@ -133,7 +139,7 @@ describe("combining produce requests", () => {
   });
 
   it("sends a topic that failed where others succeeded alone until Kafka takes it again", async () => {
-    const { kafka, producer, proven } = setUp();
+    const { kafka, producer, proven, requests, states } = setUp();
     await proven("user-behaviors-a", "user-behaviors-b", "user-behaviors-sick");
     // A partition without a leader: retriable, yet only that topic's.
     const leaderless = new KafkaWriteError("retriable", "NOT_LEADER_OR_FOLLOWER", "no leader");
@@ -148,11 +154,14 @@ describe("combining produce requests", () => {
     expect((await sendAll(2)).map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
     // The suspect goes alone, the others still together: no combined request failed this time.
     expect(kafka.requests.map((r) => r.map((x) => x.eventId))).toEqual([["sick2"], ["a2", "b2"]]);
+    expect(states).toEqual({ proven: 2, suspect: 1 });
+    expect(requests.slice(-2)).toEqual(["alone", "combined"]);
     kafka.behaviour = () => undefined;
     kafka.requests.length = 0;
     await producer.send([record("user-behaviors-sick", "sick3")]);
     await sendAll(4);
     expect(kafka.requests.map((r) => r.length)).toEqual([1, 3]);
+    expect(states).toEqual({ proven: 3, suspect: 0 });
   });
 
   it("keeps topics combined when all of a request's sends fail alone too: the cluster's trouble, not theirs", async () => {
