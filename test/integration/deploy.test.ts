@@ -60,7 +60,7 @@ describe("deploy/", () => {
     expect(build).toMatch(/"outDir": "dist"/);
     expect(build).toMatch(/"rootDir": "src"/);
     expect(existsSync(join(root, "src", "relay", "main.ts"))).toBe(true);
-    expect(containerfile).toMatch(/CMD \["node", "--max-old-space-size=256", "dist\/relay\/main.js"\]/);
+    expect(containerfile).toMatch(/CMD \["node", "--max-old-space-size=1024", "dist\/relay\/main.js"\]/);
     expect(containerfile).toMatch(/^USER node$/m);
     expect(containerfile).toContain("/readyz");
   });
