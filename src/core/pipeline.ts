@@ -1,9 +1,16 @@
-import { type EventRefusal, forbiddenEvent, invalidEvent } from "./answers.ts";
+import {
+  type EventOutcome,
+  type EventRefusal,
+  fieldErrorsOf,
+  forbiddenEvent,
+  invalidEvent,
+} from "./answers.ts";
 import { claimedTenantId, mayWriteTenant } from "./credentials.ts";
 import type { BehaviorEvent } from "./event.ts";
 import type { Issue } from "./field-spec.ts";
 import type { Environment } from "./ids.ts";
-import { isValidTenantId } from "./tenant.ts";
+import { CONTENT_REFUSALS, type Refusal } from "./quarantine.ts";
+import { isValidTenantId, topicFor } from "./tenant.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
 import { encodeEvent, type ValidateOptions, validateEvent } from "./validate.ts";
 
@@ -117,4 +124,73 @@ export const checkEvents = async (
     if (ref !== undefined && !configs.has(ids[i])) configs.set(ids[i], await configFor(...ref));
   }
   return inputs.map((input, i) => checkEventWith(input, writerTenant, configs.get(ids[i]), env, options));
+};
+
+/** What an accepted event is written as: a record of its tenant's topic, keyed by its user. */
+export interface EventRecordOf {
+  topic: string;
+  key: string;
+  value: string;
+  eventId: string;
+}
+
+/**
+ * The settle stage of a checked batch, the same on the relay and the Kafka-direct tracker: each event's
+ * outcome, the records of the accepted ones, and the refusals to keep in their tenant's `-rejected`
+ * topic (those refused for what they are; not for who sent them, nor when).
+ */
+export interface Settlement {
+  outcomes: EventOutcome[];
+  records: EventRecordOf[];
+  /** The index in `outcomes` of each record. */
+  recordOutcome: number[];
+  refusals: Refusal[];
+}
+
+export const settle = (
+  inputs: readonly unknown[],
+  checked: readonly (CheckedEvent | EventRefusal)[],
+): Settlement => {
+  const settlement: Settlement = { outcomes: [], records: [], recordOutcome: [], refusals: [] };
+  for (const [i, check] of checked.entries()) {
+    if (!check.ok) {
+      settlement.outcomes.push(check);
+      if (CONTENT_REFUSALS.has(check.code))
+        settlement.refusals.push({
+          reason: check.code,
+          errors: fieldErrorsOf(check.errors),
+          event: inputs[i],
+        });
+      continue;
+    }
+    const { event } = check;
+    settlement.recordOutcome.push(settlement.outcomes.length);
+    settlement.records.push({
+      topic: topicFor(event.tenant_id),
+      key: event.user_id,
+      value: check.json,
+      eventId: event.event_id,
+    });
+    settlement.outcomes.push({ ok: true, eventId: event.event_id, warnings: check.warnings });
+  }
+  return settlement;
+};
+
+/**
+ * The outcomes after a write of the settlement's records that failed for the topics in `unwritten`
+ * (undefined: for all): those topics' events are refused, retryably (`sink_unavailable`); the others
+ * are durable and stay accepted, since a retry of them would write them twice.
+ */
+export const refuseUnwritten = (
+  { outcomes, records, recordOutcome }: Settlement,
+  unwritten: ReadonlySet<string> | undefined,
+  message: string,
+): EventOutcome[] => {
+  const settled = [...outcomes];
+  for (const [n, i] of recordOutcome.entries()) {
+    if (unwritten !== undefined && !unwritten.has((records[n] as EventRecordOf).topic)) continue;
+    const { warnings } = settled[i] as EventOutcome;
+    settled[i] = { ok: false, code: "sink_unavailable", message, errors: [], warnings };
+  }
+  return settled;
 };

@@ -3,13 +3,10 @@ import {
   ApiError,
   authorizeEvents,
   BoundedLabels,
-  CONTENT_REFUSALS,
   checkEvent,
   checkEvents,
   type Environment,
-  type ErrorCode,
   type EventOutcome,
-  type EventRefusal,
   fieldErrorsOf,
   healthAnswer,
   type Issue,
@@ -18,7 +15,8 @@ import {
   quarantineTenantOf,
   type RateLimiter,
   type Refusal,
-  topicFor,
+  refuseUnwritten,
+  settle,
 } from "../core/index.ts";
 import { type EventRecord, type RecordSink, TopicsUnwrittenError } from "../kafka/records.ts";
 import { hashKey, type KeyStore, type Principal, writerTenantOf } from "./auth.ts";
@@ -144,57 +142,36 @@ export class IngestService {
 
   async #trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
     const { metrics } = this.deps;
-    const outcomes: EventOutcome[] = [];
-    const records: EventRecord[] = [];
-    const recordIndex: number[] = [];
-    const refused: Refusal[] = [];
     // The edge stamped received_at when it received the events; anyone else's is their own clock.
     const receivedBy = principal.kind === "edge" ? "server" : "client";
     const checked = await checkEvents(inputs, writerTenantOf(principal), this.#configFor, this.deps.env, {
       receivedBy,
     });
-    for (const [i, check] of checked.entries()) {
-      if (check.ok) {
-        const { event } = check;
-        recordIndex.push(outcomes.length);
-        records.push({
-          topic: topicFor(event.tenant_id),
-          key: event.user_id,
-          value: check.json,
-          eventId: event.event_id,
-        });
-        outcomes.push({ ok: true, eventId: event.event_id, warnings: check.warnings });
-      } else {
-        outcomes.push(this.#counted(check));
-        if (CONTENT_REFUSALS.has(check.code))
-          refused.push({ reason: check.code, errors: fieldErrorsOf(check.errors), event: inputs[i] });
-      }
-    }
+    const settlement = settle(inputs, checked);
+    let { outcomes } = settlement;
     // Not awaited: the caller's answer does not depend on it; a failure is counted and logged.
-    if (refused.length > 0) void this.quarantine(refused).catch(() => "counted and logged by quarantine");
-    if (records.length > 0) {
+    if (settlement.refusals.length > 0)
+      void this.quarantine(settlement.refusals).catch(() => "counted and logged by quarantine");
+    if (settlement.records.length > 0) {
       try {
-        await this.deps.sink.write(records);
-        metrics.accepted.inc(records.length);
+        await this.deps.sink.write(settlement.records);
       } catch (error) {
         this.deps.log.error({ err: error }, "events could not be stored");
-        // Only the unwritten topics' events are refused: the others are durable, and a retry of them
-        // would write them twice.
         const unwritten = error instanceof TopicsUnwrittenError ? error.topics : undefined;
-        metrics.accepted.inc(unwritten ? records.filter((r) => !unwritten.has(r.topic)).length : 0);
-        for (const [n, i] of recordIndex.entries()) {
-          if (unwritten !== undefined && !unwritten.has((records[n] as EventRecord).topic)) continue;
-          const accepted = outcomes[i] as EventOutcome;
-          outcomes[i] = this.#refuse(
-            "sink_unavailable",
-            "the relay cannot store events right now; retry",
-            [],
-            accepted.warnings,
-          );
-        }
+        outcomes = refuseUnwritten(settlement, unwritten, "the relay cannot store events right now; retry");
       }
     }
-    for (const outcome of outcomes) if (outcome.ok && outcome.warnings.length > 0) metrics.warnings.inc();
+    let accepted = 0;
+    let warned = 0;
+    for (const outcome of outcomes) {
+      if (!outcome.ok) metrics.rejected.inc({ reason: outcome.code });
+      else {
+        accepted++;
+        if (outcome.warnings.length > 0) warned++;
+      }
+    }
+    metrics.accepted.inc(accepted);
+    metrics.warnings.inc(warned);
     return outcomes;
   }
 
@@ -217,15 +194,6 @@ export class IngestService {
         wait,
       );
     }
-  }
-
-  #refuse(code: ErrorCode, message: string, errors: Issue[], warnings: Issue[]): EventRefusal {
-    return this.#counted({ ok: false, code, message, errors, warnings });
-  }
-
-  #counted(refusal: EventRefusal): EventRefusal {
-    this.deps.metrics.rejected.inc({ reason: refusal.code });
-    return refusal;
   }
 
   readonly #configFor = (tenantId: string, scenarioId: string) => this.deps.configs.get(tenantId, scenarioId);

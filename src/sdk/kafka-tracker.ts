@@ -6,16 +6,16 @@ import {
   checkEvents,
   defaultEnvironment,
   type Environment,
-  fieldErrorsOf,
+  type EventOutcome,
   type Issue,
   isPlainObject,
-  type QuarantineReason,
   quarantineRecord,
   quarantineTenantOf,
+  refuseUnwritten,
+  settle,
   TrackingConfig,
-  topicFor,
 } from "../core/index.ts";
-import { type EventRecord, TopicsUnwrittenError } from "../kafka/records.ts";
+import { TopicsUnwrittenError } from "../kafka/records.ts";
 import {
   type KafkaWriter,
   type KafkaWriterSettings,
@@ -80,6 +80,14 @@ export type TrackOutcome =
    * tenant's topic could not store it now: the same event may be tracked again.
    */
   | { ok: false; errors: Issue[]; warnings: Issue[]; code?: "sink_unavailable"; retryable?: true };
+
+/** The tracker's outcome of an event: the relay's, in the shape this client has always answered. */
+const trackOutcomeOf = (outcome: EventOutcome): TrackOutcome => {
+  if (outcome.ok) return { ok: true, event_id: outcome.eventId, warnings: outcome.warnings };
+  if (outcome.code === "sink_unavailable")
+    return { ok: false, errors: [], warnings: outcome.warnings, code: "sink_unavailable", retryable: true };
+  return { ok: false, errors: outcome.errors, warnings: outcome.warnings };
+};
 
 /** An event as a service tracks it: `event_id`, `timestamp` and `tenant_id` may be left to the tracker. */
 export type TrackedEvent = Omit<BehaviorEventInput, "tenant_id"> & { tenant_id?: string };
@@ -232,9 +240,10 @@ export class KafkaTracker {
     this.#handing.add(handing);
     const done = () => this.#handing.delete(handing);
     handing.then(done, done);
-    const { outcomes, topics, refusedKept, written } = await handing;
+    const { settlement, refusedKept, written } = await handing;
     try {
       await written;
+      return settlement.outcomes.map(trackOutcomeOf);
     } catch (error) {
       if (!(error instanceof TopicsUnwrittenError)) throw error;
       // Refused events whose copy for the -rejected topic could be kept nowhere: counted, as the relay does.
@@ -243,71 +252,32 @@ export class KafkaTracker {
         this.#quarantineFailures.inc(unkept);
         this.#log.warn({ err: error, events: unkept }, "refused events could not be quarantined");
       }
-      // Only the unwritten topics' events are refused: the others are durable, and tracking them again
-      // would write them twice.
-      return outcomes.map((outcome, i) => {
-        const topic = topics[i];
-        if (!outcome.ok || topic === undefined || !error.topics.has(topic)) return outcome;
-        return {
-          ok: false,
-          errors: [],
-          warnings: outcome.warnings,
-          code: "sink_unavailable",
-          retryable: true,
-        };
-      });
+      return refuseUnwritten(settlement, error.topics, "Kafka cannot store this tenant's events now").map(
+        trackOutcomeOf,
+      );
     }
-    return outcomes;
   }
 
   /** Checks the events and hands the accepted ones (and the kept refusals) to the write path. */
   async #handOver(events: readonly TrackedEvent[]) {
     this.#received.inc(events.length);
-    const records: EventRecord[] = [];
-    /** The -rejected topic of each refusal kept there. */
-    const refusedKept: string[] = [];
-    const now = this.env.now();
-    // Refused events are kept in their tenant's -rejected topic with the reason, as the relay keeps them.
-    const refuse = (event: unknown, reason: QuarantineReason, errors: Issue[], warnings: Issue[]) => {
-      const tenant = quarantineTenantOf(event);
-      if (tenant !== undefined) {
-        const refusal = { reason, errors: fieldErrorsOf(errors), event };
-        const record = { ...quarantineRecord(tenant, refusal, now), eventId: "" };
-        records.push(record);
-        refusedKept.push(record.topic);
-      }
-      return { ok: false as const, errors, warnings };
-    };
-    const outcomes: TrackOutcome[] = [];
-    /** The topic of each accepted event, by outcome. */
-    const topics: (string | undefined)[] = [];
     // Anything a JavaScript caller hands in is checked, not trusted to be an object: refused, never thrown.
     const filled = events.map((input) =>
       isPlainObject(input) && input.tenant_id === undefined ? { ...input, tenant_id: this.tenantId } : input,
     );
     // A service key: any tenant may be written (null), checked as the relay checks its events.
-    const checks = await checkEvents(filled, null, this.#configFor, this.env);
-    for (const [i, checked] of checks.entries()) {
-      if (!checked.ok) {
-        outcomes.push(refuse(filled[i], checked.code, checked.errors, checked.warnings));
-        topics.push(undefined);
-        continue;
-      }
-      const { event } = checked;
-      const record = {
-        topic: topicFor(event.tenant_id),
-        key: event.user_id,
-        value: checked.json,
-        eventId: event.event_id,
-      };
-      records.push(record);
-      outcomes.push({ ok: true, event_id: event.event_id, warnings: checked.warnings });
-      topics.push(record.topic);
-    }
-    this.#rejected.inc(outcomes.filter((o) => !o.ok).length);
+    const settlement = settle(filled, await checkEvents(filled, null, this.#configFor, this.env));
+    this.#rejected.inc(settlement.outcomes.filter((o) => !o.ok).length);
+    // Refused events are kept in their tenant's -rejected topic with the reason, as the relay keeps them.
+    const now = this.env.now();
+    const kept = settlement.refusals.flatMap((refusal) => {
+      const tenant = quarantineTenantOf(refusal.event);
+      return tenant === undefined ? [] : [{ ...quarantineRecord(tenant, refusal, now), eventId: "" }];
+    });
+    const records = [...settlement.records, ...kept];
     // Durable once `written` resolves; close() waits only for the hand-over, then flushes.
     const written = records.length > 0 ? this.writer.sink.write(records) : Promise.resolve();
-    return { outcomes, topics, refusedKept, written };
+    return { settlement, refusedKept: kept.map((record) => record.topic), written };
   }
 
   /** Delivers what is buffered; what Kafka does not take within 10 s stays spooled for the next open. */

@@ -12,15 +12,27 @@ import { startTestRelay } from "./relay.ts";
 /** A fresh EDGE_SECRET (the relay and the edge share it). */
 export const newEdgeSecret = () => `edge_${uniqueName("secret")}_${uniqueName("x")}_${uniqueName("y")}`;
 
-/** Admin calls against a test relay, for the edge tests' setup. */
+/**
+ * Admin calls against a test relay, for the edge tests' setup. A store that misses its deadline on a
+ * loaded machine answers 503 (retryable): retried as a client would, a few times. A retried write that
+ * had landed after all answers 409, which is then what was asked for.
+ */
 export const adminClient = (relayUrl: string, token: string) => async (path: string, body: unknown) => {
-  const response = await fetch(`${relayUrl}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as { key: string };
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(`${relayUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    if (response.status === 503 && attempt < 5) {
+      await response.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      continue;
+    }
+    if (response.status === 409 && attempt > 1) return (await response.json()) as { key: string };
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { key: string };
+  }
 };
 
 /** A tenant ready for the edge: a video config for vlog_feed, a publishable key and a service key. */
