@@ -12,8 +12,9 @@ import { PerformanceObserver } from "node:perf_hooks";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { EXAMPLE_EVENTS } from "../src/core/index.ts";
+import { kafkaWriterMetrics } from "../src/kafka/metrics.ts";
 import type { EventRecord } from "../src/kafka/records.ts";
-import { kafkaWriterMetrics, openKafkaWriter } from "../src/kafka/writer.ts";
+import { openKafkaWriter } from "../src/kafka/writer.ts";
 import { resultsOf } from "./record-results.ts";
 
 const TOPICS = Number(process.env.TOPICS ?? 10_000);

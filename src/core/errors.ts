@@ -50,6 +50,21 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** Whether `code` is worth retrying by the table above; undefined for a code that is not ours. */
+export const retryableCode = (code: string): boolean | undefined =>
+  Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].retryable : undefined;
+
+/**
+ * Whether a failed HTTP answer is worth sending again: what its problem+json says (`retryable`, from
+ * the table above), or, for an answer that has none (a proxy's, a load balancer's), its status: 408,
+ * 429 and 5xx.
+ */
+export const retryableAnswer = (status: number, body: unknown): boolean => {
+  const said =
+    typeof body === "object" && body !== null ? (body as { retryable?: unknown }).retryable : undefined;
+  return typeof said === "boolean" ? said : status === 408 || status === 429 || status >= 500;
+};
+
 /** A field-level detail of an error. */
 export interface FieldError {
   path: string;

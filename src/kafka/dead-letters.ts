@@ -8,8 +8,15 @@ import {
   type Refusal,
   TOPIC_PREFIX,
 } from "../core/index.ts";
-import type { DeadLetters } from "./durable-sink.ts";
 import { type EventRecord, KafkaWriteError } from "./records.ts";
+
+/**
+ * Where records Kafka refuses for good go when even their quarantine topic refuses them. Bounded:
+ * without room it throws {@link DeadLettersFullError} and keeps nothing.
+ */
+export interface DeadLetters {
+  append(entries: readonly { record: EventRecord; reason: string }[]): Promise<void>;
+}
 
 /** The dead-letter file's name in a spool directory. */
 export const DEAD_LETTER_FILE = "dead-letter.ndjson";

@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import { quarantineRecord, TOPIC_PREFIX } from "../core/index.ts";
-import { DeadLettersFullError, wasAcknowledged } from "./dead-letters.ts";
+import { type DeadLetters, DeadLettersFullError, wasAcknowledged } from "./dead-letters.ts";
 import { classifyKafkaError } from "./errors.ts";
 import { HotKeys } from "./hot-keys.ts";
+import type { KafkaWriterMetrics } from "./metrics.ts";
 import {
   byTopic,
   type EventRecord,
@@ -13,7 +14,6 @@ import {
   TopicsUnwrittenError,
 } from "./records.ts";
 import type { RecordSpool, SpoolStore } from "./spool.ts";
-import type { KafkaWriterMetrics } from "./writer.ts";
 
 export interface WritePathSettings {
   /** A produce request goes when this many events of a topic wait… */
@@ -37,14 +37,6 @@ export interface WritePathSettings {
   hotKeyEventsPerSecond: number;
   /** Told of records the spool took instead of Kafka, by topic: the per-tenant quality figures count them. */
   onSpooled?: (topic: string, events: number) => void;
-}
-
-/**
- * Where records Kafka refuses for good go when even their quarantine topic refuses them. Bounded:
- * without room it throws {@link DeadLettersFullError} and keeps nothing.
- */
-export interface DeadLetters {
-  append(entries: readonly { record: EventRecord; reason: string }[]): Promise<void>;
 }
 
 /**

@@ -7,7 +7,6 @@ import { startStandaloneAuditor } from "./auditor.ts";
 import { loadSettings } from "./config.ts";
 
 const settings = loadSettings(process.env);
-const port = Number(process.env.AUDITOR_METRICS_PORT ?? 8092);
 const log = pino({ level: settings.LOG_LEVEL, base: { service: "auditor" } });
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -18,6 +17,7 @@ const metrics = createServer((req, res) => {
     .metrics()
     .then((text) => res.writeHead(200, { "content-type": registry.contentType }).end(text));
 });
+const port = settings.AUDITOR_METRICS_PORT;
 metrics.listen(port, settings.RELAY_HOST, () => log.info({ port }, "auditor metrics listening"));
 
 let stopping = false;

@@ -37,6 +37,8 @@ export const RelaySettings = z
     RELAY_WORKERS: z
       .union([z.literal("auto").transform(() => availableParallelism()), z.coerce.number().int().min(1)])
       .default(1),
+    /** Which worker of a fleet this process is (1…RELAY_WORKERS): set by the fleet's primary, not by hand. */
+    RELAY_WORKER_ID: int(1, 1),
     RELAY_HTTP_PORT: int(8080),
     RELAY_GRPC_PORT: int(50051),
     /**
@@ -200,6 +202,8 @@ export const RelaySettings = z
       .enum(["true", "false"])
       .default("false")
       .transform((v) => v === "true"),
+    /** The port of the standalone auditor's metrics (`npm run auditor`); a relay's auditor reports on the relay's. */
+    AUDITOR_METRICS_PORT: int(8092),
     /** How often the auditor looks for new tenant topics and measures its lag. */
     AUDITOR_DISCOVER_MS: int(10_000),
     /**

@@ -13,7 +13,7 @@ const workers = settings.RELAY_WORKERS;
 if (workers > 1 && cluster.isPrimary) {
   runFleet(workers, pino({ level: settings.LOG_LEVEL, base: { service: "relay-fleet" } }));
 } else {
-  const id = Number(process.env.RELAY_WORKER_ID ?? 1);
+  const id = settings.RELAY_WORKER_ID;
   const relay = await startRelay(
     workers > 1 ? { ...settings, SPOOL_DIR: workerSpoolDir(settings.SPOOL_DIR, id) } : settings,
     { adopt: orphanedSpools(settings.SPOOL_DIR, id, workers) },

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { kafkaWriterMetrics } from "../kafka/writer.ts";
+import { kafkaWriterMetrics } from "../kafka/metrics.ts";
 
 /** The relay's Prometheus metrics; every dropped or refused event is counted by reason. */
 export const createMetrics = () => {

@@ -1,6 +1,8 @@
 // The browser tracker. Bundled on its own for pages (an ES module for bundlers and one script-tag file,
-// see docs/sdk.md), so it imports only types: the edge validates; the page gets a few kilobytes, not
-// the validation engine.
+// see docs/sdk.md), so it imports only types and the error table (src/core/errors.ts, which imports
+// nothing): the edge validates; the page gets a few kilobytes, not the validation engine.
+
+import { retryableAnswer } from "../core/errors.ts";
 import type { ActionType, BehaviorContext, Problem, ScenarioData } from "../core/index.ts";
 
 /** What a page tracks; the tracker adds tenant, user, ids, time and the default scenario. */
@@ -333,19 +335,20 @@ export const createTracker = (options: TrackerOptions, env: TrackerEnvironment =
             report(code ?? "refused", [event], { code, detail, errors });
           }
         });
-      } else if (response.status === 408 || response.status === 429 || response.status >= 500) {
-        retry = events;
       } else {
-        // Final: the same events would be refused again (a wrong key, an origin the key does not
-        // allow, invalid events), so they are dropped, counted and reported with the edge's reasons.
-        dropped.refused += events.length;
         const body: unknown = await response.json().catch(() => undefined);
-        const problem: Partial<Problem> =
-          typeof body === "object" && body !== null && !Array.isArray(body) ? body : {};
-        report(problem.code ?? `refused with ${response.status}`, events, {
-          status: response.status,
-          ...problem,
-        });
+        if (retryableAnswer(response.status, body)) retry = events;
+        else {
+          // Final: the same events would be refused again (a wrong key, an origin the key does not
+          // allow, invalid events), so they are dropped, counted and reported with the edge's reasons.
+          dropped.refused += events.length;
+          const problem: Partial<Problem> =
+            typeof body === "object" && body !== null && !Array.isArray(body) ? body : {};
+          report(problem.code ?? `refused with ${response.status}`, events, {
+            status: response.status,
+            ...problem,
+          });
+        }
       }
     } catch {
       retry = events; // offline, or the edge did not answer

@@ -17,6 +17,8 @@ import {
   MAX_EVENTS_PER_BATCH,
   type MusicData,
   type NewsData,
+  retryableAnswer,
+  retryableCode,
   type ScenarioData,
   type SocialData,
   type VideoData,
@@ -90,8 +92,11 @@ const httpSend =
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {
       const code = typeof body.code === "string" ? body.code : `http_${response.status}`;
-      const retryable = response.status === 408 || response.status === 429 || response.status >= 500;
-      throw new BatchFailure(code, String(body.detail ?? response.statusText), retryable);
+      throw new BatchFailure(
+        code,
+        String(body.detail ?? response.statusText),
+        retryableAnswer(response.status, body),
+      );
     }
     const results = (body.results ?? []) as Record<string, unknown>[];
     return results.map((r) =>
@@ -106,7 +111,10 @@ const httpSend =
     );
   };
 
-/** Connect codes worth another attempt: the server was busy, unreachable or too slow. */
+/**
+ * Connect codes worth another attempt when the answer carries none of our codes (a proxy answered): the
+ * server was busy, unreachable or too slow.
+ */
 const RETRYABLE_CODES = new Set([
   Code.Unavailable,
   Code.ResourceExhausted,
@@ -148,7 +156,11 @@ const grpcSend = (url: string, apiKey: string, timeoutMs: number): Send => {
       const code =
         connect.metadata.get("error-code") ??
         Code[connect.code].replace(/[A-Z]/g, (c, at: number) => `${at > 0 ? "_" : ""}${c.toLowerCase()}`);
-      throw new BatchFailure(code, connect.rawMessage, RETRYABLE_CODES.has(connect.code));
+      throw new BatchFailure(
+        code,
+        connect.rawMessage,
+        retryableCode(code) ?? RETRYABLE_CODES.has(connect.code),
+      );
     }
   };
 };

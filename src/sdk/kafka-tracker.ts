@@ -15,13 +15,9 @@ import {
   settle,
   TrackingConfig,
 } from "../core/index.ts";
+import { kafkaWriterMetrics } from "../kafka/metrics.ts";
 import { TopicsUnwrittenError } from "../kafka/records.ts";
-import {
-  type KafkaWriter,
-  type KafkaWriterSettings,
-  kafkaWriterMetrics,
-  openKafkaWriter,
-} from "../kafka/writer.ts";
+import { type KafkaWriter, type KafkaWriterSettings, openKafkaWriter } from "../kafka/writer.ts";
 
 export interface KafkaTrackerOptions {
   brokers: string[];

@@ -17,8 +17,8 @@ import {
 } from "../../../src/kafka/dead-letters.ts";
 import { DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
 import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
+import { kafkaWriterMetrics } from "../../../src/kafka/metrics.ts";
 import { type EventRecord, KafkaWriteError, TopicsUnwrittenError } from "../../../src/kafka/records.ts";
-import { kafkaWriterMetrics } from "../../../src/kafka/writer.ts";
 import { TEST_WRITE_PATH } from "../../support/write-path.ts";
 
 const SETTINGS: WritePathSettings = { ...TEST_WRITE_PATH, ackTimeoutMs: 1000 };

@@ -1,15 +1,16 @@
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { type DeadLetters, DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
+import type { DeadLetters } from "../../../src/kafka/dead-letters.ts";
+import { DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
 import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
+import { kafkaWriterMetrics } from "../../../src/kafka/metrics.ts";
 import {
   type EventRecord,
   KafkaWriteError,
   recordBytes,
   TopicsUnwrittenError,
 } from "../../../src/kafka/records.ts";
-import { kafkaWriterMetrics } from "../../../src/kafka/writer.ts";
 import { TEST_WRITE_PATH } from "../../support/write-path.ts";
 
 const SETTINGS = TEST_WRITE_PATH;

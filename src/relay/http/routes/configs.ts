@@ -14,7 +14,7 @@ import {
   templateFor,
 } from "../../../core/index.ts";
 import type { AdminAccess } from "../access.ts";
-import type { AdminDeps } from "../admin.ts";
+import type { AdminDeps } from "../admin-deps.ts";
 import { bearer, jsonContent, problemBody, type RelayApi } from "../openapi.ts";
 import type { RelayEnv } from "../respond.ts";
 

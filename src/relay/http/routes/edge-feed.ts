@@ -12,7 +12,7 @@ import {
 } from "../../../core/index.ts";
 import { Change } from "../../store/changes.ts";
 import type { AdminAccess } from "../access.ts";
-import type { AdminDeps } from "../admin.ts";
+import type { AdminDeps } from "../admin-deps.ts";
 import { jsonContent, problemBody, type RelayApi } from "../openapi.ts";
 import type { RelayEnv } from "../respond.ts";
 

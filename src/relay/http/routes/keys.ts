@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import * as z from "zod";
 import { ApiKeyRecord, CreateApiKeyRequest, TenantId } from "../../../core/index.ts";
 import type { AdminAccess } from "../access.ts";
-import type { AdminDeps } from "../admin.ts";
+import type { AdminDeps } from "../admin-deps.ts";
 import { bearer, jsonContent, problemBody, type RelayApi } from "../openapi.ts";
 
 const tags = ["API keys"];
