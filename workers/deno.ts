@@ -1,12 +1,14 @@
 // Deno entry point: the same edge on Deno.serve, with Deno KV as the cache and a Deno KV queue as the
 // durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
 // Settings: src/edge/settings.ts (RELAY_URL, EDGE_SECRET, …), plus PORT (8787), HOST (127.0.0.1) and
-// KV_PATH (optional, a file).
+// KV_PATH (optional, a file), parsed once at start (DenoServingSettings).
+import { parseSettings } from "../src/core/index.ts";
 import { buildEdge } from "../src/edge/build.ts";
 import type { QueuedMessage } from "../src/edge/queue.ts";
+import { DenoServingSettings } from "../src/edge/settings.ts";
 
 declare const Deno: {
-  env: { get(name: string): string | undefined; toObject(): Record<string, string> };
+  env: { toObject(): Record<string, string> };
   openKv(path?: string): Promise<DenoKv>;
   serve(
     options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
@@ -36,7 +38,8 @@ interface Envelope {
 /** Where Deno KV keeps a message whose handler failed through its whole backoff schedule. */
 const UNDELIVERED = "edge-undelivered";
 
-const kv = await Deno.openKv(Deno.env.get("KV_PATH"));
+const serving = parseSettings(DenoServingSettings, Deno.env.toObject(), "edge (Deno)");
+const kv = await Deno.openKv(serving.KV_PATH);
 
 /**
  * Puts work in the queue. The schedule lives in the handler (which re-enqueues with a delay), so
@@ -101,8 +104,8 @@ setInterval(
 
 Deno.serve(
   {
-    port: Number(Deno.env.get("PORT") ?? 8787),
-    hostname: Deno.env.get("HOST") ?? "127.0.0.1",
+    port: serving.PORT,
+    hostname: serving.HOST,
     onListen: ({ port }) => console.log(`edge (Deno) listening on ${port}`),
   },
   (request, info) => {
