@@ -1,9 +1,10 @@
-/** One Kafka record of the write path: the event JSON keyed by user, with its id as a header. */
-export interface EventRecord {
-  topic: string;
-  key: string;
-  value: string;
-  eventId: string;
+import type { EventRecordOf } from "../core/index.ts";
+
+/**
+ * One Kafka record of the write path: the event JSON keyed by user, with its id as a header (the settle
+ * stage's record, src/core/pipeline.ts), as the write path may mark it.
+ */
+export interface EventRecord extends EventRecordOf {
   /** A hot user's excess (src/kafka/hot-keys.ts): written without its key, spread over partitions. */
   overflow?: boolean;
 }

@@ -152,15 +152,15 @@ const grpcSend = (url: string, apiKey: string, timeoutMs: number): Send => {
     } catch (error) {
       const connect = ConnectError.from(error);
       // Our code (`forbidden`, `sink_unavailable` …) as the relay sends it in the `error-code`
-      // metadata; without it (a proxy answered) the gRPC status in snake case.
+      // metadata, retried as the error table says; without it (a proxy answered) the gRPC status in
+      // snake case, retried by the status alone.
+      const ours = connect.metadata.get("error-code");
       const code =
-        connect.metadata.get("error-code") ??
+        ours ??
         Code[connect.code].replace(/[A-Z]/g, (c, at: number) => `${at > 0 ? "_" : ""}${c.toLowerCase()}`);
-      throw new BatchFailure(
-        code,
-        connect.rawMessage,
-        retryableCode(code) ?? RETRYABLE_CODES.has(connect.code),
-      );
+      const retryable =
+        (ours === null ? undefined : retryableCode(ours)) ?? RETRYABLE_CODES.has(connect.code);
+      throw new BatchFailure(code, connect.rawMessage, retryable);
     }
   };
 };
