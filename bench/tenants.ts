@@ -2,7 +2,7 @@
 // with its store stopped for a minute. The load is a new user's on `npm run dev`: batched REST calls of 100 valid events,
 // 40 calls a second (4,000 events/s), each call's events spread over the tenants, who have no config.
 // Each phase first writes one event per tenant (their topics are made then, once: Kafka's cold start is
-// reported apart), then measures `SECONDS` of load: calls answered, p99 and the relay's CPU per event
+// reported apart), then measures `SECONDS` of load: calls answered, p99, the relay's and Kafka's CPU per event
 // (from /proc). After each phase one tracked event and one admin call show the relay answers normally.
 //   npm run bench:tenants        (TENANTS=1,100 SECONDS=10 OUTAGE_SECONDS=20 for a short run)
 // BENCH_RUN=<name> KEEP_TOPICS=1 keeps the tenants' topics for the next run of that name: making 10,000
@@ -17,7 +17,7 @@ import { resultsOf } from "./record-results.ts";
 import { startRelay } from "./stack.ts";
 
 const TENANTS = (process.env.TENANTS ?? "1,100,1000,10000").split(",").map(Number);
-const SECONDS = Number(process.env.SECONDS ?? 20);
+const SECONDS = Number(process.env.SECONDS ?? 60);
 const OUTAGE_TENANTS = Number(process.env.OUTAGE_TENANTS ?? 1000);
 const OUTAGE_SECONDS = Number(process.env.OUTAGE_SECONDS ?? 60);
 const CALLS_PER_SECOND = 40;
@@ -170,6 +170,17 @@ const writePathBetween = (
   ),
 });
 
+/** Lane sends so far that Kafka took within 250 ms, and all of them (relay_kafka_produce_seconds). */
+const sends = async () => {
+  const value = await relayMetrics();
+  return {
+    fast: value('relay_kafka_produce_seconds_bucket{le="0.25"}'),
+    all: value("relay_kafka_produce_seconds_count"),
+    // prom-client restarts the event loop's histogram at every scrape: this is since the last one.
+    loopP99Ms: Math.round(value("nodejs_eventloop_lag_p99_seconds") * 1000),
+  };
+};
+
 /** Waits until the relay's spool is empty; how long that took. */
 const spoolDrained = async () => {
   const started = performance.now();
@@ -208,7 +219,7 @@ const load = async (tenants: readonly string[], seconds: number) => {
     CALLS_PER_SECOND,
     EVENTS_PER_CALL,
     seconds,
-    () => ({ relay: relay.pid() }),
+    () => ({ relay: relay.pid(), kafka: kafkaPid() }),
   );
   return { step, acknowledged, calls: call };
 };
@@ -248,8 +259,24 @@ const warmUp = async (tenants: readonly string[]) => {
   };
 };
 
+/** The dev broker's process (scripts/kafka.sh), whose CPU per event is reported beside the relay's. */
+const kafkaPid = () => pidIn(join(devDir, "kafka", "kafka.pid"));
+const pidIn = (file: string) => {
+  try {
+    return Number(readFileSync(file, "utf8")) || undefined;
+  } catch {
+    return undefined;
+  }
+};
+
 const tenantsOf = (n: number) => Array.from({ length: n }, (_, i) => `bt_${run}_${n}_${i}`);
 const phases: Record<string, unknown>[] = [];
+/**
+ * The tenants whose topics the run made, deleted at its end: Kafka removes a deleted topic's files a
+ * minute later (`file.delete.delay.ms`), which landed in the next phase's measurement when each phase
+ * deleted its own.
+ */
+const made: string[] = [];
 let outage: Record<string, unknown> = { skipped: "no FerretDB started by scripts/ferretdb.sh" };
 const record = resultsOf("tenants");
 /** Written after every phase, so that a run cut short keeps what it measured. */
@@ -264,16 +291,10 @@ const save = () =>
 try {
   // The store stopped (SIGSTOP: connections stay open and nothing answers, the worst case) under load;
   // first, on a broker with nothing else to do (deleting thousands of topics keeps Kafka busy).
-  const pidFile = join(devDir, "ferretdb", "ferretdb.pid");
-  const storePid = (() => {
-    try {
-      return Number(readFileSync(pidFile, "utf8"));
-    } catch {
-      return undefined;
-    }
-  })();
+  const storePid = pidIn(join(devDir, "ferretdb", "ferretdb.pid"));
   if (OUTAGE_SECONDS > 0 && storePid !== undefined && process.env.MONGODB_URI === undefined) {
     const tenants = tenantsOf(OUTAGE_TENANTS).map((tenant) => `${tenant}_outage`);
+    made.push(...tenants);
     await warmUp(tenants);
     const before = await recordsIn(tenants);
     process.kill(storePid, "SIGSTOP");
@@ -300,14 +321,16 @@ try {
     };
     console.log(JSON.stringify(outage));
     save();
-    if (!process.env.KEEP_TOPICS) await deleteTopics(tenants);
   }
 
   for (const n of TENANTS) {
     const tenants = tenantsOf(n);
+    made.push(...tenants);
     const warm_up = await warmUp(tenants);
     const before = await writePath();
+    const sendsBefore = await sends();
     const { step, calls } = await load(tenants, SECONDS);
+    const sendsAfter = await sends();
     const write_path = writePathBetween(before, await writePath());
     const after = await afterwards(tenants[0] as string);
     const phase = {
@@ -318,6 +341,10 @@ try {
       p50_ms: step.p50_ms,
       p99_ms: step.p99_ms,
       relay_cpu_us_per_event: step.cpu?.us_per_event.relay,
+      kafka_cpu_us_per_event: step.cpu?.us_per_event.kafka,
+      relay_event_loop_p99_ms: sendsAfter.loopP99Ms,
+      lane_sends_over_250ms: sendsAfter.all - sendsBefore.all - (sendsAfter.fast - sendsBefore.fast),
+      lane_sends: sendsAfter.all - sendsBefore.all,
       relay_rss_mb: relay.memory.now(),
       relay_heap_used_mb: await heapUsedMb(),
       write_path,
@@ -326,8 +353,8 @@ try {
     console.log(JSON.stringify(phase));
     phases.push(phase);
     save();
-    if (!process.env.KEEP_TOPICS) await deleteTopics(tenants);
   }
 } finally {
   await relay.stop();
+  if (!process.env.KEEP_TOPICS) await deleteTopics(made);
 }

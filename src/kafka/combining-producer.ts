@@ -12,9 +12,6 @@ export interface CombiningObserver {
   topics(proven: number, suspect: number): void;
 }
 
-/** Produce requests of combined sends under way at once: one retrying stuck topic does not hold the rest. */
-const REQUESTS_IN_FLIGHT = 4;
-
 /**
  * Sends made alone under way at once, for suspect topics and, apart, for the sends of combined requests
  * that failed (so that a wave of broken tenants, each retrying until it times out, never holds back the
@@ -73,8 +70,10 @@ export const combiningProducer = (
   inner: RecordProducer,
   topics: Pick<TopicProvisioner, "ensure">,
   observe: CombiningObserver,
+  /** Combined requests under way at once: as many as the inner producer sends in parallel. */
+  requestsInFlight: number,
 ): RecordProducer => {
-  const proven: Queue = { sends: [], inFlight: 0, maxInFlight: REQUESTS_IN_FLIGHT };
+  const proven: Queue = { sends: [], inFlight: 0, maxInFlight: requestsInFlight };
   const probation: Queue = { sends: [], inFlight: 0, maxInFlight: 1 };
   /** Topics whose last send Kafka took. */
   const provenTopics = new Set<string>();

@@ -26,7 +26,19 @@ export interface ProducerSettings {
    * drops a repeat of a request that had landed: no duplicates, unlike a replay from the spool.
    */
   retryForMs: number;
+  /**
+   * Idempotent producers, each with its own connection to each broker. The client sends one produce
+   * request at a time per connection when idempotent, and a broker answers a connection's requests one
+   * after another: with one connection, 40 combined requests a second over 1,000 tenants' topics queued
+   * behind each other, and 0.01–2.5 % of the topics' sends waited over 250 ms for Kafka; with four, none
+   * did (docs/performance.md, "Produce requests in flight"). Order is kept: a topic has one send under
+   * way at a time, whichever producer carries it, and a send's retries stay on its producer.
+   */
+  connections?: number;
 }
+
+/** Producers (connections) of the write path unless set otherwise. */
+export const PRODUCER_CONNECTIONS = 4;
 
 /**
  * Requests whose topics carry less than this each go uncompressed. Compressing a few records costs far
@@ -57,32 +69,37 @@ export const platformaticProducer = (settings: ProducerSettings): RecordProducer
   );
   const headerBytes = (text: string | undefined) =>
     text === undefined ? undefined : (repeated.get(text) ?? Buffer.from(text, "utf8"));
-  const producer = new Producer({
-    clientId: settings.clientId,
-    bootstrapBrokers: settings.brokers,
-    ...settings.connection,
-    serializers: { ...stringSerializers, headerKey: headerBytes, headerValue: headerBytes },
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-    compression: settings.compression,
-    partitioner: compatibilityPartitioner,
-    timeout: settings.requestTimeoutMs,
-    retries: Math.max(1, Math.ceil(settings.retryForMs / RETRY_DELAY_MS)),
-    retryDelay: RETRY_DELAY_MS,
-    // The client's default is 5 s: past it, every send first asks the broker for its topics' metadata
-    // again. With 1,000 tenants' topics in the requests, some topic was always stale, and sends queued
-    // behind metadata requests for seconds. Java's producer keeps it 5 minutes; a leader that moves
-    // meanwhile is learnt from the produce error, which refreshes it.
-    metadataMaxAge: 300_000,
-  });
+  const open = () =>
+    new Producer({
+      clientId: settings.clientId,
+      bootstrapBrokers: settings.brokers,
+      ...settings.connection,
+      serializers: { ...stringSerializers, headerKey: headerBytes, headerValue: headerBytes },
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      compression: settings.compression,
+      partitioner: compatibilityPartitioner,
+      timeout: settings.requestTimeoutMs,
+      retries: Math.max(1, Math.ceil(settings.retryForMs / RETRY_DELAY_MS)),
+      retryDelay: RETRY_DELAY_MS,
+      // The client's default is 5 s: past it, every send first asks the broker for its topics' metadata
+      // again. With 1,000 tenants' topics in the requests, some topic was always stale, and sends queued
+      // behind metadata requests for seconds. Java's producer keeps it 5 minutes; a leader that moves
+      // meanwhile is learnt from the produce error, which refreshes it.
+      metadataMaxAge: 300_000,
+    });
+  const pool = Array.from({ length: settings.connections ?? 1 }, () => ({ producer: open(), sending: 0 }));
   // Spreads hot keys' overflow over the partitions (the client takes it modulo their number).
   let nextPartition = 0;
   return {
     send: async (records: readonly EventRecord[]) => {
+      // The least busy producer; ties go to the first, so a light load keeps to one connection.
+      const slot = pool.reduce((best, next) => (next.sending < best.sending ? next : best));
+      slot.sending++;
       try {
         const bytes = records.reduce((sum, r) => sum + r.value.length, 0);
         const topics = new Set(records.map((r) => r.topic)).size;
-        await producer.send({
+        await slot.producer.send({
           compression: bytes / topics < COMPRESS_FROM_BYTES ? "none" : settings.compression,
           messages: records.map(
             (r): MessageToProduce<string, string, string, string> =>
@@ -107,8 +124,12 @@ export const platformaticProducer = (settings: ProducerSettings): RecordProducer
         });
       } catch (error) {
         throw classifyKafkaError(error);
+      } finally {
+        slot.sending--;
       }
     },
-    close: () => producer.close(),
+    close: async () => {
+      await Promise.all(pool.map((slot) => slot.producer.close()));
+    },
   };
 };

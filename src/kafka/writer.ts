@@ -7,7 +7,7 @@ import { combiningProducer } from "./combining-producer.ts";
 import { DEAD_LETTER_FILE, type DeadLetterBounds, DeadLetterFile } from "./dead-letters.ts";
 import { DurableSink, type WritePathSettings } from "./durable-sink.ts";
 import type { KafkaWriterMetrics } from "./metrics.ts";
-import { type ProducerSettings, platformaticProducer } from "./producer.ts";
+import { PRODUCER_CONNECTIONS, type ProducerSettings, platformaticProducer } from "./producer.ts";
 import { fileSpoolStore, SpoolBudget } from "./spool.ts";
 import { TopicProvisioner, type TopicSettings } from "./topics.ts";
 
@@ -49,8 +49,9 @@ export const openKafkaWriter = async (
     ...settings.connection,
   });
   const topics = new TopicProvisioner(admin, settings.topics);
+  const connections = settings.connections ?? PRODUCER_CONNECTIONS;
   const producer = combiningProducer(
-    platformaticProducer({ ...settings, retryForMs: settings.ackTimeoutMs }),
+    platformaticProducer({ ...settings, connections, retryForMs: settings.ackTimeoutMs }),
     topics,
     {
       resentAfterFailure: (events) => metrics.duplicateRiskEvents.inc(events),
@@ -60,6 +61,7 @@ export const openKafkaWriter = async (
         metrics.topics.set({ state: "suspect" }, suspect);
       },
     },
+    connections,
   );
   const deadLetters = new DeadLetterFile(
     join(settings.spoolDir, DEAD_LETTER_FILE),

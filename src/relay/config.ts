@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import type { ConnectionOptions } from "@platformatic/kafka";
 import * as z from "zod";
 import { EdgeSecretSetting, intSetting as int, parseSettings, rateLimitSettings } from "../core/index.ts";
+import { PRODUCER_CONNECTIONS } from "../kafka/producer.ts";
 import type { TopicSettings } from "../kafka/topics.ts";
 import type { StoreSettings } from "./store/mongo.ts";
 
@@ -107,6 +108,8 @@ export const RelaySettings = z
      * traded for availability. 0 turns it off.
      */
     HOT_KEY_EVENTS_PER_SECOND: int(1000, 0),
+    /** Producers, each with its own connection per broker and one produce request in flight on it. */
+    KAFKA_PRODUCER_CONNECTIONS: int(PRODUCER_CONNECTIONS, 1),
     /** How long one produce request waits for the broker (a paused broker's answer still counts). */
     KAFKA_REQUEST_TIMEOUT_MS: int(60_000, 1000),
     /** Partitions of a tenant topic (and of its -rejected topic); 12–24 by tenant size in production. */

@@ -128,6 +128,7 @@ export const startRelay = async (
       hotKeyEventsPerSecond: settings.HOT_KEY_EVENTS_PER_SECOND,
       ackTimeoutMs: settings.KAFKA_ACK_TIMEOUT_MS,
       requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
+      connections: settings.KAFKA_PRODUCER_CONNECTIONS,
       bufferMaxEvents: settings.KAFKA_BUFFER_MAX_EVENTS,
       bufferTopicMaxEvents: settings.KAFKA_BUFFER_TOPIC_MAX_EVENTS,
       spoolDir: settings.SPOOL_DIR,

@@ -2,14 +2,20 @@
 // every tenant (one oversized produce request refused with MESSAGE_TOO_LARGE, replayed for ever).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
+import pino from "pino";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
+import { kafkaWriterMetrics } from "../../src/kafka/metrics.ts";
+import { openKafkaWriter } from "../../src/kafka/writer.ts";
 import { readTopic } from "../support/kafka.ts";
 import { uniqueName } from "../support/random.ts";
 import { startTestRelay } from "../support/relay.ts";
+import { TEST_WRITE_PATH } from "../support/write-path.ts";
 
 const brokers = inject("kafkaBrokers");
 
@@ -238,4 +244,56 @@ describe("the Kafka write path under legal but hostile traffic (real broker)", (
       await hotRelay.close();
     }
   }, 60_000);
+});
+
+describe("the write path with several produce requests in flight (real broker)", () => {
+  it("keeps each topic's records in the order they were written while four producers carry other topics' sends", async () => {
+    const spoolDir = await mkdtemp(join(tmpdir(), "write-order-"));
+    const writer = await openKafkaWriter(
+      {
+        ...TEST_WRITE_PATH,
+        // Ten events a send: the ordered topic needs 50 sends, each waiting for the one before it.
+        flushAtEvents: 10,
+        maxBatchEvents: 10,
+        ackTimeoutMs: 10_000,
+        clientId: "write-order-test",
+        brokers,
+        compression: "none",
+        requestTimeoutMs: 30_000,
+        connections: 4,
+        spoolDir,
+        spoolMaxBytes: 64 * 1024 * 1024,
+        spoolTopicMaxBytes: 16 * 1024 * 1024,
+        deadLetters: { maxBytes: 1024 * 1024, tenantMaxBytes: 1024 * 1024 },
+        topics: { partitions: 1, retentionMs: 3_600_000, autoCreate: true },
+      },
+      kafkaWriterMetrics(new Registry(), "order_test"),
+      pino({ level: "silent" }),
+    );
+    try {
+      const ordered = topicFor(uniqueName("ordered"));
+      const others = Array.from({ length: 20 }, (_, i) => topicFor(uniqueName(`other${i}`)));
+      const record = (topic: string, position: number) => ({
+        topic,
+        key: "u_1",
+        value: JSON.stringify({ position }),
+        eventId: `${topic}-${position}`,
+      });
+      // Every topic proven first, so that their sends are combined and spread over the producers.
+      await writer.sink.write([ordered, ...others].map((topic) => record(topic, -1)));
+      const writes: Promise<void>[] = [];
+      for (let position = 0; position < 500; position++) {
+        writes.push(writer.sink.write([record(ordered, position)]));
+        for (const other of others) writes.push(writer.sink.write([record(other, position)]));
+      }
+      await Promise.all(writes);
+      const landed = await readTopic(brokers, ordered, 501, 30_000);
+      expect(landed.map((r) => JSON.parse(r.value).position)).toEqual(
+        Array.from({ length: 501 }, (_, i) => i - 1),
+      );
+    } finally {
+      await writer.close();
+      await rm(spoolDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -26,6 +26,7 @@ const setUp = () => {
       request: (kind) => requests.push(kind),
       topics: (proven, suspect) => Object.assign(states, { proven, suspect }),
     },
+    4,
   );
   /** Topics Kafka has taken a send for, as a running relay's are: only those are combined. */
   const proven = async (...topics: string[]) => {
