@@ -1,4 +1,6 @@
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
@@ -6,6 +8,13 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 // run without the optimising JIT: their many starts and restarts take about half the CPU, and test
 // load never needs a fast broker.
 process.env.KAFKA_JVM_OPTS ??= "-XX:TieredStopAtLevel=1";
+
+// The temporary files of a run (spools, builds, brokers' data, keys) go under one directory of its own,
+// inherited by the workers and what they start, and removed when the run ends: repeated runs left
+// thousands of directories in /tmp.
+const runTmp = mkdtempSync(join(tmpdir(), "behavior-ingest-test-"));
+process.env.TMPDIR = runTmp;
+process.on("exit", () => rmSync(runTmp, { recursive: true, force: true }));
 
 /**
  * The longest files, longest first: each takes minutes, mostly waiting for brokers and outages, so

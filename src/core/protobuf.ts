@@ -112,6 +112,20 @@ const keepUnknownFields = (desc: DescMessage, sent: unknown, out: JsonObject): v
 };
 
 /**
+ * Adds to `out` (an event as JSON) a member `#<number>` for each field of the event and of its context
+ * that the contract has no field for (a client built from a newer .proto, a misnumbered field). Binary
+ * protobuf carries numbers, not names, and the decoder sets such fields aside; named so, validation
+ * drops them with an `unknown_field` warning as it drops a JSON body's unknown members there, instead
+ * of their vanishing in silence. (Scenario data keeps unknown members for its tracking config to judge,
+ * and a member without a name is nothing to keep: unknown numbers there are ignored.)
+ */
+const keepUnknownNumbers = (message: BehaviorEventMessage, out: JsonObject): void => {
+  for (const { no } of message.$unknown ?? []) out[`#${no}`] = null;
+  if (isObject(out.context))
+    for (const { no } of message.context?.$unknown ?? []) out.context[`#${no}`] = null;
+};
+
+/**
  * A protobuf event as the JSON object `validateEvent` takes. Unset fields are left out, so missing
  * required fields are reported by validation like on every other path. `sent`: the JSON the message
  * was decoded from (Connect JSON), whose fields the message has none for are kept, so that validation
@@ -173,7 +187,9 @@ export const eventFromProtoBytes = (bytes: Uint8Array): JsonObject | UnreadableE
   } catch (error) {
     return new UnreadableEvent(undecodable(bytes, error));
   }
-  return eventFromProto(message);
+  const json = eventFromProto(message);
+  keepUnknownNumbers(message, json);
+  return json;
 };
 
 /** A validated core event as a protobuf message (the edge forwards events to the relay this way). */

@@ -125,7 +125,8 @@ export class KafkaTracker {
     });
     this.#rejected = new Counter({
       name: "kafka_tracker_events_rejected_total",
-      help: "Events refused by validation",
+      help: "Events refused, by reason: invalid, or sink_unavailable when their tenant's topic could not store them",
+      labelNames: ["reason"],
       ...metric,
     });
     this.#quarantineFailures = new Counter({
@@ -239,7 +240,7 @@ export class KafkaTracker {
     const { settlement, refusedKept, written } = await handing;
     try {
       await written;
-      return settlement.outcomes.map(trackOutcomeOf);
+      return this.#counted(settlement.outcomes);
     } catch (error) {
       if (!(error instanceof TopicsUnwrittenError)) throw error;
       // Refused events whose copy for the -rejected topic could be kept nowhere: counted, as the relay does.
@@ -248,10 +249,16 @@ export class KafkaTracker {
         this.#quarantineFailures.inc(unkept);
         this.#log.warn({ err: error, events: unkept }, "refused events could not be quarantined");
       }
-      return refuseUnwritten(settlement, error.topics, "Kafka cannot store this tenant's events now").map(
-        trackOutcomeOf,
+      return this.#counted(
+        refuseUnwritten(settlement, error.topics, "Kafka cannot store this tenant's events now"),
       );
     }
+  }
+
+  /** Counts the refusals among the final outcomes by reason, as the relay does, and answers them. */
+  #counted(outcomes: readonly EventOutcome[]): TrackOutcome[] {
+    for (const outcome of outcomes) if (!outcome.ok) this.#rejected.inc({ reason: outcome.code });
+    return outcomes.map(trackOutcomeOf);
   }
 
   /** Checks the events and hands the accepted ones (and the kept refusals) to the write path. */
@@ -263,7 +270,6 @@ export class KafkaTracker {
     );
     // A service key: any tenant may be written (null), checked as the relay checks its events.
     const settlement = settle(filled, await checkEvents(filled, null, this.#configFor, this.env));
-    this.#rejected.inc(settlement.outcomes.filter((o) => !o.ok).length);
     // Refused events are kept in their tenant's -rejected topic with the reason, as the relay keeps them.
     const now = this.env.now();
     const kept = settlement.refusals.flatMap((refusal) => {

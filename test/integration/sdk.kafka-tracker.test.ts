@@ -111,7 +111,7 @@ describe("the Kafka-direct tracker against a real broker", () => {
       }),
     ]);
     const metrics = await tracker.registry.metrics();
-    expect(metrics).toMatch(/^kafka_tracker_events_rejected_total 2$/m);
+    expect(metrics).toMatch(/^kafka_tracker_events_rejected_total{reason="invalid_event"} 2$/m);
   });
 
   it("takes hostile free-form values without throwing: refused by field, the rest written, and only what it answered written lands (property)", async () => {
@@ -226,6 +226,7 @@ describe("the Kafka-direct tracker against a real broker", () => {
       lingerMs: 5,
     });
     const written: string[] = [];
+    let unavailable = 0;
     let mixed: Awaited<ReturnType<KafkaTracker["trackMany"]>> | undefined;
     try {
       // The present tenant's topic flows first (a new topic may take a moment to show in the metadata).
@@ -238,6 +239,7 @@ describe("the Kafka-direct tracker against a real broker", () => {
       for (let call = 0; call < 50 && mixed === undefined; call++) {
         const outcomes = await tracker.trackMany([...eventsOf(present, 2), ...eventsOf(missing, 2)]);
         for (const outcome of outcomes.slice(0, 2)) if (outcome.ok) written.push(outcome.event_id);
+        unavailable += outcomes.filter((o) => !o.ok && o.code === "sink_unavailable").length;
         if (outcomes.slice(2).some((o) => !o.ok)) mixed = outcomes;
       }
       // Refusals of the missing tenant: their copies for its (missing) -rejected topic fill that topic's
@@ -256,6 +258,10 @@ describe("the Kafka-direct tracker against a real broker", () => {
       expect.objectContaining({ ok: false, code: "sink_unavailable", retryable: true }),
       expect.objectContaining({ ok: false, code: "sink_unavailable", retryable: true }),
     ]);
+    // Counted as refusals, as the relay counts them, by reason.
+    expect(await tracker.registry.metrics()).toMatch(
+      new RegExp(`^kafka_tracker_events_rejected_total{reason="sink_unavailable"} ${unavailable}$`, "m"),
+    );
     const records = await readTopic(brokers, topicFor(present), written.length);
     expect(records.map((r) => r.headers.get("event_id")).sort()).toEqual(written.sort());
   }, 120_000);

@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE_EVENTS, validateEvent } from "../../src/core/index.ts";
-import { eventFromProto, eventToProto } from "../../src/core/protobuf.ts";
+import { eventFromProto, eventFromProtoBytes, eventToProto } from "../../src/core/protobuf.ts";
 import { ActionType, BehaviorEventSchema, DeviceType } from "../../src/gen/recommender/v1/behavior_pb.js";
 import { fixedEnvironment } from "../support/core.ts";
 
@@ -43,6 +43,29 @@ describe("protobuf ↔ core event mapping", () => {
       context: { device_type: "tablet", location: "北京" },
       scenario_data: { video_data: { duration: 60, completion_rate: 0.5, seek_positions: [3] } },
     });
+  });
+
+  it("names fields the contract lacks by number, so that binary calls warn about them as JSON bodies do", () => {
+    const message = eventToProto(validated[0]?.[1] as Parameters<typeof eventToProto>[0]);
+    // A client built from a newer .proto: field 99 of the event, field 98 of its context.
+    message.$unknown = [{ no: 99, wireType: 0, data: new Uint8Array([1]) }];
+    if (message.context === undefined) throw new Error("the example has a context");
+    message.context.$unknown = [{ no: 98, wireType: 0, data: new Uint8Array([1]) }];
+    const result = validateEvent(
+      eventFromProtoBytes(toBinary(BehaviorEventSchema, message)),
+      undefined,
+      fixedEnvironment(),
+    );
+    expect(result.ok).toBe(true);
+    expect(result.warnings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: "#99", code: "unknown_field" }),
+        expect.objectContaining({ path: "context.#98", code: "unknown_field" }),
+      ]),
+    );
+    // Dropped, as a JSON body's unknown members are.
+    expect(result.event).not.toHaveProperty(["#99"]);
+    expect(result.event?.context).not.toHaveProperty(["#98"]);
   });
 
   it("leaves unset required fields out, so validation names them", () => {
