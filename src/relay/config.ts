@@ -71,6 +71,11 @@ export const RelaySettings = z
      * refuses work instead of running out of memory. At least one full batch.
      */
     RELAY_MAX_INFLIGHT_EVENTS: int(5000, 100),
+    /**
+     * A tenant's share of RELAY_MAX_INFLIGHT_EVENTS: a tenant whose events wait (its topic missing, its
+     * partitions slow) holds at most this many, and others still have room. At least one full batch.
+     */
+    RELAY_MAX_INFLIGHT_EVENTS_PER_TENANT: int(2500, 100),
     KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
     KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
     /** PLAINTEXT locally; SASL_SSL against a managed cluster (docs/security.md). */
@@ -193,6 +198,8 @@ export const RelaySettings = z
     LIVE_STREAMS_MAX: int(8),
     /** Live views one tenant may have open at once, inside LIVE_STREAMS_MAX: one tenant cannot take them all. */
     LIVE_STREAMS_PER_TENANT: int(2, 1),
+    /** Events a live view sends a second at most; the rest are counted and said (a `skipped` event). */
+    LIVE_EVENTS_PER_SECOND: int(50, 1),
     /** How often the quality counts are added to the hourly aggregates in MongoDB (the quality API's data). */
     QUALITY_FLUSH_MS: int(5000),
     /**

@@ -43,6 +43,12 @@ interface IngestDeps {
    * retryable `overloaded` (RELAY_MAX_INFLIGHT_EVENTS). Unbounded when absent.
    */
   maxInflightEvents?: number;
+  /**
+   * A tenant's share of `maxInflightEvents`: a tenant whose events wait long (its topic missing, its
+   * partitions slow) would otherwise hold them all and get every other tenant refused `overloaded`
+   * (RELAY_MAX_INFLIGHT_EVENTS_PER_TENANT). Unbounded when absent.
+   */
+  maxInflightEventsPerTenant?: number;
 }
 
 /**
@@ -54,6 +60,8 @@ export class IngestService {
   readonly deps: IngestDeps;
   /** Events of calls under way: each holds its request, its outcome and its caller until answered. */
   #inflight = 0;
+  /** The same, per tenant the caller may write them for; a tenant is listed while it has any. */
+  readonly #inflightByTenant = new Map<string, number>();
   /** The keys' tenants as metric labels: the first 100 seen, the rest `other`. */
   readonly #keyTenants = new BoundedLabels(100);
 
@@ -114,7 +122,20 @@ export class IngestService {
         1,
       );
     }
+    const crowded = this.#overShare(authorization.byTenant);
+    if (crowded !== undefined) {
+      metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
+      metrics.overloadedTenant.inc({ tenant: crowded }, authorization.byTenant.get(crowded));
+      quality?.refusedCall(source, authorized, "overloaded", performance.now() - started);
+      throw new ApiError(
+        "overloaded",
+        `tenant ${crowded} has too many events under way at this relay; retry in a second`,
+        [],
+        1,
+      );
+    }
     this.#inflight += inputs.length;
+    this.#holdShares(authorization.byTenant, 1);
     try {
       this.#admit(inputs.length, principal, authorization.byTenant);
       if (authorization.forbidden > 0 && principal.kind === "tenant") {
@@ -137,6 +158,26 @@ export class IngestService {
       throw error;
     } finally {
       this.#inflight -= inputs.length;
+      this.#holdShares(authorization.byTenant, -1);
+    }
+  }
+
+  /** The first tenant of a call whose share of the events under way the call's events would exceed. */
+  #overShare(byTenant: ReadonlyMap<string, number>): string | undefined {
+    const share = this.deps.maxInflightEventsPerTenant;
+    if (share === undefined) return undefined;
+    for (const [tenant, events] of byTenant)
+      if ((this.#inflightByTenant.get(tenant) ?? 0) + events > share) return tenant;
+    return undefined;
+  }
+
+  /** Takes (sign 1) or gives back (sign -1) each tenant's events of a call under way. */
+  #holdShares(byTenant: ReadonlyMap<string, number>, sign: 1 | -1): void {
+    if (this.deps.maxInflightEventsPerTenant === undefined) return;
+    for (const [tenant, events] of byTenant) {
+      const held = (this.#inflightByTenant.get(tenant) ?? 0) + sign * events;
+      if (held > 0) this.#inflightByTenant.set(tenant, held);
+      else this.#inflightByTenant.delete(tenant);
     }
   }
 

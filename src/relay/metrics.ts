@@ -36,6 +36,14 @@ export const createMetrics = () => {
       labelNames: ["key_tenant"] as const,
       ...metric,
     }),
+    overloadedTenant: new Counter({
+      name: "relay_tenant_overloaded_events_total",
+      help:
+        "Events refused (429 overloaded) because their tenant already had its share of the events under way " +
+        "(RELAY_MAX_INFLIGHT_EVENTS_PER_TENANT), by tenant; only tenants that reached it are listed",
+      labelNames: ["tenant"] as const,
+      ...metric,
+    }),
     warnings: new Counter({
       name: "relay_events_with_warnings_total",
       help: "Events accepted with warnings",

@@ -189,6 +189,7 @@ export const startRelay = async (
     log,
     limiter,
     maxInflightEvents: settings.RELAY_MAX_INFLIGHT_EVENTS,
+    maxInflightEventsPerTenant: settings.RELAY_MAX_INFLIGHT_EVENTS_PER_TENANT,
     quality,
   });
   quality.start(settings.QUALITY_FLUSH_MS);
@@ -245,6 +246,7 @@ export const startRelay = async (
           { max: settings.LIVE_STREAMS_MAX, perTenant: settings.LIVE_STREAMS_PER_TENANT },
           metrics.registry,
         ),
+        settings.LIVE_EVENTS_PER_SECOND,
       ),
       now: () => Date.now(),
       provisionTopics: settings.TOPIC_AUTO_CREATE

@@ -32,6 +32,8 @@ class MemorySink implements RecordSink {
   unwritable = new Set<string>();
   /** When set, writes wait for it: a slow Kafka. */
   gate: Promise<void> | undefined;
+  /** When not empty, only writes to these topics wait for `gate`: one tenant's slow topic. */
+  gated = new Set<string>();
   /** Writes that have reached the sink (waiting at the gate or done). */
   writes = 0;
   kafkaAvailable = true;
@@ -41,7 +43,7 @@ class MemorySink implements RecordSink {
   async write(records: readonly EventRecord[]) {
     if (this.full) throw new SinkUnavailableError("full");
     this.writes++;
-    await this.gate;
+    if (this.gated.size === 0 || records.some((r) => this.gated.has(r.topic))) await this.gate;
     this.records.push(...records.filter((r) => !this.unwritable.has(r.topic)));
     const unwritten = new Set(records.filter((r) => this.unwritable.has(r.topic)).map((r) => r.topic));
     if (unwritten.size > 0) throw new TopicsUnwrittenError(unwritten, { cause: new Error("share full") });
@@ -52,7 +54,7 @@ class MemorySink implements RecordSink {
 const setup = (
   bodyBudgetBytes = 32 * 1024 * 1024,
   maxInflightEvents?: number,
-  extra: { limiter?: RateLimiter; quality?: QualityRecorder } = {},
+  extra: { limiter?: RateLimiter; quality?: QualityRecorder; maxInflightEventsPerTenant?: number } = {},
 ) => {
   const sink = new MemorySink();
   const metrics = createMetrics();
@@ -278,6 +280,40 @@ describe("relay ingest (in-memory sink)", () => {
     open();
     expect((await first).status).toBe(200);
     expect((await post("/api/v1/behaviors/track/batch", batch, "svc")).status).toBe(200);
+  });
+
+  it("holds a tenant whose events wait to its share of the events under way: it gets 429 overloaded, another tenant is still taken", async () => {
+    const { sink, post, metrics } = setup(32 * 1024 * 1024, 1000, { maxInflightEventsPerTenant: 250 });
+    let open = () => undefined as unknown;
+    sink.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    sink.gated.add(topicFor("tenant_a"));
+    const batchOf = (tenant: string) => ({
+      events: Array.from({ length: 100 }, () => event(tenant, { event_id: undefined })),
+    });
+    // Two calls of tenant_a wait at its slow topic: 200 of its 250.
+    const waiting = [post("/api/v1/behaviors/track/batch", batchOf("tenant_a"), "sk_a")];
+    await vi.waitFor(() => expect(sink.writes).toBe(1));
+    waiting.push(post("/api/v1/behaviors/track/batch", batchOf("tenant_a"), "svc"));
+    await vi.waitFor(() => expect(sink.writes).toBe(2));
+    const third = await post("/api/v1/behaviors/track/batch", batchOf("tenant_a"), "sk_a");
+    expect(third.status).toBe(429);
+    expect(await third.json()).toMatchObject({
+      code: "overloaded",
+      retryable: true,
+      detail: expect.stringMatching(/tenant_a/),
+    });
+    // Far below the relay's 1,000: tenant_b's calls are taken while tenant_a's wait.
+    for (let i = 0; i < 5; i++)
+      expect((await post("/api/v1/behaviors/track/batch", batchOf("tenant_b"), "sk_b")).status).toBe(200);
+    expect(await metrics.registry.getSingleMetricAsString("relay_tenant_overloaded_events_total")).toMatch(
+      /relay_tenant_overloaded_events_total\{tenant="tenant_a"\} 100/,
+    );
+    open();
+    expect((await Promise.all(waiting)).map((r) => r.status)).toEqual([200, 200]);
+    // Its share is given back once its calls are answered.
+    expect((await post("/api/v1/behaviors/track/batch", batchOf("tenant_a"), "sk_a")).status).toBe(200);
   });
 });
 

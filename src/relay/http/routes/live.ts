@@ -27,7 +27,7 @@ export const registerLiveRoutes = (
       path: "/api/v1/tenants/{tenant_id}/events/live",
       summary: "Watch a tenant's events land in Kafka (Server-Sent Events)",
       description:
-        "The last `last` events, then each new one as it lands: `accepted` events with their warnings against the tenant's current config and, with `rejected=true`, `rejected` ones with their reason and errors. Each `data` is one JSON object. A `failed` event (`{message}`) says why the stream ends when Kafka cannot be read. The stream ends after 10 minutes; EventSource reconnects.",
+        "The last `last` events, then each new one as it lands: `accepted` events with their warnings against the tenant's current config and, with `rejected=true`, `rejected` ones with their reason and errors. Each `data` is one JSON object. At most LIVE_EVENTS_PER_SECOND (50) events a second are sent; a `skipped` event (`{count}`) before the next one says how many were left out. A `failed` event (`{message}`) says why the stream ends when Kafka cannot be read. The stream ends after 10 minutes; EventSource reconnects.",
       tags: ["admin"],
       security: bearer,
       request: {
@@ -85,6 +85,10 @@ export const registerLiveRoutes = (
         try {
           await sse.writeSSE({ event: "ready", data: JSON.stringify({ tenant_id }) });
           for await (const record of records) {
+            if ("skipped" in record) {
+              await sse.writeSSE({ event: "skipped", data: JSON.stringify({ count: record.skipped }) });
+              continue;
+            }
             const live = await toLiveEvent(record, (scenario) => deps.directory.get(tenant_id, scenario));
             await sse.writeSSE({
               event: live.kind,
