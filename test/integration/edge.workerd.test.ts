@@ -138,15 +138,14 @@ describe("the edge in real workerd, forwarding to a real relay and Kafka", () =>
         headers: { authorization: `Bearer ${ADMIN}` },
       })
     ).json()) as { version: number };
-    const changed = await fetch(`${relay.httpUrl}/api/v1/tracking-configs/${tenant}/vlog_feed`, {
-      method: "PUT",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` },
-      body: JSON.stringify({
+    await adminClient(relay.httpUrl, ADMIN)(
+      `/api/v1/tracking-configs/${tenant}/vlog_feed`,
+      {
         version: current.version,
         required_fields: [{ field_name: "duration", field_type: "integer", min_value: 1, max_value: 600 }],
-      }),
-    });
-    expect(changed.status).toBe(200);
+      },
+      "PUT",
+    );
     const started = Date.now();
     let warnings: { path: string }[] = [];
     while (Date.now() - started < 10_000 && warnings.length === 0) {

@@ -17,23 +17,25 @@ export const newEdgeSecret = () => `edge_${uniqueName("secret")}_${uniqueName("x
  * loaded machine answers 503 (retryable): retried as a client would, a few times. A retried write that
  * had landed after all answers 409, which is then what was asked for.
  */
-export const adminClient = (relayUrl: string, token: string) => async (path: string, body: unknown) => {
-  for (let attempt = 1; ; attempt++) {
-    const response = await fetch(`${relayUrl}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify(body),
-    });
-    if (response.status === 503 && attempt < 5) {
-      await response.body?.cancel();
-      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-      continue;
+export const adminClient =
+  (relayUrl: string, token: string) =>
+  async (path: string, body: unknown, method: "POST" | "PUT" = "POST") => {
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(`${relayUrl}${path}`, {
+        method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+      if (response.status === 503 && attempt < 5) {
+        await response.body?.cancel();
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+        continue;
+      }
+      if (response.status === 409 && attempt > 1) return (await response.json()) as { key: string };
+      if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+      return (await response.json()) as { key: string };
     }
-    if (response.status === 409 && attempt > 1) return (await response.json()) as { key: string };
-    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as { key: string };
-  }
-};
+  };
 
 /** A tenant ready for the edge: a video config for vlog_feed, a publishable key and a service key. */
 export const edgeTenant = async (
