@@ -51,6 +51,9 @@ interface IngestDeps {
   maxInflightEventsPerTenant?: number;
 }
 
+/** Calls refused for topics that could not be stored are logged at most this often. */
+const UNSTORED_LOG_INTERVAL_MS = 10_000;
+
 /**
  * The relay's ingest logic, shared by REST and gRPC: authorise, validate against the tenant's
  * tracking config, write accepted events durably to the tenant's topic, and quarantine refused ones
@@ -60,6 +63,8 @@ export class IngestService {
   readonly deps: IngestDeps;
   /** Events of calls under way: each holds its request, its outcome and its caller until answered. */
   #inflight = 0;
+  /** When calls refused for topics that could not be stored were last logged, and how many since. */
+  #unstored = { loggedAt: Number.NEGATIVE_INFINITY, calls: 0 };
   /** The same, per tenant the caller may write them for; a tenant is listed while it has any. */
   readonly #inflightByTenant = new Map<string, number>();
   /** The keys' tenants as metric labels: the first 100 seen, the rest `other`. */
@@ -162,6 +167,27 @@ export class IngestService {
     }
   }
 
+  /**
+   * Logs events that could not be stored. A tenant whose topic is missing has each call refused so for
+   * as long as it lasts, which logged an error with a stack per call: those are logged once per 10 s
+   * with the calls refused since (the metrics and the TenantTopicSpooling alert name the topic); any
+   * other failure each time.
+   */
+  #logUnstored(error: unknown, unwritten: ReadonlySet<string> | undefined): void {
+    if (unwritten === undefined) {
+      this.deps.log.error({ err: error }, "events could not be stored");
+      return;
+    }
+    this.#unstored.calls++;
+    const now = performance.now();
+    if (now - this.#unstored.loggedAt < UNSTORED_LOG_INTERVAL_MS) return;
+    this.deps.log.warn(
+      { topics: [...unwritten], calls: this.#unstored.calls, reason: (error as Error).message },
+      "calls refused retryably: their topics' events could not be stored (calls since the last such message)",
+    );
+    this.#unstored = { loggedAt: now, calls: 0 };
+  }
+
   /** The first tenant of a call whose share of the events under way the call's events would exceed. */
   #overShare(byTenant: ReadonlyMap<string, number>): string | undefined {
     const share = this.deps.maxInflightEventsPerTenant;
@@ -197,8 +223,8 @@ export class IngestService {
       try {
         await this.deps.sink.write(settlement.records);
       } catch (error) {
-        this.deps.log.error({ err: error }, "events could not be stored");
         const unwritten = error instanceof TopicsUnwrittenError ? error.topics : undefined;
+        this.#logUnstored(error, unwritten);
         outcomes = refuseUnwritten(settlement, unwritten, "the relay cannot store events right now; retry");
       }
     }

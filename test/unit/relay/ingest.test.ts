@@ -1,5 +1,5 @@
 import { gzipSync } from "node:zlib";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
 import {
   type batchAnswer,
@@ -54,11 +54,16 @@ class MemorySink implements RecordSink {
 const setup = (
   bodyBudgetBytes = 32 * 1024 * 1024,
   maxInflightEvents?: number,
-  extra: { limiter?: RateLimiter; quality?: QualityRecorder; maxInflightEventsPerTenant?: number } = {},
+  extra: {
+    limiter?: RateLimiter;
+    quality?: QualityRecorder;
+    maxInflightEventsPerTenant?: number;
+    log?: Logger;
+  } = {},
 ) => {
   const sink = new MemorySink();
   const metrics = createMetrics();
-  const log = pino({ level: "silent" });
+  const log = extra.log ?? pino({ level: "silent" });
   const quality = new QualityRecorder({ registry: metrics.registry, log });
   const ingest = new IngestService({
     configs: new InMemoryConfigSource(),
@@ -171,6 +176,16 @@ describe("relay ingest (in-memory sink)", () => {
       [true, null],
     ]);
     expect(sink.records.map((r) => r.eventId)).toEqual(["evt_a1", "evt_a2"]);
+  });
+
+  it("logs calls refused for a topic that cannot be stored once, with the count, not once per call", async () => {
+    const lines: { level: number; msg: string; topics?: string[]; calls?: number }[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const { sink, post } = setup(undefined, undefined, { log });
+    sink.unwritable.add(topicFor("tenant_b"));
+    for (let i = 0; i < 5; i++)
+      expect((await post("/api/v1/behaviors/track", event("tenant_b"), "sk_b")).status).toBe(503);
+    expect(lines).toEqual([expect.objectContaining({ level: 40, topics: [topicFor("tenant_b")], calls: 1 })]);
   });
 
   it("answers a batch with one event nested 5,000 levels deep per event: the others written, that one refused by its path", async () => {
