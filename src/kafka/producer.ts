@@ -30,8 +30,8 @@ export interface ProducerSettings {
    * Idempotent producers, each with its own connection to each broker. The client sends one produce
    * request at a time per connection when idempotent, and a broker answers a connection's requests one
    * after another: with one connection, 40 combined requests a second over 1,000 tenants' topics queued
-   * behind each other, and 0.01–2.5 % of the topics' sends waited over 250 ms for Kafka; with four, none
-   * did (docs/performance.md, "Produce requests in flight"). Order is kept: a topic has one send under
+   * behind each other, and 0.01–2.5 % of the topics' sends waited over 250 ms for Kafka; with four,
+   * 0–0.3 % did (docs/performance.md, "Produce requests in flight"). Order is kept: a topic has one send under
    * way at a time, whichever producer carries it, and a send's retries stay on its producer.
    */
   connections?: number;

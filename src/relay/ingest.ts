@@ -106,7 +106,7 @@ export class IngestService {
    * under it: never to the tenant they name, whose quota and quality figures stay its own.
    */
   async trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
-    const { metrics, maxInflightEvents, quality } = this.deps;
+    const { metrics, quality } = this.deps;
     const started = performance.now();
     const source = principal.kind === "edge" ? "edge" : "relay";
     metrics.received.inc(inputs.length);
@@ -117,27 +117,13 @@ export class IngestService {
       authorization.forbidden === 0 ? inputs : inputs.filter((input) => isAuthorizedEvent(input, writer));
     // A CPU-bound relay takes calls faster than it answers them; without a bound their memory grows
     // until the heap gives out. Refused calls cost almost nothing and the client retries them.
-    if (maxInflightEvents !== undefined && this.#inflight + inputs.length > maxInflightEvents) {
-      metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
-      quality?.refusedCall(source, authorized, "overloaded", performance.now() - started);
-      throw new ApiError(
-        "overloaded",
-        "the relay is handling too many events right now; retry in a second",
-        [],
-        1,
-      );
-    }
-    const crowded = this.#overShare(authorization.byTenant);
+    const crowded = this.#overloaded(inputs.length, authorization.byTenant);
     if (crowded !== undefined) {
       metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
-      metrics.overloadedTenant.inc({ tenant: crowded }, authorization.byTenant.get(crowded));
+      if (crowded.tenant !== undefined)
+        metrics.overloadedTenant.inc({ tenant: crowded.tenant }, authorization.byTenant.get(crowded.tenant));
       quality?.refusedCall(source, authorized, "overloaded", performance.now() - started);
-      throw new ApiError(
-        "overloaded",
-        `tenant ${crowded} has too many events under way at this relay; retry in a second`,
-        [],
-        1,
-      );
+      throw new ApiError("overloaded", crowded.detail, [], 1);
     }
     this.#inflight += inputs.length;
     this.#holdShares(authorization.byTenant, 1);
@@ -188,12 +174,24 @@ export class IngestService {
     this.#unstored = { loggedAt: now, calls: 0 };
   }
 
-  /** The first tenant of a call whose share of the events under way the call's events would exceed. */
-  #overShare(byTenant: ReadonlyMap<string, number>): string | undefined {
-    const share = this.deps.maxInflightEventsPerTenant;
+  /**
+   * Why a call of `events` (by tenant) may not start now: the relay has as many events under way as it
+   * may, or one of the call's tenants has its share of them (that tenant named). Undefined: it may.
+   */
+  #overloaded(
+    events: number,
+    byTenant: ReadonlyMap<string, number>,
+  ): { detail: string; tenant?: string } | undefined {
+    const { maxInflightEvents, maxInflightEventsPerTenant: share } = this.deps;
+    if (maxInflightEvents !== undefined && this.#inflight + events > maxInflightEvents)
+      return { detail: "the relay is handling too many events right now; retry in a second" };
     if (share === undefined) return undefined;
-    for (const [tenant, events] of byTenant)
-      if ((this.#inflightByTenant.get(tenant) ?? 0) + events > share) return tenant;
+    for (const [tenant, held] of byTenant)
+      if ((this.#inflightByTenant.get(tenant) ?? 0) + held > share)
+        return {
+          detail: `tenant ${tenant} has too many events under way at this relay; retry in a second`,
+          tenant,
+        };
     return undefined;
   }
 
