@@ -1,7 +1,8 @@
 // The auditor survives any record a direct writer puts into a tenant's topic: a tombstone, JSON null,
 // text, JSON 5,000 levels deep. Each is counted by tenant and reason, kept in the tenant's -rejected
 // topic with why, and passed over; the valid events behind them are audited; the lag, measured against
-// the log end, shows an auditor that cannot get on and returns to 0 once one can. Real Kafka and a
+// the log end, shows an auditor that cannot get on and returns to 0 once one can; one tenant's backlog
+// shares each fetch with the other tenants' records. Real Kafka and a
 // MongoDB-wire server (the auditor as `npm run auditor` runs it).
 import { Admin, ProduceAcks, Producer, stringSerializers } from "@platformatic/kafka";
 import { pino } from "pino";
@@ -33,7 +34,7 @@ const values = async (registry: Registry, name: string) =>
 const event = (tenant: string, id: string) =>
   JSON.stringify({ ...EXAMPLE_EVENTS.video_data, tenant_id: tenant, event_id: id });
 
-describe("the auditor, on records that are no event", () => {
+describe("the auditor", () => {
   const admin = new Admin({ clientId: "test-auditor-admin", bootstrapBrokers: brokers });
   const producer = new Producer({
     clientId: "legacy-etl-client",
@@ -47,6 +48,10 @@ describe("the auditor, on records that are no event", () => {
   /** A tenant's topic (3 partitions) with `values` written in order to one partition (one user's key). */
   const topicWith = async (tenant: string, records: (string | undefined)[]) => {
     await admin.createTopics({ topics: [topicFor(tenant)], partitions: 3, replicas: 1 });
+    await append(tenant, records);
+  };
+  /** Writes `records` after those already in the tenant's topic (to the same partition). */
+  const append = async (tenant: string, records: (string | undefined)[]) => {
     await producer.send({
       messages: records.map((value) => ({
         topic: topicFor(tenant),
@@ -150,4 +155,41 @@ describe("the auditor, on records that are no event", () => {
     // The healthy auditor catches up.
     await vi.waitFor(() => expect([healthy.audited, healthy.lag]).toEqual([3, 0]), WAIT);
   });
+
+  it("shares its time among tenants: a tenant's backlog of 20,000 records does not hold back another's 20", async () => {
+    const busy = uniqueName("audit_backlog");
+    const quiet = uniqueName("audit_quiet");
+    const backlog = Array.from({ length: 20_000 }, (_, i) => event(busy, `evt_${i}`));
+    await topicWith(busy, backlog.slice(0, 1_000));
+    for (let i = 1_000; i < backlog.length; i += 1_000) await append(busy, backlog.slice(i, i + 1_000));
+    await topicWith(
+      quiet,
+      Array.from({ length: 20 }, (_, i) => event(quiet, `evt_${i}`)),
+    );
+    const none = async () => undefined;
+    const auditor = startAuditor({
+      brokers,
+      groupId: uniqueName("auditor_group"),
+      configs: { current: none, version: none },
+      quality: new QualityRecorder({ registry: new Registry(), log: silent }),
+      quarantine: async () => undefined,
+      registry: new Registry(),
+      log: silent,
+      discoverMs: 200,
+      // About 8 of the backlog's records per fetch: the quiet tenant's come in the same fetches.
+      fetchBytesPerPartition: 4096,
+      topics: new RegExp(`^(${topicFor(busy)}|${topicFor(quiet)})$`),
+    });
+    auditors.push(auditor);
+
+    // The quiet tenant is audited to its log end while most of the backlog is still to come.
+    await vi.waitFor(() => {
+      expect(auditor.lagByTenant.has(busy)).toBe(true);
+      expect(auditor.lagByTenant.has(quiet)).toBe(false);
+    }, WAIT);
+    expect(auditor.lagByTenant.get(busy)).toBeGreaterThan(10_000);
+    // …and the backlog after it.
+    await vi.waitFor(() => expect(auditor.lag).toBe(0), { timeout: 120_000, interval: 200 });
+    expect(auditor.audited).toBe(20_020);
+  }, 180_000);
 });
