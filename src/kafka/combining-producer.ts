@@ -1,4 +1,5 @@
 import pLimit from "p-limit";
+import { blameOf } from "./failure-policy.ts";
 import type { EventRecord, KafkaWriteError, RecordProducer } from "./records.ts";
 import type { TopicProvisioner } from "./topics.ts";
 
@@ -95,7 +96,7 @@ export const combiningProducer = (
   };
   /** A send failed on its own: its topics are suspect when the failure is surely theirs. */
   const failed = (records: readonly EventRecord[], error: unknown, othersSucceeded: boolean) => {
-    if (!othersSucceeded && (error as KafkaWriteError).kind !== "topic") return;
+    if (!othersSucceeded && blameOf(error) !== "topic") return;
     for (const topic of topicsOf(records)) {
       provenTopics.delete(topic);
       suspectTopics.add(topic);

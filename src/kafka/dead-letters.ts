@@ -8,6 +8,7 @@ import {
   type Refusal,
   TOPIC_PREFIX,
 } from "../core/index.ts";
+import { FAILURE_POLICY } from "./failure-policy.ts";
 import { type EventRecord, KafkaWriteError } from "./records.ts";
 
 /**
@@ -277,7 +278,7 @@ export const redriveDeadLetters = async (
         await send(resent(entry.record));
         result.sent++;
       } catch (error) {
-        if (error instanceof KafkaWriteError && error.kind === "record") {
+        if (error instanceof KafkaWriteError && FAILURE_POLICY[error.kind].records === "set_aside") {
           back.push(lineOf({ record: entry.record, reason: error.reason }));
           result.refused++;
         } else {

@@ -1,4 +1,4 @@
-import type { WritePathSettings } from "../../src/kafka/durable-sink.ts";
+import type { WritePathSettings } from "../../src/kafka/lane-context.ts";
 
 /** Write-path settings for unit tests of the durable sink: short timers, bounds no test reaches by chance. */
 export const TEST_WRITE_PATH: WritePathSettings = {

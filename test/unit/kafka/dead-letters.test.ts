@@ -15,7 +15,8 @@ import {
   DeadLettersFullError,
   redriveDeadLetters,
 } from "../../../src/kafka/dead-letters.ts";
-import { DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
+import { DurableSink } from "../../../src/kafka/durable-sink.ts";
+import type { WritePathSettings } from "../../../src/kafka/lane-context.ts";
 import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
 import { kafkaWriterMetrics } from "../../../src/kafka/metrics.ts";
 import { type EventRecord, KafkaWriteError, TopicsUnwrittenError } from "../../../src/kafka/records.ts";

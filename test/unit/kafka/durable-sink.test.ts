@@ -1,8 +1,9 @@
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { DeadLetters } from "../../../src/kafka/dead-letters.ts";
-import { DurableSink, type WritePathSettings } from "../../../src/kafka/durable-sink.ts";
+import { DurableSink } from "../../../src/kafka/durable-sink.ts";
+import type { WritePathSettings } from "../../../src/kafka/lane-context.ts";
 import { MemoryProducer, memorySpoolStore } from "../../../src/kafka/memory.ts";
 import { kafkaWriterMetrics } from "../../../src/kafka/metrics.ts";
 import {
@@ -11,6 +12,7 @@ import {
   recordBytes,
   TopicsUnwrittenError,
 } from "../../../src/kafka/records.ts";
+import { ManualClock } from "../../support/manual-clock.ts";
 import { TEST_WRITE_PATH } from "../../support/write-path.ts";
 
 const SETTINGS = TEST_WRITE_PATH;
@@ -43,6 +45,7 @@ const setup = async (
   settings: Partial<WritePathSettings> = {},
   shared?: { producer: MemoryProducer; spools: ReturnType<typeof memorySpoolStore> },
   log = pino({ level: "silent" }),
+  clock?: ManualClock,
 ) => {
   const producer = shared?.producer ?? new MemoryProducer();
   const spools = shared?.spools ?? memorySpoolStore();
@@ -57,6 +60,7 @@ const setup = async (
     metrics,
     log,
     deadLetterFile,
+    clock,
   );
   const count = async (name: string) =>
     (await registry.getSingleMetric(`test_${name}`)?.get())?.values.reduce((n, v) => n + v.value, 0) ?? 0;
@@ -73,14 +77,6 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     const { sink, producer } = await setup({ lingerMs: 60_000, flushAtEvents: 10 });
     await Promise.all(records(A, 0, 10).map((r) => sink.write([r])));
     expect(producer.requests.map((r) => r.length)).toEqual([10]);
-  });
-
-  it("flushes on the linger timer when fewer wait", async () => {
-    const { sink, producer } = await setup({ lingerMs: 20 });
-    const started = performance.now();
-    await Promise.all(records(A, 0, 3).map((r) => sink.write([r])));
-    expect(performance.now() - started).toBeGreaterThanOrEqual(15);
-    expect(producer.requests.map((r) => r.length)).toEqual([3]);
   });
 
   it("bounds produce requests in bytes, so legal events never make a request Kafka refuses", async () => {
@@ -316,5 +312,68 @@ describe("the durable sink (Kafka and spool in memory)", () => {
     await Promise.all([first, ...more]);
     expect(opened).toBe(1);
     expect(spools.spools.get(A)?.events).toBe(11);
+  });
+});
+
+describe("the durable sink's timing (a manual clock)", () => {
+  it("sends on the linger timer: nothing a moment before lingerMs, the batch at it", async () => {
+    const clock = new ManualClock();
+    const { sink, producer } = await setup(
+      { lingerMs: 1000, flushAtEvents: 100 },
+      undefined,
+      undefined,
+      clock,
+    );
+    const written = Promise.all(records(A, 0, 3).map((r) => sink.write([r])));
+    await clock.advance(999);
+    expect(producer.requests).toEqual([]);
+    await clock.advance(1);
+    await written;
+    expect(producer.requests.map((r) => r.length)).toEqual([3]);
+  });
+
+  it("answers from the spool at the ack timeout, not before, and sends a late request's records once", async () => {
+    const clock = new ManualClock();
+    const { sink, producer, count } = await setup({ ackTimeoutMs: 5000 }, undefined, undefined, clock);
+    let resume: () => void = () => {};
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    producer.behaviour = () => paused;
+    let answered = false;
+    const written = sink.write(records(A, 0, 3)).then(() => {
+      answered = true;
+    });
+    await clock.advance(TEST_WRITE_PATH.lingerMs + 4999);
+    expect(answered).toBe(false);
+    await clock.advance(1);
+    await written;
+    expect(await count("spooled_events_total")).toBe(3);
+    producer.behaviour = () => undefined;
+    resume();
+    await vi.waitFor(() => expect(sink.spooled).toBe(0));
+    expect(producer.ids(A)).toEqual(["a_0", "a_1", "a_2"]);
+    expect(producer.requests).toHaveLength(1);
+  });
+
+  it("backs off replaying a topic Kafka does not take: 200 ms, doubling, at most 5 s apart", async () => {
+    const clock = new ManualClock();
+    const { sink, producer } = await setup({}, undefined, undefined, clock);
+    const tried: number[] = [];
+    producer.behaviour = () => {
+      tried.push(clock.now());
+      return new KafkaWriteError("retriable", "UNAVAILABLE", "the cluster is away");
+    };
+    const written = sink.write(records(A, 0, 2));
+    await clock.advance(TEST_WRITE_PATH.lingerMs);
+    await written;
+    await clock.advance(16_200);
+    const gaps = tried.slice(1).map((at, i) => at - (tried[i] as number));
+    // The direct send, then the replay at once, then its retries.
+    expect(gaps).toEqual([0, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    producer.behaviour = () => undefined;
+    await clock.advance(5000);
+    await vi.waitFor(() => expect(producer.ids(A)).toEqual(["a_0", "a_1"]));
+    expect(sink.spooled).toBe(0);
   });
 });
