@@ -2,8 +2,10 @@
 export * from "./actions.ts";
 export * from "./admin.ts";
 export * from "./answers.ts";
+export * from "./batch.ts";
 export * from "./credentials.ts";
 export * from "./edge-signing.ts";
+export * from "./encode.ts";
 export * from "./errors.ts";
 export * from "./event.ts";
 export * from "./examples.ts";
@@ -26,3 +28,4 @@ export * from "./tenant.ts";
 export * from "./tenant-document.ts";
 export * from "./tracking-config.ts";
 export * from "./validate.ts";
+export * from "./zod-issues.ts";

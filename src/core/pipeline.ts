@@ -6,13 +6,14 @@ import {
   invalidEvent,
 } from "./answers.ts";
 import { claimedTenantId, mayWriteTenant } from "./credentials.ts";
+import { encodeEvent } from "./encode.ts";
 import type { BehaviorEvent } from "./event.ts";
 import type { Issue } from "./field-spec.ts";
 import type { Environment } from "./ids.ts";
 import { CONTENT_REFUSALS, type Refusal } from "./quarantine.ts";
 import { isValidTenantId, topicFor } from "./tenant.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
-import { encodeEvent, type ValidateOptions, validateEvent } from "./validate.ts";
+import { type ValidateOptions, validateEvent } from "./validate.ts";
 
 /** An event that passed every check: normalised, with the JSON written to Kafka. */
 export interface CheckedEvent {

@@ -1,11 +1,11 @@
 import * as z from "zod";
 import { claimedTenantId } from "./credentials.ts";
+import { utf8ByteLength } from "./encode.ts";
 import { ERRORS, type ErrorCode, type FieldError } from "./errors.ts";
 import { jsonOfAnything } from "./json.ts";
 import { MAX_EVENTS_PER_BATCH } from "./limits.ts";
 import { sha256OfText } from "./sha256.ts";
 import { isValidTenantId, quarantineTopicFor } from "./tenant.ts";
-import { utf8ByteLength } from "./validate.ts";
 
 /**
  * Why an event is kept in its tenant's `-rejected` topic: the error code it was refused with;

@@ -1,23 +1,15 @@
-import type * as z from "zod";
 import type { ActionType } from "./actions.ts";
-import { type Problem, problem } from "./errors.ts";
 import { type BehaviorEvent, CONTEXT_KEYS, ENVELOPE_KEYS, EventEnvelope } from "./event.ts";
-import {
-  compileFieldSpecs,
-  type FieldChecker,
-  type FieldSpec,
-  type Issue,
-  type IssueCode,
-  issue,
-} from "./field-spec.ts";
+import { compileFieldSpecs, type FieldChecker, type FieldSpec, type Issue, issue } from "./field-spec.ts";
 import { defaultEnvironment, type Environment, newEventId } from "./ids.ts";
 import { anonymizeIp } from "./ip.ts";
 import { isPlainObject } from "./json.ts";
-import { MAX_CLOCK_SKEW_MS, MAX_EVENT_BYTES, MAX_EVENTS_PER_BATCH } from "./limits.ts";
+import { MAX_CLOCK_SKEW_MS } from "./limits.ts";
 import { memberOf, type ScenarioMember, type ScenarioType, typeOfMember } from "./scenarios.ts";
 import { structureProblem, UnreadableEvent } from "./structure.ts";
 import { templateFor } from "./templates.ts";
 import type { TrackingConfig } from "./tracking-config.ts";
+import { EXPLAIN_PARAMS, issuesOfZod, kindOf } from "./zod-issues.ts";
 
 export interface ValidateOptions {
   /**
@@ -88,70 +80,6 @@ const configRules = (config: TrackingConfig): ScenarioRules => {
   }
   return rules;
 };
-
-/** A zod path as field errors name it everywhere: `events[0].context.os`. */
-const formatPath = (path: readonly PropertyKey[]): string => {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
-};
-
-const kindOf = (value: unknown): string =>
-  value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
-
-/** Plain-language messages for zod's default issues; messages written on the schemas take precedence. */
-const envelopeMessages: z.core.$ZodErrorMap = (iss) => {
-  switch (iss.code) {
-    case "invalid_type":
-      return iss.input === undefined
-        ? "is required"
-        : `must be ${iss.expected === "int" ? "an integer" : `a ${iss.expected}`}, got ${kindOf(iss.input)}`;
-    case "invalid_value":
-      return `must be one of ${iss.values.map(String).join(", ")}`;
-    case "too_small":
-      return iss.origin === "string"
-        ? `must be at least ${iss.minimum} characters`
-        : `must be at least ${iss.minimum}`;
-    case "too_big":
-      return iss.origin === "string"
-        ? `must be at most ${iss.maximum} characters`
-        : `must be at most ${iss.maximum}`;
-    case "invalid_union":
-      return "is not a valid value";
-    case "invalid_format":
-      return `is not a valid ${iss.format}`;
-    default:
-      return undefined;
-  }
-};
-/** Used only to explain a failed parse: the error map and input reporting slow down the accepting path. */
-const EXPLAIN_PARAMS = { error: envelopeMessages, reportInput: true };
-
-const issueCodeOf = (iss: z.core.$ZodIssue): IssueCode => {
-  switch (iss.code) {
-    case "invalid_type":
-      return iss.input === undefined ? "required" : "invalid_type";
-    case "too_small":
-    case "too_big":
-      return iss.code;
-    default:
-      return "invalid_value";
-  }
-};
-
-/**
- * Zod's issues as field problems, the one way every schema's failures are reported (events, admin
- * requests, tracking configs): one path format, our issue codes, and a message that starts with the
- * path, or with `subject` when the whole value is at fault.
- */
-export const issuesOfZod = (issues: readonly z.core.$ZodIssue[], subject = "the value"): Issue[] =>
-  issues.map((iss) => {
-    const path = formatPath(iss.path);
-    return { path, code: issueCodeOf(iss), message: `${path === "" ? subject : path} ${iss.message}` };
-  });
 
 const warnUnknownKeys = (
   input: Record<string, unknown>,
@@ -297,96 +225,4 @@ const checkScenario = (
     rules.checkFields(data?.[rules.member] ?? {}, `scenario_data.${rules.member}`, scenarioIssues);
   }
   return config?.is_active === true && config.strict;
-};
-
-/**
- * The body of a batch call: `{ "events": [...] }` with 1 to {@link MAX_EVENTS_PER_BATCH} entries.
- * The entries are validated one by one afterwards, so one bad event does not fail the others.
- */
-export const parseBatch = (
-  input: unknown,
-): { ok: true; events: unknown[] } | { ok: false; problem: Problem } => {
-  if (!isPlainObject(input) || !Array.isArray(input.events)) {
-    return {
-      ok: false,
-      problem: problem("invalid_request", "the body must be an object with an events array", {
-        errors: [{ path: "events", message: "events must be an array of events" }],
-      }),
-    };
-  }
-  const { events } = input;
-  if (events.length === 0) {
-    return {
-      ok: false,
-      problem: problem("invalid_request", "the batch is empty", {
-        errors: [{ path: "events", message: "events must hold at least one event" }],
-      }),
-    };
-  }
-  if (events.length > MAX_EVENTS_PER_BATCH) {
-    return {
-      ok: false,
-      problem: problem(
-        "payload_too_large",
-        `a batch holds at most ${MAX_EVENTS_PER_BATCH} events, got ${events.length}`,
-        {
-          errors: [{ path: "events", message: `events must hold at most ${MAX_EVENTS_PER_BATCH} events` }],
-        },
-      ),
-    };
-  }
-  return { ok: true, events };
-};
-
-/** UTF-8 length of a string without allocating; lone surrogates count as the 3 bytes of U+FFFD. */
-export const utf8ByteLength = (text: string): number => {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (
-      code >= 0xd800 &&
-      code <= 0xdbff &&
-      i + 1 < text.length &&
-      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      bytes += 2; // the pair is 2 UTF-16 units and 4 UTF-8 bytes
-      i++;
-    } else bytes += 2;
-  }
-  return bytes;
-};
-
-/** A lone UTF-16 surrogate as JSON.stringify escapes it (an even run of backslashes before it is text). */
-const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
-
-/**
- * The event as the JSON written to Kafka, or why it cannot be: more than {@link MAX_EVENT_BYTES}
- * (`payload_too_large`), or text that is not Unicode (a lone surrogate, which JSON allows but UTF-8
- * consumers turn into U+FFFD or reject: `invalid_event`).
- */
-export const encodeEvent = (
-  event: BehaviorEvent,
-): { ok: true; json: string } | { ok: false; code: "payload_too_large" | "invalid_event"; error: Issue } => {
-  const json = JSON.stringify(event);
-  // Each UTF-16 unit is at most 3 UTF-8 bytes, so short events need no count.
-  if (json.length * 3 > MAX_EVENT_BYTES) {
-    const bytes = utf8ByteLength(json);
-    if (bytes > MAX_EVENT_BYTES) {
-      return {
-        ok: false,
-        code: "payload_too_large",
-        error: issue("", "too_big", `is ${bytes} bytes as JSON; at most ${MAX_EVENT_BYTES} are allowed`),
-      };
-    }
-  }
-  if (json.includes("\\ud") && LONE_SURROGATE.test(json)) {
-    return {
-      ok: false,
-      code: "invalid_event",
-      error: issue("", "invalid_value", "contains text that is not valid Unicode (a lone UTF-16 surrogate)"),
-    };
-  }
-  return { ok: true, json };
 };
