@@ -207,7 +207,7 @@ export const RelaySettings = z
      * the store only briefly (docs/quality.md has the figures); the rest wait in memory, merged.
      */
     QUALITY_FLUSH_MAX_CELLS: int(200, 1),
-    /** Also run the auditor, which re-checks what every writer put into the tenants' topics (src/relay/auditor.ts). */
+    /** Also run the auditor, which re-checks what every writer put into the tenants' topics (src/auditor/). */
     AUDITOR_ENABLED: z
       .enum(["true", "false"])
       .default("false")

@@ -22,15 +22,15 @@ import {
 import { platformaticProducer } from "../kafka/producer.ts";
 import { type EventRecord, VALIDATED_BY_HEADER } from "../kafka/records.ts";
 import { TopicProvisioner } from "../kafka/topics.ts";
-import { kafkaConnection, type RelaySettings, storeSettingsOf, topicSettingsOf } from "./config.ts";
-import { TenantDirectory } from "./directory.ts";
-import { QualityRecorder } from "./quality.ts";
-import { ChangeLog } from "./store/changes.ts";
-import { ConfigRepository } from "./store/configs.ts";
-import { storeDirectorySource } from "./store/directory-source.ts";
-import { KeyRepository } from "./store/keys.ts";
-import { MongoConnection } from "./store/mongo.ts";
-import { QualityRepository } from "./store/quality.ts";
+import { kafkaConnection, type RelaySettings, storeSettingsOf, topicSettingsOf } from "../relay/config.ts";
+import { TenantDirectory } from "../relay/directory.ts";
+import { QualityRecorder } from "../relay/quality.ts";
+import { ChangeLog } from "../relay/store/changes.ts";
+import { ConfigRepository } from "../relay/store/configs.ts";
+import { storeDirectorySource } from "../relay/store/directory-source.ts";
+import { KeyRepository } from "../relay/store/keys.ts";
+import { MongoConnection } from "../relay/store/mongo.ts";
+import { QualityRepository } from "../relay/store/quality.ts";
 
 /** The header a direct writer may set to be named in the audit; without it, it is `unknown`. */
 const PRODUCER_HEADER = "producer";

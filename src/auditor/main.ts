@@ -3,8 +3,8 @@
 import { createServer } from "node:http";
 import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { loadSettings } from "../relay/config.ts";
 import { startStandaloneAuditor } from "./auditor.ts";
-import { loadSettings } from "./config.ts";
 
 const settings = loadSettings(process.env);
 const log = pino({ level: settings.LOG_LEVEL, base: { service: "auditor" } });
