@@ -212,8 +212,6 @@ export const RelaySettings = z
       .enum(["true", "false"])
       .default("false")
       .transform((v) => v === "true"),
-    /** The port of the standalone auditor's metrics (`npm run auditor`); a relay's auditor reports on the relay's. */
-    AUDITOR_METRICS_PORT: int(8092),
     /** How often the auditor looks for new tenant topics and measures its lag. */
     AUDITOR_DISCOVER_MS: int(10_000),
     /**

@@ -7,7 +7,8 @@ import {
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
-import { AUDITOR_GROUP_ID, auditedConfigs, startAuditor } from "../auditor/auditor.ts";
+import { AUDITOR_GROUP_ID, startAuditor } from "../auditor/auditor.ts";
+import { auditedConfigs } from "../auditor/configs.ts";
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
 import { BehaviorService } from "../gen/recommender/v1/behavior_pb.js";
 import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";

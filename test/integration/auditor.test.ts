@@ -8,7 +8,8 @@ import { Admin, ProduceAcks, Producer, stringSerializers } from "@platformatic/k
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { type Auditor, startAuditor, startStandaloneAuditor } from "../../src/auditor/auditor.ts";
+import { type Auditor, startAuditor } from "../../src/auditor/auditor.ts";
+import { startStandaloneAuditor } from "../../src/auditor/standalone.ts";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
 import { loadSettings } from "../../src/relay/config.ts";
 import { QualityRecorder } from "../../src/relay/quality.ts";
