@@ -3,7 +3,7 @@
 // process's); the relay and the generator are processes of their own.
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { startAuditor } from "../src/relay/auditor.ts";
+import { startAuditor } from "../src/auditor/auditor.ts";
 import { QualityRecorder } from "../src/relay/quality.ts";
 import type { GeneratorRun } from "./generators.ts";
 

@@ -207,13 +207,11 @@ export const RelaySettings = z
      * the store only briefly (docs/quality.md has the figures); the rest wait in memory, merged.
      */
     QUALITY_FLUSH_MAX_CELLS: int(200, 1),
-    /** Also run the auditor, which re-checks what every writer put into the tenants' topics (src/relay/auditor.ts). */
+    /** Also run the auditor, which re-checks what every writer put into the tenants' topics (src/auditor/). */
     AUDITOR_ENABLED: z
       .enum(["true", "false"])
       .default("false")
       .transform((v) => v === "true"),
-    /** The port of the standalone auditor's metrics (`npm run auditor`); a relay's auditor reports on the relay's. */
-    AUDITOR_METRICS_PORT: int(8092),
     /** How often the auditor looks for new tenant topics and measures its lag. */
     AUDITOR_DISCOVER_MS: int(10_000),
     /**

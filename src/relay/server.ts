@@ -7,12 +7,13 @@ import {
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { type Logger, pino } from "pino";
+import { AUDITOR_GROUP_ID, startAuditor } from "../auditor/auditor.ts";
+import { auditedConfigs } from "../auditor/configs.ts";
 import { MAX_REQUEST_BYTES, PROBLEM_CONTENT_TYPE, problem, RateLimiter } from "../core/index.ts";
 import { BehaviorService } from "../gen/recommender/v1/behavior_pb.js";
 import { EdgeForwardingService } from "../gen/recommender/v1/edge_pb.js";
 import { tenantTopics } from "../kafka/topics.ts";
 import { openKafkaWriter } from "../kafka/writer.ts";
-import { AUDITOR_GROUP_ID, auditedConfigs, startAuditor } from "./auditor.ts";
 import { EnvKeyStore, KeyStores } from "./auth.ts";
 import { kafkaConnection, type RelaySettings, storeSettingsOf, topicSettingsOf } from "./config.ts";
 import type { ConfigSource } from "./config-source.ts";

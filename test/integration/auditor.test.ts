@@ -8,8 +8,9 @@ import { Admin, ProduceAcks, Producer, stringSerializers } from "@platformatic/k
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { type Auditor, startAuditor } from "../../src/auditor/auditor.ts";
+import { startStandaloneAuditor } from "../../src/auditor/standalone.ts";
 import { EXAMPLE_EVENTS, quarantineTopicFor, topicFor } from "../../src/core/index.ts";
-import { type Auditor, startAuditor, startStandaloneAuditor } from "../../src/relay/auditor.ts";
 import { loadSettings } from "../../src/relay/config.ts";
 import { QualityRecorder } from "../../src/relay/quality.ts";
 import { readTopic } from "../support/kafka.ts";

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { auditorMetrics } from "../../../src/auditor/metrics.ts";
 import { EdgeMetrics } from "../../../src/edge/metrics.ts";
-import { auditorMetrics } from "../../../src/relay/auditor.ts";
 import { createMetrics } from "../../../src/relay/metrics.ts";
 import { QualityRecorder } from "../../../src/relay/quality.ts";
 

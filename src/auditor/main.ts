@@ -1,12 +1,13 @@
-// The auditor on its own (`npm run auditor`): the relay's settings (Kafka, MongoDB), its metrics on
-// AUDITOR_METRICS_PORT, graceful stop on SIGTERM/SIGINT. A relay runs the same with AUDITOR_ENABLED=true.
+// The auditor on its own (`npm run auditor`): the relay's settings (Kafka, MongoDB) and its own
+// (src/auditor/settings.ts), its metrics on AUDITOR_METRICS_PORT, graceful stop on SIGTERM/SIGINT. A relay
+// runs the same with AUDITOR_ENABLED=true.
 import { createServer } from "node:http";
 import { pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { startStandaloneAuditor } from "./auditor.ts";
-import { loadSettings } from "./config.ts";
+import { loadAuditorSettings } from "./settings.ts";
+import { startStandaloneAuditor } from "./standalone.ts";
 
-const settings = loadSettings(process.env);
+const settings = loadAuditorSettings(process.env);
 const log = pino({ level: settings.LOG_LEVEL, base: { service: "auditor" } });
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
