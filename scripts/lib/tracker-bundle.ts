@@ -1,7 +1,10 @@
 import { join } from "node:path";
 import { type BuildOptions, build } from "esbuild";
 
-/** One minified, self-contained bundle of src/sdk/browser.ts (it imports only types from src/core). */
+/**
+ * One minified, self-contained bundle of src/sdk/browser.ts and its parts in src/sdk/browser/ (from
+ * src/core they import only types and the error table).
+ */
 const bundle = async (options: BuildOptions): Promise<string> => {
   const result = await build({
     entryPoints: [join(import.meta.dirname, "..", "..", "src", "sdk", "browser.ts")],
