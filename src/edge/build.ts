@@ -1,10 +1,10 @@
 import { parseSettings, RateLimiter } from "../core/index.ts";
-import { createEdgeApp } from "./app.ts";
 import { CachedDirectory, type KeyValueStore, relayFeed } from "./directory.ts";
 import { relayForwarder } from "./forwarder.ts";
+import { createEdgeApp } from "./http/app.ts";
+import { registerPush } from "./http/routes/push.ts";
 import { EdgeMetrics } from "./metrics.ts";
 import type { ClientInfo, DurableQueue } from "./ports.ts";
-import { registerPush } from "./push.ts";
 import { type QueuedMessage, tryQueued, undeliverable } from "./queue.ts";
 import { deadLetterScheduleOf, EdgeSettings, retryScheduleOf } from "./settings.ts";
 
