@@ -1,6 +1,8 @@
 // Cloudflare Workers entry point (wrangler.toml `main`): wires the edge to KV, the queues and the relay.
+import { parseSettings } from "../src/core/index.ts";
 import { buildEdge, type Edge } from "../src/edge/build.ts";
 import type { QueuedMessage, QueueStep } from "../src/edge/queue.ts";
+import { EdgeSettings } from "../src/edge/settings.ts";
 
 interface Env {
   /** Configs and key records by tenant and by key hash. */
@@ -20,7 +22,7 @@ let built: { env: Env; edge: Edge } | undefined;
 
 const edgeFor = (env: Env): Edge => {
   if (built?.env !== env) {
-    const edge = buildEdge(env, {
+    const edge = buildEdge(parseSettings(EdgeSettings, env, "edge"), {
       kv: env.CONFIGS,
       queue: {
         enqueue: async (work) => {

@@ -1,11 +1,11 @@
 // Deno entry point: the same edge on Deno.serve, with Deno KV as the cache and a Deno KV queue as the
 // durable fallback. Run: deno run --unstable-kv --allow-net --allow-env --allow-read workers/deno.ts
 // Settings: src/edge/settings.ts (RELAY_URL, EDGE_SECRET, …), plus PORT (8787), HOST (127.0.0.1) and
-// KV_PATH (optional, a file), parsed once at start (DenoServingSettings).
+// KV_PATH (optional, a file), parsed once at start (DenoEdgeSettings).
 import { parseSettings } from "../src/core/index.ts";
 import { buildEdge } from "../src/edge/build.ts";
 import type { QueuedMessage } from "../src/edge/queue.ts";
-import { DenoServingSettings } from "../src/edge/settings.ts";
+import { DenoEdgeSettings } from "../src/edge/settings.ts";
 
 declare const Deno: {
   env: { toObject(): Record<string, string> };
@@ -38,8 +38,8 @@ interface Envelope {
 /** Where Deno KV keeps a message whose handler failed through its whole backoff schedule. */
 const UNDELIVERED = "edge-undelivered";
 
-const serving = parseSettings(DenoServingSettings, Deno.env.toObject(), "edge (Deno)");
-const kv = await Deno.openKv(serving.KV_PATH);
+const settings = parseSettings(DenoEdgeSettings, Deno.env.toObject(), "edge (Deno)");
+const kv = await Deno.openKv(settings.KV_PATH);
 
 /**
  * Puts work in the queue. The schedule lives in the handler (which re-enqueues with a delay), so
@@ -55,7 +55,7 @@ const enqueue = (envelope: Envelope, delaySeconds = 0) =>
 
 const remoteAddress = new WeakMap<Request, string>();
 
-const edge = buildEdge(Deno.env.toObject(), {
+const edge = buildEdge(settings, {
   kv: {
     get: async (key) => ((await kv.get(["edge", key])).value as string | null) ?? null,
     put: async (key, value, options) => {
@@ -104,8 +104,8 @@ setInterval(
 
 Deno.serve(
   {
-    port: serving.PORT,
-    hostname: serving.HOST,
+    port: settings.PORT,
+    hostname: settings.HOST,
     onListen: ({ port }) => console.log(`edge (Deno) listening on ${port}`),
   },
   (request, info) => {

@@ -1,12 +1,12 @@
-import { parseSettings, RateLimiter } from "../core/index.ts";
-import { createEdgeApp } from "./app.ts";
+import { RateLimiter } from "../core/index.ts";
 import { CachedDirectory, type KeyValueStore, relayFeed } from "./directory.ts";
 import { relayForwarder } from "./forwarder.ts";
+import { createEdgeApp } from "./http/app.ts";
+import { registerPush } from "./http/routes/push.ts";
 import { EdgeMetrics } from "./metrics.ts";
 import type { ClientInfo, DurableQueue } from "./ports.ts";
-import { registerPush } from "./push.ts";
 import { type QueuedMessage, tryQueued, undeliverable } from "./queue.ts";
-import { deadLetterScheduleOf, EdgeSettings, retryScheduleOf } from "./settings.ts";
+import { deadLetterScheduleOf, type EdgeSettings, retryScheduleOf } from "./settings.ts";
 
 /** What an entry point hands in from its runtime. */
 export interface EdgeRuntime {
@@ -18,12 +18,11 @@ export interface EdgeRuntime {
 }
 
 /**
- * The edge from its settings (the raw environment, parsed here) and its runtime: the app, and the two
+ * The edge from its settings (parsed by the entry point, once) and its runtime: the app, and the two
  * steps its queue consumers take (`deliverQueued` for the queue, `deadLetter` for the dead-letter path),
  * sharing one set of counters. Used by workers/cloudflare.ts and workers/deno.ts alike.
  */
-export const buildEdge = (env: Record<string, unknown>, runtime: EdgeRuntime) => {
-  const settings = parseSettings(EdgeSettings, env, "edge");
+export const buildEdge = (settings: EdgeSettings, runtime: EdgeRuntime) => {
   const secrets = settings.EDGE_SECRET;
   const metrics = new EdgeMetrics();
   const forwarder = relayForwarder(settings.RELAY_URL, secrets, { timeoutMs: settings.FORWARD_TIMEOUT_MS });

@@ -52,13 +52,15 @@ export const EdgeSettings = z
   });
 export type EdgeSettings = z.infer<typeof EdgeSettings>;
 
-/** What the edge on Deno (workers/deno.ts) adds to its settings: where it listens, and its KV file. */
-export const DenoServingSettings = z.object({
-  PORT: int(8787, 1),
-  HOST: z.string().default("127.0.0.1"),
-  /** Deno KV's file; unset, Deno's default place. */
-  KV_PATH: z.string().optional(),
-});
+/** The settings of the edge on Deno (workers/deno.ts): the edge's, plus where it listens and its KV file. */
+export const DenoEdgeSettings = EdgeSettings.and(
+  z.object({
+    PORT: int(8787, 1),
+    HOST: z.string().default("127.0.0.1"),
+    /** Deno KV's file; unset, Deno's default place. */
+    KV_PATH: z.string().optional(),
+  }),
+);
 
 /** The queue's retry schedule. */
 export const retryScheduleOf = (settings: EdgeSettings): RetrySchedule => ({

@@ -3,7 +3,7 @@ import { create, toJson } from "@bufbuild/protobuf";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { EXAMPLE_EVENTS, eventFromProto, eventToProto } from "../../src/core/index.ts";
-import { createEdgeApp } from "../../src/edge/app.ts";
+import { createEdgeApp } from "../../src/edge/http/app.ts";
 import type { EdgePorts } from "../../src/edge/ports.ts";
 import {
   TrackEventsRequestSchema,

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Context } from "hono";
 import { ApiError, bearerToken } from "../../core/index.ts";
+import type { HttpEnv } from "../../http/middleware.ts";
 import { type KeyStore, mayManage, type Principal } from "../auth.ts";
-import type { RelayEnv } from "./respond.ts";
 
 const sameSecret = (given: string, expected: string | undefined): boolean => {
   if (expected === undefined || expected === "") return false;
@@ -13,11 +13,11 @@ const sameSecret = (given: string, expected: string | undefined): boolean => {
 
 /** Who may call the admin API: the admin token (compared in constant time), or a tenant's secret key. */
 export const adminAccess = (deps: { adminToken: string | undefined; keyStore: KeyStore }) => {
-  const isAdminToken = (c: Context<RelayEnv>) => {
+  const isAdminToken = (c: Context<HttpEnv>) => {
     const key = bearerToken(c.req.header("authorization"));
     return key !== undefined && sameSecret(key, deps.adminToken);
   };
-  const principal = async (c: Context<RelayEnv>): Promise<Principal> => {
+  const principal = async (c: Context<HttpEnv>): Promise<Principal> => {
     if (isAdminToken(c)) return { kind: "admin" };
     const key = bearerToken(c.req.header("authorization"));
     const found = key === undefined ? undefined : await deps.keyStore.principalFor(key);
@@ -29,7 +29,7 @@ export const adminAccess = (deps: { adminToken: string | undefined; keyStore: Ke
     return found;
   };
   /** Refuses a caller that may not manage the tenant (or, without one, is not the admin). */
-  const manage = async (c: Context<RelayEnv>, tenantId: string | undefined) => {
+  const manage = async (c: Context<HttpEnv>, tenantId: string | undefined) => {
     if (!mayManage(await principal(c), tenantId)) {
       throw new ApiError(
         "forbidden",

@@ -1,14 +1,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type * as z from "zod";
 import { ApiError, issuesOfZod } from "../../core/index.ts";
-import type { RelayEnv } from "./respond.ts";
+import type { HttpEnv } from "../../http/middleware.ts";
 
 /** The relay's HTTP API: every public route is declared with its request and response schemas. */
-export type RelayApi = OpenAPIHono<RelayEnv>;
+export type RelayApi = OpenAPIHono<HttpEnv>;
 
 /** A request that does not match its route's schema is a 400 naming each field, like an event's problems. */
 export const createRelayApi = (): RelayApi => {
-  const api = new OpenAPIHono<RelayEnv>({
+  const api = new OpenAPIHono<HttpEnv>({
     strict: false,
     defaultHook: (result) => {
       if (!result.success) {

@@ -9,8 +9,8 @@ import {
   RateLimiter,
   type Refusal,
 } from "../../../src/core/index.ts";
-import { createEdgeApp } from "../../../src/edge/app.ts";
 import { relayForwarder } from "../../../src/edge/forwarder.ts";
+import { createEdgeApp } from "../../../src/edge/http/app.ts";
 import {
   type Delivery,
   type EdgeKey,

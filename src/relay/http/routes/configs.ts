@@ -13,10 +13,10 @@ import {
   TrackingConfigUpdate,
   templateFor,
 } from "../../../core/index.ts";
+import type { HttpEnv } from "../../../http/middleware.ts";
 import type { AdminAccess } from "../access.ts";
 import type { AdminDeps } from "../admin-deps.ts";
 import { bearer, jsonContent, problemBody, type RelayApi } from "../openapi.ts";
-import type { RelayEnv } from "../respond.ts";
 
 const TenantScenario = z.object({ tenant_id: TenantId, scenario_id: ScenarioId });
 const ConfigList = z.object({ configs: z.array(TrackingConfig), total: z.int() });
@@ -29,7 +29,7 @@ export const registerConfigRoutes = (api: RelayApi, deps: AdminDeps, { principal
     return config;
   };
   /** A new config's topics, provisioned when the caller is the admin (a tenant's key may not create topics). */
-  const created = async (c: Context<RelayEnv>, config: TrackingConfig) => {
+  const created = async (c: Context<HttpEnv>, config: TrackingConfig) => {
     await changed(config);
     if (deps.provisionTopics !== undefined && (await principal(c)).kind === "admin") {
       await deps.provisionTopics(config.tenant_id);

@@ -10,11 +10,11 @@ import {
   TenantKey,
   TIMESTAMP_HEADER,
 } from "../../../core/index.ts";
+import type { HttpEnv } from "../../../http/middleware.ts";
 import { Change } from "../../store/changes.ts";
 import type { AdminAccess } from "../access.ts";
 import type { AdminDeps } from "../admin-deps.ts";
 import { jsonContent, problemBody, type RelayApi } from "../openapi.ts";
-import type { RelayEnv } from "../respond.ts";
 
 const Changes = z.object({
   changes: z.array(Change),
@@ -29,7 +29,7 @@ const sha256 = async (text: string) =>
  * document (`hide`), and read only with the edge's signature or the admin token.
  */
 export const registerEdgeFeedRoutes = (api: RelayApi, deps: AdminDeps, { isAdminToken }: AdminAccess) => {
-  const edge = async (c: Context<RelayEnv>) => {
+  const edge = async (c: Context<HttpEnv>) => {
     if (isAdminToken(c)) return;
     const url = new URL(c.req.url);
     await deps.edgeCalls.verify(

@@ -16,9 +16,11 @@ import {
   ValidateAnswer,
   validateAnswer,
 } from "../../../core/index.ts";
+import type { HttpEnv } from "../../../http/middleware.ts";
+import { problemResponse } from "../../../http/problem.ts";
 import type { IngestService } from "../../ingest.ts";
+import { jsonBody } from "../body.ts";
 import { bearer, jsonContent, problemBody, type RelayApi } from "../openapi.ts";
-import { jsonBody, problemResponse, type RelayEnv } from "../respond.ts";
 
 const refusals = {
   400: problemBody,
@@ -62,7 +64,7 @@ const validate = eventRoute(
  * the body is read under the relay's body budget first.
  */
 export const registerEventRoutes = (api: RelayApi, ingest: IngestService) => {
-  const principal = (c: Context<RelayEnv>) => ingest.authenticate(bearerToken(c.req.header("authorization")));
+  const principal = (c: Context<HttpEnv>) => ingest.authenticate(bearerToken(c.req.header("authorization")));
   for (const route of [track, trackBatch, validate]) api.openAPIRegistry.registerPath(route);
 
   api.post(track.path, async (c) => {

@@ -1,34 +1,8 @@
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import type { Context } from "hono";
-import {
-  ApiError,
-  type BodyTab,
-  bodyEncoding,
-  ERRORS,
-  type ErrorCode,
-  type FieldError,
-  MAX_REQUEST_BYTES,
-  PROBLEM_CONTENT_TYPE,
-  parseJsonBody,
-  problem,
-} from "../../core/index.ts";
-
-export type RelayEnv = { Variables: { requestId: string; bodyTab: BodyTab } };
-
-export const problemResponse = (
-  c: Context<RelayEnv>,
-  code: ErrorCode,
-  detail: string,
-  errors?: FieldError[],
-) =>
-  c.body(
-    JSON.stringify(problem(code, detail, { errors, requestId: c.get("requestId") })),
-    ERRORS[code].status,
-    {
-      "content-type": PROBLEM_CONTENT_TYPE,
-    },
-  );
+import { ApiError, bodyEncoding, MAX_REQUEST_BYTES, parseJsonBody } from "../../core/index.ts";
+import type { HttpEnv } from "../../http/middleware.ts";
 
 /**
  * Reads a JSON body: 415 for another content type or a Content-Encoding other than gzip, 400 for bytes
@@ -36,7 +10,7 @@ export const problemResponse = (
  * relay's body budget has no room (taken from the declared length before reading, and from the bytes
  * read and inflated before parsing).
  */
-export const jsonBody = async (c: Context<RelayEnv>): Promise<unknown> => {
+export const jsonBody = async (c: Context<HttpEnv>): Promise<unknown> => {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new ApiError("unsupported_media_type", "send the body as application/json");

@@ -6,11 +6,11 @@ import {
   SIGNATURE_HEADER,
   signatureProblem,
   TIMESTAMP_HEADER,
-} from "../core/index.ts";
-import type { EdgeEnv } from "./app.ts";
-import { webCallCrypto } from "./digest.ts";
-import type { CachedDirectory } from "./directory.ts";
-import type { TenantRecords } from "./ports.ts";
+} from "../../../core/index.ts";
+import { webCallCrypto } from "../../digest.ts";
+import type { CachedDirectory } from "../../directory.ts";
+import type { TenantRecords } from "../../ports.ts";
+import type { EdgeEnv } from "../middleware/auth.ts";
 
 /**
  * The push path: the relay sends a tenant's changed configs and keys, signed (src/core/edge-signing.ts);
