@@ -16,6 +16,18 @@ export interface Efficiency {
   producer_floor_single?: { records_per_second: number; us_per_event: number };
 }
 
+/** The latency and throughput targets per path (the report's table of them and the charts' target lines). */
+export const TARGETS: Record<string, { path: string; p50: number; p99: number; p999: number; eps: number }> =
+  {
+    edge_http_single: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+    edge_http_batched: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+    relay_rest_single: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+    relay_rest_batched: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
+    relay_grpc_single: { path: "gRPC", p50: 20, p99: 50, p999: 100, eps: 10_000 },
+    relay_grpc_batched: { path: "gRPC", p50: 20, p99: 50, p999: 100, eps: 10_000 },
+    kafka_direct: { path: "Kafka direct", p50: 5, p99: 15, p999: 30, eps: 50_000 },
+  };
+
 export interface Goal {
   goal: string;
   ours: string;

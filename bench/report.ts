@@ -3,8 +3,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AuditorResult } from "./auditor.ts";
 import type { CpuPhase } from "./efficiency.ts";
-import { batchedLeastOf, beyondKafkaOf, type Efficiency, goalsOf } from "./goals.ts";
+import { batchedLeastOf, beyondKafkaOf, type Efficiency, goalsOf, TARGETS } from "./goals.ts";
 import type { Step, SteppedResult } from "./load.ts";
+import { writeCharts } from "./report-charts.ts";
 
 export interface BenchResult {
   date: string;
@@ -21,13 +22,6 @@ export interface BenchResult {
   auditor?: AuditorResult;
 }
 
-const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
-const W = 760;
-const H = 420;
-const M = { left: 72, right: 240, top: 48, bottom: 78 };
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
-const fmt = (n: number) => (n >= 1000 ? `${+(n / 1000).toFixed(1)}k` : `${+n.toFixed(1)}`);
-
 /** The edge beside a floor that makes its hop too: bare Hono in workerd handing each call on with one fetch. */
 const edgeHopLines = (efficiency: Efficiency | undefined): string[] => {
   const p = efficiency?.phases ?? {};
@@ -39,180 +33,6 @@ const edgeHopLines = (efficiency: Efficiency | undefined): string[] => {
     `The edge's hop: every edge call is handed on to the relay. Bare Hono in workerd doing the same with one \`fetch\` to a server that answers at once costs ${hop} µs per call (${+(hop / bare).toFixed(2)}× bare Hono in workerd, ${bare} µs); the edge costs ${edge} µs, ${+(edge / hop).toFixed(2)}× that floor.`,
     "",
   ];
-};
-
-/** A horizontal line across the plot for a target or a ceiling, labelled just above its right end. */
-export interface ReferenceLine {
-  value: number;
-  label: string;
-  colour: string;
-}
-
-/** Powers of ten covering [lo, hi], for log axes. */
-const decades = (lo: number, hi: number) => {
-  const out: number[] = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) out.push(10 ** e);
-  return out;
-};
-
-/** Round steps from 0 to at least `hi`, at most about eight, for linear axes. */
-const linearTicks = (hi: number) => {
-  const step =
-    [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000].find((s) => hi / s <= 8) ?? 10_000;
-  return Array.from({ length: Math.ceil(hi / step) + 1 }, (_, i) => i * step);
-};
-
-/** A scale from values to the plot's y pixels: log (decades) or linear (from 0). */
-const yScale = (values: number[], scale: "log" | "linear") => {
-  const positive = values.filter((v) => v > 0);
-  const ticks =
-    scale === "log"
-      ? decades(Math.max(0.1, Math.min(...positive)), Math.max(...positive))
-      : linearTicks(Math.max(...values));
-  const [t0, t1] = [ticks[0] as number, ticks.at(-1) as number];
-  const at =
-    scale === "log"
-      ? (v: number) => (Math.log10(Math.max(v, t0)) - Math.log10(t0)) / (Math.log10(t1) - Math.log10(t0))
-      : (v: number) => (v - t0) / (t1 - t0);
-  return { ticks, y: (v: number) => H - M.bottom - at(v) * (H - M.top - M.bottom) };
-};
-
-const svg = (body: string, title: string) =>
-  `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">
-<title>${esc(title)}</title><rect width="${W}" height="${H}" fill="white"/>
-<text x="${M.left}" y="26" font-size="15" font-weight="bold">${esc(title)}</text>
-${body}
-</svg>
-`;
-
-const axisTitles = (x: string, y: string) =>
-  `<text x="${(M.left + W - M.right) / 2}" y="${H - 10}" text-anchor="middle">${esc(x)}</text>` +
-  `<text transform="rotate(-90)" x="${-(H - M.bottom + M.top) / 2}" y="16" text-anchor="middle">${esc(y)}</text>`;
-
-/** The reference lines across the plot; their labels are in the legend, where they cannot collide. */
-const referenceLines = (lines: ReferenceLine[], y: (v: number) => number) =>
-  lines
-    .map(
-      (l) =>
-        `<line x1="${M.left}" y1="${y(l.value)}" x2="${W - M.right}" y2="${y(l.value)}" stroke="${l.colour}" stroke-width="1.5" stroke-dasharray="6 3"><title>${esc(l.label)}</title></line>`,
-    )
-    .join("\n");
-
-/** The series, one swatch each, then the reference lines, one dashed sample each. */
-const legend = (names: string[], lines: ReferenceLine[] = []) => {
-  const x = W - M.right + 12;
-  const row = (i: number) => M.top + i * 18;
-  return [
-    ...names.map(
-      (name, i) =>
-        `<rect x="${x}" y="${row(i)}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/><text x="${x + 16}" y="${row(i) + 9}">${esc(name)}</text>`,
-    ),
-    ...lines.map((l, i) => {
-      const r = row(names.length + 1 + i);
-      return `<line x1="${x}" y1="${r + 5}" x2="${x + 12}" y2="${r + 5}" stroke="${l.colour}" stroke-width="1.5" stroke-dasharray="4 2"/><text x="${x + 16}" y="${r + 9}" font-size="10">${esc(l.label)}</text>`;
-    }),
-  ].join("");
-};
-
-/**
- * Achieved vs offered events/s per path, log–log, with the y = x line (everything offered was carried)
- * and the reference lines (targets, Kafka's own ceiling).
- */
-const throughputChart = (paths: Record<string, SteppedResult>, lines: ReferenceLine[]) => {
-  const series = Object.entries(paths);
-  const all = [
-    ...series.flatMap(([, r]) =>
-      r.steps.flatMap((s) => [s.offered_events_per_second, s.achieved_events_per_second]),
-    ),
-    ...lines.map((l) => l.value),
-  ];
-  const { ticks, y } = yScale(all, "log");
-  const [t0, t1] = [ticks[0] as number, ticks.at(-1) as number];
-  const x = (v: number) =>
-    M.left +
-    ((Math.log10(Math.max(v, t0)) - Math.log10(t0)) / (Math.log10(t1) - Math.log10(t0))) *
-      (W - M.left - M.right);
-  let body = ticks
-    .map(
-      (t) =>
-        `<line x1="${x(t)}" y1="${M.top}" x2="${x(t)}" y2="${H - M.bottom}" stroke="#eee"/><text x="${x(t)}" y="${H - M.bottom + 14}" text-anchor="middle">${fmt(t)}</text>` +
-        `<line x1="${M.left}" y1="${y(t)}" x2="${W - M.right}" y2="${y(t)}" stroke="#eee"/><text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
-    )
-    .join("\n");
-  body += `<line x1="${x(t0)}" y1="${y(t0)}" x2="${x(t1)}" y2="${y(t1)}" stroke="#bbb" stroke-dasharray="4 4"/>`;
-  body += axisTitles("offered load, events/s (open loop, log scale)", "achieved events/s (log scale)");
-  body += referenceLines(lines, y);
-  series.forEach(([, r], i) => {
-    const colour = COLOURS[i % COLOURS.length];
-    const points = r.steps
-      .map((s) => `${x(s.offered_events_per_second)},${y(s.achieved_events_per_second)}`)
-      .join(" ");
-    body += `<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="2"/>`;
-    body += r.steps
-      .map(
-        (s) =>
-          `<circle cx="${x(s.offered_events_per_second)}" cy="${y(s.achieved_events_per_second)}" r="3" fill="${colour}"><title>${esc(`${fmt(s.achieved_events_per_second)} of ${fmt(s.offered_events_per_second)} ev/s`)}</title></circle>`,
-      )
-      .join("");
-  });
-  body += legend(
-    series.map(([name]) => name),
-    lines,
-  );
-  return svg(body, "Throughput against offered load");
-};
-
-/**
- * Grouped bars, one group per label and one bar per series, each value written upright above its bar
- * (or inside it, near the top) so that neighbours never overlap; reference lines across.
- */
-const barChart = (
-  title: string,
-  axes: { x: string; y: string; scale: "log" | "linear" },
-  groups: { label: string; values: [string, number][] }[],
-  lines: ReferenceLine[] = [],
-) => {
-  const values = [...groups.flatMap((g) => g.values.map(([, v]) => v)), ...lines.map((l) => l.value)];
-  const { ticks, y } = yScale(values, axes.scale);
-  const groupWidth = (W - M.left - M.right) / Math.max(1, groups.length);
-  const names = [...new Set(groups.flatMap((g) => g.values.map(([n]) => n)))];
-  const barWidth = (groupWidth * 0.8) / Math.max(1, names.length);
-  let body = ticks
-    .map(
-      (t) =>
-        `<line x1="${M.left}" y1="${y(t)}" x2="${W - M.right}" y2="${y(t)}" stroke="#eee"/><text x="${M.left - 6}" y="${y(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
-    )
-    .join("\n");
-  body += axisTitles(axes.x, `${axes.y}${axes.scale === "log" ? " (log scale)" : ""}`);
-  groups.forEach((g, gi) => {
-    const gx = M.left + gi * groupWidth + groupWidth * 0.1;
-    g.values.forEach(([name, v]) => {
-      const ni = names.indexOf(name);
-      const bx = gx + ni * barWidth;
-      const cx = bx + (barWidth - 2) / 2;
-      const top = y(v);
-      body += `<rect x="${bx}" y="${top}" width="${barWidth - 2}" height="${H - M.bottom - top}" fill="${COLOURS[ni % COLOURS.length]}"><title>${esc(`${g.label} ${name}: ${v}`)}</title></rect>`;
-      const inside = top - 34 < M.top;
-      body += `<text transform="rotate(-90 ${cx + 3} ${inside ? top + 4 : top - 3})" x="${cx + 3}" y="${inside ? top + 4 : top - 3}" text-anchor="${inside ? "end" : "start"}" font-size="9" fill="${inside ? "white" : "#333"}">${fmt(v)}</text>`;
-    });
-    const lx = gx + groupWidth * 0.4;
-    const ly = H - M.bottom + 12;
-    body += `<text x="${lx}" y="${ly}" transform="rotate(-20 ${lx} ${ly})" text-anchor="end" font-size="10">${esc(g.label)}</text>`;
-  });
-  body += referenceLines(lines, y);
-  body += legend(names, lines);
-  return svg(body, title);
-};
-
-/** The latency and throughput targets per path. */
-const TARGETS: Record<string, { path: string; p50: number; p99: number; p999: number; eps: number }> = {
-  edge_http_single: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
-  edge_http_batched: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
-  relay_rest_single: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
-  relay_rest_batched: { path: "HTTP API", p50: 50, p99: 100, p999: 200, eps: 5000 },
-  relay_grpc_single: { path: "gRPC", p50: 20, p99: 50, p999: 100, eps: 10_000 },
-  relay_grpc_batched: { path: "gRPC", p50: 20, p99: 50, p999: 100, eps: 10_000 },
-  kafka_direct: { path: "Kafka direct", p50: 5, p99: 15, p999: 30, eps: 50_000 },
 };
 
 const ratio = (a: number | undefined, b: number | undefined) =>
@@ -230,7 +50,7 @@ const cpuRow = (name: string, phase: CpuPhase) =>
     )} | ${phase.events_per_second} | ${phase.p99_ms} | ${phase.generator_us_per_event} | ${phase.generator_bound ? "⚠ generator-bound" : ""} |`;
 const num = (v: unknown, key: string) => (v as Record<string, number> | undefined)?.[key];
 
-export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
+export const writeReport = async (r: BenchResult, dir: string, stamp: string) => {
   const sustained = (name: string) => r.paths[name]?.sustained?.achieved_events_per_second;
   const pp = num(r.ceilings.kafka_producer_performance, "records_per_second");
   const floor = r.ceilings.kafka_latency_at_relay_half_load as { rate: number; p99_ms: number } | undefined;
@@ -395,71 +215,5 @@ export const writeReport = (r: BenchResult, dir: string, stamp: string) => {
     "",
   );
   writeFileSync(join(dir, `${stamp}.md`), lines.join("\n"));
-  // Targets from the table above, one line per distinct value; Kafka's own ceiling from this run.
-  const distinct = (
-    pick: (target: (typeof TARGETS)[string]) => number,
-    what: string,
-    unit: string,
-    colour: string,
-  ) =>
-    [...new Set(Object.values(TARGETS).map(pick))].map((value) => ({
-      value,
-      colour,
-      label: `${what} ${fmt(value)}${unit} (${[
-        ...new Set(
-          Object.values(TARGETS)
-            .filter((t) => pick(t) === value)
-            .map((t) => t.path),
-        ),
-      ].join(", ")})`,
-    }));
-  writeFileSync(
-    join(dir, `${stamp}-throughput.svg`),
-    throughputChart(r.paths, [
-      ...distinct((t) => t.eps, "target", " ev/s", "#2ca02c"),
-      ...(pp === undefined
-        ? []
-        : [{ value: pp, label: `Kafka ceiling ${fmt(pp)} rec/s`, colour: "#d62728" }]),
-    ]),
-  );
-  writeFileSync(
-    join(dir, `${stamp}-latency.svg`),
-    barChart(
-      "Latency at half the sustained load",
-      { x: "path", y: "milliseconds", scale: "log" },
-      Object.entries(r.paths).flatMap(([label, p]) =>
-        p.at_half === undefined
-          ? []
-          : [
-              {
-                label,
-                values: [
-                  ["p50", p.at_half.p50_ms],
-                  ["p99", p.at_half.p99_ms],
-                  ...(p.at_half.p999_ms === undefined ? [] : [["p999", p.at_half.p999_ms]]),
-                ] as [string, number][],
-              },
-            ],
-      ),
-      distinct((t) => t.p99, "p99 target", " ms", "#d62728"),
-    ),
-  );
-  writeFileSync(
-    join(dir, `${stamp}-memory.svg`),
-    barChart(
-      "Resident memory (RSS)",
-      { x: "process", y: "MB", scale: "linear" },
-      Object.entries(r.memory).map(([label, m]) => ({
-        label,
-        values: [
-          ["idle", m.idle_mb],
-          ["peak", m.peak_mb],
-        ] as [string, number][],
-      })),
-      [
-        { value: 150, label: "relay idle goal 150 MB", colour: "#1f77b4" },
-        { value: 400, label: "relay peak goal 400 MB", colour: "#ff7f0e" },
-      ],
-    ),
-  );
+  await writeCharts({ paths: r.paths, memory: r.memory, kafkaCeiling: pp }, dir, stamp);
 };

@@ -10,11 +10,12 @@
 // Writes bench/results/<date>-tenants.json after each phase; docs/tenant-directory.md quotes the last run.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Admin, Consumer } from "@platformatic/kafka";
-import { EXAMPLE_EVENTS, topicFor } from "../src/core/index.ts";
+import { EXAMPLE_EVENTS } from "../src/core/index.ts";
 import { openLoop } from "./load.ts";
 import { resultsOf } from "./record-results.ts";
+import { heapUsedMb, sends, spoolDrained, writePath, writePathBetween } from "./relay-metrics.ts";
 import { startRelay } from "./stack.ts";
+import { deleteTopics, recordsIn } from "./tenant-topics.ts";
 
 const TENANTS = (process.env.TENANTS ?? "1,100,1000,10000").split(",").map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 60);
@@ -61,52 +62,6 @@ const track = async (body: string): Promise<number> => {
   return accepted;
 };
 
-/** The sum of the end offsets of the tenants' topics: the records Kafka holds for them. */
-const recordsIn = async (tenants: readonly string[]) => {
-  const consumer = new Consumer({
-    clientId: "bench-tenants",
-    groupId: `bench_${run}`,
-    bootstrapBrokers: brokers,
-  });
-  try {
-    let total = 0;
-    for (let i = 0; i < tenants.length; i += 500) {
-      const topics = tenants.slice(i, i + 500).map(topicFor);
-      // A topic not made yet holds nothing (a list with one unknown topic fails whole: then one by one).
-      const ends: bigint[][] = await consumer.listOffsets({ topics }).then(
-        (found) => [...found.values()],
-        () =>
-          Promise.all(
-            topics.map((topic) =>
-              consumer.listOffsets({ topics: [topic] }).then(
-                (found) => found.get(topic) ?? [],
-                () => [],
-              ),
-            ),
-          ),
-      );
-      for (const offsets of ends) for (const end of offsets) total += Number(end);
-    }
-    return total;
-  } finally {
-    await consumer.close(true);
-  }
-};
-
-/**
- * Deletes the tenants' topics: a broker that kept every run's topics (10,000s of partitions on a 2-core
- * machine) spent a core on them and slowed every later run.
- */
-const deleteTopics = async (tenants: readonly string[]) => {
-  const admin = new Admin({ clientId: "bench-tenants", bootstrapBrokers: brokers });
-  try {
-    for (let i = 0; i < tenants.length; i += 500)
-      await admin.deleteTopics({ topics: tenants.slice(i, i + 500).map(topicFor) }).catch(() => undefined);
-  } finally {
-    await admin.close();
-  }
-};
-
 /** How the relay answers right after a phase: one tracked event, one admin call, readiness. */
 const afterwards = async (tenant: string) => {
   const timed = async (request: () => Promise<Response>) => {
@@ -130,62 +85,6 @@ const afterwards = async (tenant: string) => {
     ),
     readyz: (await fetch(`${relay.httpUrl}/readyz`)).status,
   };
-};
-
-/** One scrape of the relay's metrics: the value of a series by its name and labels as printed. */
-const relayMetrics = async () => {
-  const text = await (await fetch(`${relay.httpUrl}/metrics`)).text();
-  return (series: string) => {
-    const at = text.indexOf(`\n${series} `);
-    return at < 0 ? 0 : Number.parseFloat(text.slice(at + series.length + 2));
-  };
-};
-
-/** The relay's spool: events acknowledged and not yet in Kafka. */
-const spooled = async () => (await relayMetrics())("relay_spool_events");
-
-/** The relay's V8 heap in use (its bound is scripts/relay.sh's RELAY_HEAP_MB). */
-const heapUsedMb = async () => Math.round((await relayMetrics())("nodejs_heap_size_used_bytes") / 1048576);
-
-const REQUEST_KINDS = ["combined", "new", "alone", "retry"] as const;
-/** The relay's produce requests so far by kind, and its topics by state (src/kafka/combining-producer.ts). */
-const writePath = async () => {
-  const value = await relayMetrics();
-  return {
-    requests: Object.fromEntries(
-      REQUEST_KINDS.map((kind) => [kind, value(`relay_kafka_produce_requests_total{kind="${kind}"}`)]),
-    ),
-    proven_topics: value('relay_kafka_topics{state="proven"}'),
-    suspect_topics: value('relay_kafka_topics{state="suspect"}'),
-  };
-};
-/** Produce requests by kind between two readings of `writePath`, with the topics' states at the second. */
-const writePathBetween = (
-  before: Awaited<ReturnType<typeof writePath>>,
-  after: Awaited<ReturnType<typeof writePath>>,
-) => ({
-  ...after,
-  requests: Object.fromEntries(
-    REQUEST_KINDS.map((kind) => [kind, (after.requests[kind] ?? 0) - (before.requests[kind] ?? 0)]),
-  ),
-});
-
-/** Lane sends so far that Kafka took within 250 ms, and all of them (relay_kafka_produce_seconds). */
-const sends = async () => {
-  const value = await relayMetrics();
-  return {
-    fast: value('relay_kafka_produce_seconds_bucket{le="0.25"}'),
-    all: value("relay_kafka_produce_seconds_count"),
-    // prom-client restarts the event loop's histogram at every scrape: this is since the last one.
-    loopP99Ms: Math.round(value("nodejs_eventloop_lag_p99_seconds") * 1000),
-  };
-};
-
-/** Waits until the relay's spool is empty; how long that took. */
-const spoolDrained = async () => {
-  const started = performance.now();
-  while ((await spooled()) > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-  return Math.round(performance.now() - started);
 };
 
 /** One round over all tenants: one event each, 100 a call, 8 calls at once; the slowest call's time. */
@@ -236,8 +135,8 @@ const warmUp = async (tenants: readonly string[]) => {
   const first_round_ms = Math.round(performance.now() - started);
   let steps = 0;
   for (; steps < Number(process.env.WARM_UP_STEPS ?? 20); steps++) {
-    await spoolDrained();
-    const before = await writePath();
+    await spoolDrained(relay.httpUrl);
+    const before = await writePath(relay.httpUrl);
     const { step } = await load(tenants, 10);
     // Shown as it goes: a phase whose Kafka does not settle takes minutes.
     console.log(
@@ -246,7 +145,7 @@ const warmUp = async (tenants: readonly string[]) => {
         warm_up_step: steps,
         error_rate: step.error_rate,
         p99_ms: step.p99_ms,
-        write_path: writePathBetween(before, await writePath()),
+        write_path: writePathBetween(before, await writePath(relay.httpUrl)),
       }),
     );
     if (step.error_rate === 0 && step.p99_ms < 250) break;
@@ -296,7 +195,7 @@ try {
     const tenants = tenantsOf(OUTAGE_TENANTS).map((tenant) => `${tenant}_outage`);
     made.push(...tenants);
     await warmUp(tenants);
-    const before = await recordsIn(tenants);
+    const before = await recordsIn(brokers, `bench_${run}`, tenants);
     process.kill(storePid, "SIGSTOP");
     let result: Awaited<ReturnType<typeof load>>;
     try {
@@ -305,8 +204,8 @@ try {
       process.kill(storePid, "SIGCONT");
     }
     const { step, calls, acknowledged } = result;
-    const spool_drained_ms = await spoolDrained();
-    const stored = (await recordsIn(tenants)) - before;
+    const spool_drained_ms = await spoolDrained(relay.httpUrl);
+    const stored = (await recordsIn(brokers, `bench_${run}`, tenants)) - before;
     outage = {
       tenants: OUTAGE_TENANTS,
       seconds: OUTAGE_SECONDS,
@@ -327,11 +226,11 @@ try {
     const tenants = tenantsOf(n);
     made.push(...tenants);
     const warm_up = await warmUp(tenants);
-    const before = await writePath();
-    const sendsBefore = await sends();
+    const before = await writePath(relay.httpUrl);
+    const sendsBefore = await sends(relay.httpUrl);
     const { step, calls } = await load(tenants, SECONDS);
-    const sendsAfter = await sends();
-    const write_path = writePathBetween(before, await writePath());
+    const sendsAfter = await sends(relay.httpUrl);
+    const write_path = writePathBetween(before, await writePath(relay.httpUrl));
     const after = await afterwards(tenants[0] as string);
     const phase = {
       tenants: n,
@@ -346,7 +245,7 @@ try {
       lane_sends_over_250ms: sendsAfter.all - sendsBefore.all - (sendsAfter.fast - sendsBefore.fast),
       lane_sends: sendsAfter.all - sendsBefore.all,
       relay_rss_mb: relay.memory.now(),
-      relay_heap_used_mb: await heapUsedMb(),
+      relay_heap_used_mb: await heapUsedMb(relay.httpUrl),
       write_path,
       after,
     };
@@ -356,5 +255,5 @@ try {
   }
 } finally {
   await relay.stop();
-  if (!process.env.KEEP_TOPICS) await deleteTopics(made);
+  if (!process.env.KEEP_TOPICS) await deleteTopics(brokers, made);
 }

@@ -75,7 +75,7 @@ describe("the benchmark's load generator", () => {
     expect(broken(result.at_half as NonNullable<typeof result.at_half>)).toBe(false);
   });
 
-  it("writes a Markdown report with three SVG charts", () => {
+  it("writes a Markdown report with three SVG charts", async () => {
     const step = {
       offered_events_per_second: 100,
       achieved_events_per_second: 99,
@@ -87,7 +87,7 @@ describe("the benchmark's load generator", () => {
       generator_delay_max_ms: 12,
     };
     const dir = mkdtempSync(join(tmpdir(), "report-"));
-    writeReport(
+    await writeReport(
       {
         date: "2026-11-26T00:00:00Z",
         machine: { cpu: "test" },
