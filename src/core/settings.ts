@@ -31,7 +31,18 @@ export const rateLimitSettings = {
     }),
 };
 
-/** Parses an environment with a settings schema; a bad value throws one line per variable, naming it. */
+/** Bad settings: the message gives each bad variable a line of its own, for a server's log. */
+export class SettingsError extends Error {
+  /** The same on one line (`NAME: what is wrong; …`), for a command line tool's one-line errors. */
+  readonly oneLine: string;
+
+  constructor(what: string, issues: readonly string[]) {
+    super(`invalid ${what} settings:\n${issues.map((issue) => `  ${issue}`).join("\n")}`);
+    this.oneLine = `invalid ${what} settings: ${issues.join("; ")}`;
+  }
+}
+
+/** Parses an environment with a settings schema; a bad value throws a SettingsError naming the variable. */
 export const parseSettings = <S extends z.ZodType>(
   schema: S,
   env: Record<string, unknown>,
@@ -39,8 +50,10 @@ export const parseSettings = <S extends z.ZodType>(
 ): z.infer<S> => {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
-    throw new Error(`invalid ${what} settings:\n${lines.join("\n")}`);
+    throw new SettingsError(
+      what,
+      parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`),
+    );
   }
   return parsed.data;
 };

@@ -18,6 +18,9 @@ const list = (fallback: string) =>
         .filter(Boolean),
     );
 
+/** Kafka's bootstrap brokers, comma-separated: the relay's, and the CLI's for `tail` and `dead-letters`. */
+export const KafkaBrokersSetting = list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1));
+
 /**
  * The relay's HTTP/1.1 keep-alive timeout unless set: above the 60 s idle timeout of common load
  * balancers and proxies (AWS's Application Load Balancer, nginx's upstream keep-alive), where Node's own
@@ -76,7 +79,7 @@ export const RelaySettings = z
      * partitions slow) holds at most this many, and others still have room. At least one full batch.
      */
     RELAY_MAX_INFLIGHT_EVENTS_PER_TENANT: int(2500, 100),
-    KAFKA_BROKERS: list("127.0.0.1:9092").pipe(z.array(z.string().min(1)).min(1)),
+    KAFKA_BROKERS: KafkaBrokersSetting,
     KAFKA_CLIENT_ID: z.string().default("behavior-relay"),
     /** PLAINTEXT locally; SASL_SSL against a managed cluster (docs/security.md). */
     KAFKA_SECURITY_PROTOCOL: z.enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]).default("PLAINTEXT"),
