@@ -1,5 +1,6 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import pRetry from "p-retry";
 import {
   ERRORS,
   type ErrorCode,
@@ -88,6 +89,10 @@ const connectionLost = (error: unknown): boolean => {
   return false;
 };
 
+/** A failure that says "not now": retried, then reported as the relay being out of reach. */
+const unreachable = (failure: ConnectError): boolean =>
+  RETRYABLE_CODES.has(failure.code) || connectionLost(failure);
+
 /**
  * The edge's calls to the relay's EdgeForwardingService over the Connect protocol (binary protobuf
  * over fetch, which Workers and Deno both have), each signed with the secret the edge and the relay
@@ -124,22 +129,29 @@ export const relayForwarder = (
     body: Uint8Array,
     send: (signed: { timestampMs: bigint; nonce: string; signature: string }) => Promise<T>,
   ): Promise<T> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const signed = await signCall(webCallCrypto, secrets, purpose, body);
-        return await send({
-          timestampMs: BigInt(signed.timestamp),
-          nonce: signed.nonce,
-          signature: signed.signature,
-        });
-      } catch (error) {
-        const failure = ConnectError.from(error);
-        // Connect reports a failed fetch as `unknown`, which is retryable anyway; a lost connection is
-        // named here so that it stays "could not reach" whatever becomes of that code.
-        if (!RETRYABLE_CODES.has(failure.code) && !connectionLost(failure)) throw failure;
-        if (attempt >= attempts) throw new RelayUnavailableError(failure.message, { cause: failure });
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-      }
+    try {
+      return await pRetry(
+        async () => {
+          const signed = await signCall(webCallCrypto, secrets, purpose, body);
+          return await send({
+            timestampMs: BigInt(signed.timestamp),
+            nonce: signed.nonce,
+            signature: signed.signature,
+          });
+        },
+        {
+          retries: attempts - 1,
+          minTimeout: 200,
+          randomize: true,
+          maxRetryTime: 2_000,
+          // Connect reports a failed fetch as `unknown`, which is retryable anyway; a lost connection is
+          // named here so that it stays "could not reach" whatever becomes of that code.
+          shouldRetry: ({ error }) => unreachable(ConnectError.from(error)),
+        },
+      );
+    } catch (error) {
+      const failure = ConnectError.from(error);
+      throw unreachable(failure) ? new RelayUnavailableError(failure.message, { cause: failure }) : failure;
     }
   };
 

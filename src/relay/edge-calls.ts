@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from "node:crypto";
+import pRetry from "p-retry";
 import type { Logger } from "pino";
 import {
   ApiError,
@@ -50,6 +51,15 @@ export class EdgeCallVerifier {
   }
 }
 
+/** An edge that answered a push with an error status (it is retried like a push that got no answer). */
+class EdgeRefusedPush extends Error {
+  readonly status: number;
+  constructor(status: number) {
+    super(`the edge answered ${status}`);
+    this.status = status;
+  }
+}
+
 /**
  * Pushes a tenant's configs and keys to every edge after a change, signed, so a change reaches edge
  * validation within seconds instead of a cache lifetime. Best effort, a few tries per edge: the edge's
@@ -69,11 +79,11 @@ export const edgePusher = (
     const body = JSON.stringify({ tenant_id: tenantId, configs, keys });
     await Promise.all(edgeUrls.map((edgeUrl) => pushTo(edgeUrl, tenantId, body)));
   };
-  const pushTo = async (edgeUrl: string, tenantId: string, body: string) => {
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      // Signed anew for each try: the edge takes a signature only once.
-      const signed = await signCall(nodeCallCrypto, secrets, "push", body);
-      try {
+  const pushTo = (edgeUrl: string, tenantId: string, body: string) =>
+    pRetry(
+      async () => {
+        // Signed anew for each try: the edge takes a signature only once.
+        const signed = await signCall(nodeCallCrypto, secrets, "push", body);
         const response = await fetch(`${edgeUrl}${PUSH_PATH}`, {
           method: "POST",
           headers: {
@@ -85,19 +95,27 @@ export const edgePusher = (
           body,
           signal: AbortSignal.timeout(3_000),
         });
-        if (response.ok) return;
-        log.warn({ tenantId, edgeUrl, status: response.status }, "the edge refused a push");
-      } catch (error) {
-        // An edge that is down or starting is expected (it reads the feed when it starts): one line, no stack.
-        const cause =
-          (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-        log.warn(
-          { tenantId, edgeUrl, attempt, cause },
-          "could not push to the edge; it reads the change from the feed",
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-    }
-  };
+        if (!response.ok) throw new EdgeRefusedPush(response.status);
+      },
+      {
+        retries: 2,
+        minTimeout: 500,
+        randomize: true,
+        maxRetryTime: 10_000,
+        onFailedAttempt: ({ error, attemptNumber }) => {
+          if (error instanceof EdgeRefusedPush) {
+            log.warn({ tenantId, edgeUrl, status: error.status }, "the edge refused a push");
+            return;
+          }
+          // An edge that is down or starting is expected (it reads the feed when it starts): one line, no stack.
+          const cause = (error as Error & { cause?: { code?: string } }).cause?.code ?? error.message;
+          log.warn(
+            { tenantId, edgeUrl, attempt: attemptNumber, cause },
+            "could not push to the edge; it reads the change from the feed",
+          );
+        },
+      },
+      // The edge reads what it missed from the feed: a push that never lands is logged above, no more.
+    ).catch(() => undefined);
   return (tenantId: string) => void push(tenantId);
 };

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pRetry, { AbortError } from "p-retry";
 import { startWorkerdEdge, workerdPid } from "../../scripts/lib/workerd-edge.ts";
 
 export { startWorkerdEdge, workerdPid };
@@ -19,23 +20,23 @@ export const newEdgeSecret = () => `edge_${uniqueName("secret")}_${uniqueName("x
  */
 export const adminClient =
   (relayUrl: string, token: string) =>
-  async (path: string, body: unknown, method: "POST" | "PUT" = "POST") => {
-    for (let attempt = 1; ; attempt++) {
-      const response = await fetch(`${relayUrl}${path}`, {
-        method,
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        body: JSON.stringify(body),
-      });
-      if (response.status === 503 && attempt < 5) {
-        await response.body?.cancel();
-        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
-        continue;
-      }
-      if (response.status === 409 && attempt > 1) return (await response.json()) as { key: string };
-      if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-      return (await response.json()) as { key: string };
-    }
-  };
+  (path: string, body: unknown, method: "POST" | "PUT" = "POST") =>
+    pRetry(
+      async (attempt) => {
+        const response = await fetch(`${relayUrl}${path}`, {
+          method,
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+        if (response.status === 409 && attempt > 1) return (await response.json()) as { key: string };
+        if (!response.ok) {
+          const failure = new Error(`${path}: ${response.status} ${await response.text()}`);
+          throw response.status === 503 ? failure : new AbortError(failure);
+        }
+        return (await response.json()) as { key: string };
+      },
+      { retries: 4, minTimeout: 250, randomize: true },
+    );
 
 /** A tenant ready for the edge: a video config for vlog_feed, a publishable key and a service key. */
 export const edgeTenant = async (

@@ -1,3 +1,4 @@
+import pRetry from "p-retry";
 import type { BehaviorEvent } from "../../core/index.ts";
 import { BatchFailure, problemOutcome, type Send, type TrackOutcome } from "./transport.ts";
 
@@ -9,6 +10,12 @@ interface Pending {
 
 /** Bytes per request, well under the servers' 1 MiB body limit. */
 const MAX_BATCH_BYTES = 512 * 1024;
+
+/**
+ * Between attempts: 100 ms doubling to at most 5 s, each stretched by a random 1–2× so that clients
+ * that failed together do not come back together; no more than 30 s of retrying in all.
+ */
+const RETRY_BACKOFF = { minTimeout: 100, factor: 2, maxTimeout: 5000, randomize: true, maxRetryTime: 30_000 };
 
 export interface BatchSettings {
   /** A batch goes when it holds this many events… */
@@ -97,7 +104,7 @@ export class Batcher {
   async #deliver(events: readonly BehaviorEvent[]): Promise<TrackOutcome[]> {
     const outcomes: (TrackOutcome | undefined)[] = events.map(() => undefined);
     let todo = events.map((_, i) => i);
-    for (let attempt = 1; ; attempt++) {
+    const attempt = async () => {
       try {
         const answers = await this.#send(todo.map((i) => events[i] as BehaviorEvent));
         todo.forEach((index, j) => {
@@ -114,9 +121,10 @@ export class Batcher {
         const outcome = outcomes[i] as TrackOutcome;
         return !outcome.success && outcome.retryable;
       });
-      if (todo.length === 0 || attempt >= this.#settings.attempts) return outcomes as TrackOutcome[];
-      const backoff = Math.min(5000, 100 * 2 ** (attempt - 1));
-      await new Promise((resolve) => setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2)));
-    }
+      if (todo.length > 0) throw new Error(`${todo.length} events to send again`);
+    };
+    // Every event has its answer whether or not the last attempt left some to retry.
+    await pRetry(attempt, { ...RETRY_BACKOFF, retries: this.#settings.attempts - 1 }).catch(() => undefined);
+    return outcomes as TrackOutcome[];
   }
 }
