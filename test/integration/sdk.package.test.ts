@@ -186,6 +186,6 @@ export const opened: Promise<KafkaTracker> = KafkaTracker.open({ brokers: [], te
       cwd: project,
       env: { ...process.env, PATH: `${join(process.execPath, "..")}:${process.env.PATH}` },
     });
-    expect(stdout).toMatch(/^behavior-ingest — tracking configs/);
+    expect(stdout).toMatch(/^Usage: behavior-ingest \[options\] \[command\]\n\ntracking configs, API keys/);
   });
 });
