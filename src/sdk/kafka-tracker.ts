@@ -6,6 +6,8 @@ import {
   checkEvents,
   defaultEnvironment,
   type Environment,
+  ERRORS,
+  type ErrorCode,
   type EventOutcome,
   type Issue,
   isPlainObject,
@@ -69,21 +71,27 @@ export interface KafkaTrackerOptions {
 
 const ConfigList = z.object({ configs: z.array(TrackingConfig) });
 
+/**
+ * What became of one tracked event: the relay's outcome, named as this client has always named it. A
+ * refusal carries the same error code, message, field errors and `retryable` as the relay's answer for
+ * that event (`invalid_event`, `payload_too_large`…); `sink_unavailable` (retryable) means the event was
+ * valid but its tenant's topic could not store it now: the same event may be tracked again.
+ */
 export type TrackOutcome =
   | { ok: true; event_id: string; warnings: Issue[] }
-  /**
-   * Refused for what it is (`errors`), or, with `code` `sink_unavailable` and `retryable`, valid but its
-   * tenant's topic could not store it now: the same event may be tracked again.
-   */
-  | { ok: false; errors: Issue[]; warnings: Issue[]; code?: "sink_unavailable"; retryable?: true };
+  | { ok: false; code: ErrorCode; message: string; errors: Issue[]; warnings: Issue[]; retryable: boolean };
 
-/** The tracker's outcome of an event: the relay's, in the shape this client has always answered. */
-const trackOutcomeOf = (outcome: EventOutcome): TrackOutcome => {
-  if (outcome.ok) return { ok: true, event_id: outcome.eventId, warnings: outcome.warnings };
-  if (outcome.code === "sink_unavailable")
-    return { ok: false, errors: [], warnings: outcome.warnings, code: "sink_unavailable", retryable: true };
-  return { ok: false, errors: outcome.errors, warnings: outcome.warnings };
-};
+const trackOutcomeOf = (outcome: EventOutcome): TrackOutcome =>
+  outcome.ok
+    ? { ok: true, event_id: outcome.eventId, warnings: outcome.warnings }
+    : {
+        ok: false,
+        code: outcome.code,
+        message: outcome.message,
+        errors: outcome.errors,
+        warnings: outcome.warnings,
+        retryable: ERRORS[outcome.code].retryable,
+      };
 
 /** An event as a service tracks it: `event_id`, `timestamp` and `tenant_id` may be left to the tracker. */
 export type TrackedEvent = Omit<BehaviorEventInput, "tenant_id"> & { tenant_id?: string };
