@@ -20,3 +20,17 @@ export const TenantDocument = z.object({
   keys: z.array(TenantKey),
 });
 export type TenantDocument = z.infer<typeof TenantDocument>;
+
+/** A key as the edge holds it: what its checks need, by hash only (no name or prefix to leak). */
+export const EdgeKey = TenantKey.pick({
+  hash: true,
+  kind: true,
+  tenant_id: true,
+  allowed_origins: true,
+  revoked_at: true,
+});
+export type EdgeKey = z.infer<typeof EdgeKey>;
+
+/** A tenant as the edge holds it in KV: its configs and its keys as the edge knows them. */
+export const EdgeTenant = TenantDocument.pick({ configs: true }).extend({ keys: z.array(EdgeKey) });
+export type EdgeTenant = z.infer<typeof EdgeTenant>;

@@ -1,6 +1,16 @@
-import { ApiError, NONCE_HEADER, SIGNATURE_HEADER, signCall, TIMESTAMP_HEADER } from "../core/index.ts";
+import type * as z from "zod";
+import {
+  ApiError,
+  EdgeKey,
+  EdgeTenant,
+  NONCE_HEADER,
+  SIGNATURE_HEADER,
+  signCall,
+  TenantDocument,
+  TIMESTAMP_HEADER,
+} from "../core/index.ts";
 import { webCallCrypto } from "./digest.ts";
-import type { Directory, EdgeKey, TenantRecords } from "./ports.ts";
+import type { Directory } from "./ports.ts";
 
 /** The part of a key-value store (Workers KV, Deno KV) the edge needs. */
 export interface KeyValueStore {
@@ -10,7 +20,7 @@ export interface KeyValueStore {
 
 /** Where configs and keys come from on a miss: the relay's edge feed. */
 export interface RelayFeed {
-  tenant(tenantId: string): Promise<TenantRecords | undefined>;
+  tenant(tenantId: string): Promise<EdgeTenant | undefined>;
   key(hash: string): Promise<EdgeKey | undefined>;
 }
 
@@ -60,20 +70,20 @@ export class CachedDirectory implements Directory {
     };
   }
 
-  tenant(tenantId: string): Promise<TenantRecords | undefined> {
-    return this.#lookup(`tenant:${tenantId}`, () => this.#feed.tenant(tenantId));
+  tenant(tenantId: string): Promise<EdgeTenant | undefined> {
+    return this.#lookup(`tenant:${tenantId}`, EdgeTenant, () => this.#feed.tenant(tenantId));
   }
 
   key(hash: string): Promise<EdgeKey | undefined> {
-    return this.#lookup(`key:${hash}`, () => this.#feed.key(hash));
+    return this.#lookup(`key:${hash}`, EdgeKey, () => this.#feed.key(hash));
   }
 
   /** Stores what the relay pushed: KV now, and this isolate's memory (others follow within the memory TTL). */
-  async store(records: TenantRecords & { tenant_id: string }): Promise<void> {
-    const writes: [string, string][] = [
-      [`tenant:${records.tenant_id}`, JSON.stringify({ configs: records.configs, keys: records.keys })],
-    ];
-    for (const key of records.keys) writes.push([`key:${key.hash}`, JSON.stringify(key)]);
+  async store(document: TenantDocument): Promise<void> {
+    // Only what the edge's checks need is kept at the edge: no key's name or prefix.
+    const tenant = EdgeTenant.parse(document);
+    const writes: [string, string][] = [[`tenant:${document.tenant_id}`, JSON.stringify(tenant)]];
+    for (const key of tenant.keys) writes.push([`key:${key.hash}`, JSON.stringify(key)]);
     await Promise.all(
       writes.map(([name, value]) => this.#kv.put(name, value, { expirationTtl: this.#options.kvTtlSeconds })),
     );
@@ -95,25 +105,35 @@ export class CachedDirectory implements Directory {
     this.#memory.delete(name);
   }
 
-  async #lookup<T>(name: string, pull: () => Promise<T | undefined>): Promise<T | undefined> {
+  /**
+   * Memory, else KV, else the feed. What KV holds is parsed with the one schema before it is used: a
+   * value an older edge wrote, or one damaged, is read from the feed again instead of trusted.
+   */
+  async #lookup<T>(
+    name: string,
+    schema: z.ZodType<T>,
+    pull: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     const now = this.#options.now();
     const cached = this.#memory.get(name);
     if (cached !== undefined && cached.until > now) return parse<T>(cached.value);
-    let value = await this.#kv.get(name);
-    if (value === null) {
-      let pulled: T | undefined;
+    const held = await this.#kv.get(name);
+    const parsed = held === null ? undefined : schema.nullable().safeParse(jsonOf(held));
+    let found: T | undefined;
+    if (parsed?.success) found = parsed.data ?? undefined;
+    else {
       try {
-        pulled = await pull();
+        found = await pull();
       } catch (error) {
         // The feed is the relay: unreachable, refusing or answering nonsense, the answer is "retry".
         console.warn("the relay's feed could not be read", error);
         throw new ApiError("store_unavailable", "the edge cannot check keys and configs right now; retry");
       }
-      value = JSON.stringify(pulled ?? null);
-      await this.#kv.put(name, value, { expirationTtl: this.#options.kvTtlSeconds });
     }
+    const value = JSON.stringify(found ?? null);
+    if (!parsed?.success) await this.#kv.put(name, value, { expirationTtl: this.#options.kvTtlSeconds });
     this.#remember(name, value, now);
-    return parse<T>(value);
+    return found;
   }
 
   #remember(name: string, value: string, now: number): void {
@@ -134,6 +154,15 @@ export class CachedDirectory implements Directory {
 
 const parse = <T>(value: string): T | undefined => (JSON.parse(value) as T | null) ?? undefined;
 
+/** KV's text as JSON, or undefined when it is not JSON (damaged): then it fails the schema like any other. */
+const jsonOf = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * The relay's edge feed over fetch. Each read is signed (src/core/edge-signing.ts) over the path and
  * query as the relay will see them, so the relay must be reached without a proxy rewriting the path.
@@ -143,7 +172,7 @@ export const relayFeed = (
   secrets: readonly string[],
   fetcher: typeof fetch = fetch,
 ): RelayFeed => {
-  const get = async <T>(path: string): Promise<T | undefined> => {
+  const get = async <T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> => {
     const url = new URL(`${relayUrl}${path}`);
     const signed = await signCall(webCallCrypto, secrets, "feed", `${url.pathname}${url.search}`);
     const response = await fetcher(url, {
@@ -155,13 +184,16 @@ export const relayFeed = (
     });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new Error(`the relay feed answered ${response.status} for ${path}`);
-    return (await response.json()) as T;
+    // An answer that is not what the relay promises is the feed's failure, not a tenant without keys.
+    return schema.parse(await response.json());
   };
   return {
     tenant: async (tenantId) => {
-      const doc = await get<TenantRecords>(`/api/v1/edge/tenants/${encodeURIComponent(tenantId)}`);
-      return doc !== undefined && (doc.configs.length > 0 || doc.keys.length > 0) ? doc : undefined;
+      const doc = await get(`/api/v1/edge/tenants/${encodeURIComponent(tenantId)}`, TenantDocument);
+      return doc !== undefined && (doc.configs.length > 0 || doc.keys.length > 0)
+        ? EdgeTenant.parse(doc)
+        : undefined;
     },
-    key: (hash) => get<EdgeKey>(`/api/v1/edge/keys/${encodeURIComponent(hash)}`),
+    key: (hash) => get(`/api/v1/edge/keys/${encodeURIComponent(hash)}`, EdgeKey),
   };
 };

@@ -1,3 +1,4 @@
+import type { EdgeKey } from "../core/index.ts";
 import {
   ApiError,
   authorizeEvents,
@@ -13,7 +14,7 @@ import {
 } from "../core/index.ts";
 import { type DeviceFacts, deviceOf, enrich } from "./enrich.ts";
 import type { EdgeMetrics } from "./metrics.ts";
-import { type Delivery, type EdgeKey, type EdgePorts, RelayUnavailableError } from "./ports.ts";
+import { type Delivery, type EdgePorts, RelayUnavailableError } from "./ports.ts";
 
 /** An event checked at the edge: accepted with the event to forward, or refused with what was sent. */
 export type Outcome =

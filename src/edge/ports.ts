@@ -1,11 +1,11 @@
 import type {
-  ApiKeyKind,
   BehaviorEvent,
+  EdgeKey,
+  EdgeTenant,
   Environment,
   ErrorCode,
   Issue,
   Refusal,
-  TrackingConfig,
 } from "../core/index.ts";
 import type { EdgeMetrics } from "./metrics.ts";
 
@@ -15,25 +15,10 @@ import type { EdgeMetrics } from "./metrics.ts";
  * (Request, Response, crypto.subtle, DecompressionStream) that Workers, Deno and Node all provide.
  */
 
-/** A key as the edge knows it: from the relay's feed, by hash only. */
-export interface EdgeKey {
-  hash: string;
-  kind: ApiKeyKind;
-  tenant_id: string | null;
-  allowed_origins: string[];
-  revoked_at: number | null;
-}
-
-/** A tenant's active configs and keys (the relay's `/api/v1/edge/tenants/{tenant}` document). */
-export interface TenantRecords {
-  configs: TrackingConfig[];
-  keys: EdgeKey[];
-}
-
 /** Configs and keys: KV and an in-isolate cache, pulled through from the relay's feed on a miss. */
 export interface Directory {
   /** A tenant's active configs and keys, or undefined for an unknown tenant. */
-  tenant(tenantId: string): Promise<TenantRecords | undefined>;
+  tenant(tenantId: string): Promise<EdgeTenant | undefined>;
   /** A key by the SHA-256 hex of its text, revoked or not. */
   key(hash: string): Promise<EdgeKey | undefined>;
 }

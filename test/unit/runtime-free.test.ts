@@ -47,7 +47,7 @@ describe("runtime-free modules", () => {
     expect(files.length).toBeGreaterThan(5);
   });
 
-  it("src/edge imports only hono, zod, protobuf-es, Connect's fetch client, fflate, ua-parser-js, isbot, src/core, src/http and its own modules: entry points hand in the runtime", () => {
+  it("src/edge imports only hono, zod, protobuf-es, Connect's fetch client, fflate, ua-parser-js, isbot, p-retry, src/core, src/http and its own modules: entry points hand in the runtime", () => {
     const allowed = [
       "hono",
       "zod",
@@ -57,6 +57,7 @@ describe("runtime-free modules", () => {
       "fflate",
       "ua-parser-js",
       "isbot",
+      "p-retry",
       "core/index.ts",
     ];
     const files = expectImportsOnly(

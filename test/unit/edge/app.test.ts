@@ -4,6 +4,7 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import {
   type BehaviorEvent,
+  type EdgeKey,
   EXAMPLE_EVENTS,
   MAX_REQUEST_BYTES,
   RateLimiter,
@@ -13,7 +14,6 @@ import { relayForwarder } from "../../../src/edge/forwarder.ts";
 import { createEdgeApp } from "../../../src/edge/http/app.ts";
 import {
   type Delivery,
-  type EdgeKey,
   type EdgePorts,
   type Forwarder,
   type QueuedWork,

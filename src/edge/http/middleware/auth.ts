@@ -1,8 +1,9 @@
 import type { Context } from "hono";
+import type { EdgeKey } from "../../../core/index.ts";
 import { ApiError, bearerToken } from "../../../core/index.ts";
 import type { HttpEnv } from "../../../http/middleware.ts";
 import { sha256Hex } from "../../digest.ts";
-import type { Directory, EdgeKey } from "../../ports.ts";
+import type { Directory } from "../../ports.ts";
 
 /** The shared variables, and the key a request authenticated with (its allowed origins are granted CORS). */
 export type EdgeEnv = { Variables: HttpEnv["Variables"] & { key?: EdgeKey } };

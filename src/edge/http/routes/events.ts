@@ -1,4 +1,5 @@
 import type { Context, Hono } from "hono";
+import type { EdgeKey } from "../../../core/index.ts";
 import {
   ApiError,
   batchAnswer,
@@ -11,7 +12,6 @@ import {
 import { problemResponse } from "../../../http/problem.ts";
 import { readJsonBody } from "../../body.ts";
 import { answered, type EdgeIngest, type Outcome, type Sender } from "../../ingest.ts";
-import type { EdgeKey } from "../../ports.ts";
 import type { EdgeEnv, KeyAuthentication } from "../middleware/auth.ts";
 
 const batchOf = (body: unknown): unknown[] => {

@@ -1,15 +1,16 @@
 import type { Hono } from "hono";
 import {
   ApiError,
+  issuesOfZod,
   NONCE_HEADER,
   PUSH_PATH,
   SIGNATURE_HEADER,
   signatureProblem,
+  TenantDocument,
   TIMESTAMP_HEADER,
 } from "../../../core/index.ts";
 import { webCallCrypto } from "../../digest.ts";
 import type { CachedDirectory } from "../../directory.ts";
-import type { TenantRecords } from "../../ports.ts";
 import type { EdgeEnv } from "../middleware/auth.ts";
 
 /**
@@ -37,7 +38,14 @@ export const registerPush = (
     if (problem !== undefined) throw new ApiError("unauthenticated", problem);
     if (!(await directory.firstUse(signature as string)))
       throw new ApiError("unauthenticated", "the push was already applied");
-    await directory.store(JSON.parse(body) as TenantRecords & { tenant_id: string });
+    const pushed = TenantDocument.safeParse(JSON.parse(body));
+    if (!pushed.success)
+      throw new ApiError(
+        "invalid_request",
+        "the push is not a tenant document",
+        issuesOfZod(pushed.error.issues, "the push"),
+      );
+    await directory.store(pushed.data);
     return c.json({ applied: true });
   });
 };
