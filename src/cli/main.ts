@@ -21,7 +21,9 @@ import { DEAD_LETTER_FILE, type RedriveResult, redriveDeadLetters } from "../kaf
 import { platformaticProducer } from "../kafka/producer.ts";
 import { tailTopics, toLiveEvent } from "../kafka/tail.ts";
 import { TopicProvisioner } from "../kafka/topics.ts";
-import { kafkaConnection, loadSettings, type RelaySettings, topicSettingsOf } from "../relay/config.ts";
+import { loadSettings, type RelaySettings } from "../relay/config.ts";
+import { kafkaConnection } from "../relay/settings/kafka.ts";
+import { topicSettingsOf } from "../relay/settings/write-path.ts";
 import { CliError, callRelay, EXIT, type RelayAccess } from "./admin.ts";
 import { formatLiveEvent, formatQuality } from "./format.ts";
 
