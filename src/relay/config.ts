@@ -7,7 +7,7 @@ import { LiveSettings } from "./settings/live.ts";
 import { QualitySettings } from "./settings/quality.ts";
 import { checkServerSettings, LogSettings, ServerSettings, withHeadersTimeout } from "./settings/server.ts";
 import { TenantStoreSettings } from "./settings/store.ts";
-import { WritePathSettings } from "./settings/write-path.ts";
+import { WriteSettings } from "./settings/write-path.ts";
 
 /**
  * Every setting of the relay, from the environment, parsed once at start-up (defaults suit a laptop).
@@ -18,7 +18,7 @@ export const RelaySettings = z
     ...ServerSettings.shape,
     ...LimitSettings.shape,
     ...KafkaSettings.shape,
-    ...WritePathSettings.shape,
+    ...WriteSettings.shape,
     ...AccessSettings.shape,
     ...TenantStoreSettings.shape,
     ...LiveSettings.shape,

@@ -17,7 +17,7 @@ export const KafkaSettings = z.object({
   KAFKA_TLS_CERT_FILE: z.string().min(1).optional(),
   KAFKA_TLS_KEY_FILE: z.string().min(1).optional(),
 });
-type KafkaSettings = z.infer<typeof KafkaSettings>;
+export type KafkaSettings = z.infer<typeof KafkaSettings>;
 
 /** SASL needs its credentials, and a client certificate its key. */
 export const checkKafkaSettings = (s: KafkaSettings, ctx: z.RefinementCtx): void => {

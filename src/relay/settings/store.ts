@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { intSetting as int } from "../../core/index.ts";
+import type { DirectorySettings } from "../directory.ts";
 import type { StoreSettings } from "../store/mongo.ts";
 
 /** MongoDB, which holds tenants' configs, keys and quality aggregates, and the tenant directory read from it. */
@@ -42,4 +43,10 @@ export const storeSettingsOf = (settings: TenantStoreSettings): StoreSettings =>
   poolSize: settings.MONGODB_POOL_SIZE,
   deadlineMs: settings.MONGODB_DEADLINE_MS,
   socketTimeoutMs: settings.MONGODB_SOCKET_TIMEOUT_MS,
+});
+
+/** How the tenant directory follows the store, in the relay and the auditor. */
+export const directorySettingsOf = (settings: TenantStoreSettings): DirectorySettings => ({
+  pollMs: settings.DIRECTORY_POLL_MS,
+  lookupDeadlineMs: settings.DIRECTORY_LOOKUP_DEADLINE_MS,
 });

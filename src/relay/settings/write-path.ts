@@ -2,12 +2,14 @@ import * as z from "zod";
 import { intSetting as int } from "../../core/index.ts";
 import { PRODUCER_CONNECTIONS } from "../../kafka/producer.ts";
 import type { TopicSettings } from "../../kafka/topics.ts";
+import type { KafkaWriterSettings } from "../../kafka/writer.ts";
+import { type KafkaSettings, kafkaConnection } from "./kafka.ts";
 
 /**
  * How the write path batches and sends events to Kafka, makes tenant topics, and bounds the spool and
  * the dead-letter file that hold what Kafka does not take at once (docs/relay.md).
  */
-export const WritePathSettings = z.object({
+export const WriteSettings = z.object({
   KAFKA_COMPRESSION: z.enum(["none", "gzip", "snappy", "lz4", "zstd"]).default("gzip"),
   /** How long a batch may wait for more events before it is sent. */
   KAFKA_LINGER_MS: int(5),
@@ -72,13 +74,46 @@ export const WritePathSettings = z.object({
   /** Bytes one tenant's records may take of DEAD_LETTER_MAX_BYTES. */
   DEAD_LETTER_TENANT_MAX_BYTES: int(8 * 1024 * 1024, 1024),
 });
-type WritePathSettings = z.infer<typeof WritePathSettings>;
+type WriteSettings = z.infer<typeof WriteSettings>;
 
 /** The tenant-topic settings of the write path and the topics command. */
-export const topicSettingsOf = (s: WritePathSettings): TopicSettings => ({
+export const topicSettingsOf = (s: WriteSettings): TopicSettings => ({
   partitions: s.TOPIC_PARTITIONS,
   replicationFactor: s.TOPIC_REPLICATION_FACTOR,
   minInsyncReplicas: s.TOPIC_MIN_INSYNC_REPLICAS,
   retentionMs: s.TOPIC_RETENTION_MS,
   autoCreate: s.TOPIC_AUTO_CREATE,
+});
+
+/**
+ * The relay's write path: its Kafka clients, batching, buffer, spool and dead-letter bounds.
+ * `onSpooled` is told of accepted events the spool took instead of Kafka.
+ */
+export const kafkaWriterSettingsOf = (
+  s: KafkaSettings & WriteSettings,
+  onSpooled: KafkaWriterSettings["onSpooled"],
+): KafkaWriterSettings => ({
+  clientId: s.KAFKA_CLIENT_ID,
+  brokers: s.KAFKA_BROKERS,
+  connection: kafkaConnection(s),
+  compression: s.KAFKA_COMPRESSION,
+  lingerMs: s.KAFKA_LINGER_MS,
+  flushAtEvents: s.KAFKA_BATCH_MAX_EVENTS,
+  maxBatchEvents: s.KAFKA_BATCH_MAX_EVENTS,
+  maxBatchBytes: s.KAFKA_BATCH_MAX_BYTES,
+  hotKeyEventsPerSecond: s.HOT_KEY_EVENTS_PER_SECOND,
+  ackTimeoutMs: s.KAFKA_ACK_TIMEOUT_MS,
+  requestTimeoutMs: s.KAFKA_REQUEST_TIMEOUT_MS,
+  connections: s.KAFKA_PRODUCER_CONNECTIONS,
+  bufferMaxEvents: s.KAFKA_BUFFER_MAX_EVENTS,
+  bufferTopicMaxEvents: s.KAFKA_BUFFER_TOPIC_MAX_EVENTS,
+  spoolDir: s.SPOOL_DIR,
+  spoolMaxBytes: s.SPOOL_MAX_BYTES,
+  spoolTopicMaxBytes: s.SPOOL_TOPIC_MAX_BYTES,
+  deadLetters: {
+    maxBytes: s.DEAD_LETTER_MAX_BYTES,
+    tenantMaxBytes: s.DEAD_LETTER_TENANT_MAX_BYTES,
+  },
+  topics: topicSettingsOf(s),
+  onSpooled,
 });
