@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { configFromTemplate, TEMPLATES, type TenantDocument } from "../src/core/index.ts";
 import { hashKey } from "../src/relay/auth.ts";
-import { type DirectorySource, TenantDirectory } from "../src/relay/directory.ts";
+import { TenantDirectory } from "../src/relay/directory.ts";
+import type { DirectorySource } from "../src/relay/directory-source.ts";
 import { resultsOf } from "./record-results.ts";
 
 const TENANTS = Number(process.env.TENANTS ?? 10_000);

@@ -28,7 +28,7 @@ const topicOf = (i: number) => `bench-write-path-${run}-${i % TOPICS}`;
 
 const writer = await openKafkaWriter(
   {
-    // The relay's defaults (src/relay/config.ts).
+    // The relay's defaults (src/relay/settings/write-path.ts).
     clientId: "bench-write-path",
     brokers,
     compression: "gzip",

@@ -5,7 +5,9 @@
 import { Admin } from "@platformatic/kafka";
 import { isValidTenantId } from "../src/core/index.ts";
 import { TopicProvisioner, tenantTopics, topicLayout } from "../src/kafka/topics.ts";
-import { kafkaConnection, loadSettings, topicSettingsOf } from "../src/relay/config.ts";
+import { loadSettings } from "../src/relay/config.ts";
+import { kafkaConnection } from "../src/relay/settings/kafka.ts";
+import { topicSettingsOf } from "../src/relay/settings/write-path.ts";
 
 const [command, ...rest] = process.argv.slice(2);
 // A large tenant gets more partitions than the default (TOPIC_PARTITIONS): 12–24 by its traffic.

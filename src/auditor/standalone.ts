@@ -3,9 +3,12 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { platformaticProducer } from "../kafka/producer.ts";
 import { TopicProvisioner } from "../kafka/topics.ts";
-import { kafkaConnection, type RelaySettings, storeSettingsOf, topicSettingsOf } from "../relay/config.ts";
+import type { RelaySettings } from "../relay/config.ts";
 import { TenantDirectory } from "../relay/directory.ts";
 import { QualityRecorder } from "../relay/quality.ts";
+import { kafkaConnection } from "../relay/settings/kafka.ts";
+import { directorySettingsOf, storeSettingsOf } from "../relay/settings/store.ts";
+import { topicSettingsOf } from "../relay/settings/write-path.ts";
 import { ChangeLog } from "../relay/store/changes.ts";
 import { ConfigRepository } from "../relay/store/configs.ts";
 import { storeDirectorySource } from "../relay/store/directory-source.ts";
@@ -40,7 +43,7 @@ export const startStandaloneAuditor = async (
   quality.start(settings.QUALITY_FLUSH_MS);
   const directory = new TenantDirectory(
     storeDirectorySource(configs, new KeyRepository(mongo, changes), changes),
-    { pollMs: settings.DIRECTORY_POLL_MS, lookupDeadlineMs: settings.DIRECTORY_LOOKUP_DEADLINE_MS },
+    directorySettingsOf(settings),
     log,
     options.registry,
   );

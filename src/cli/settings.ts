@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { parseSettings, SettingsError } from "../core/index.ts";
-import { KafkaBrokersSetting } from "../relay/config.ts";
+import { KafkaBrokersSetting } from "../relay/settings/kafka.ts";
 import { CliError, EXIT } from "./admin.ts";
 import { usage } from "./common.ts";
 

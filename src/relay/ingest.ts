@@ -8,47 +8,31 @@ import {
   type Environment,
   type EventOutcome,
   fieldErrorsOf,
-  healthAnswer,
   type Issue,
   isAuthorizedEvent,
   quarantineRecord,
   quarantineTenantOf,
-  type RateLimiter,
   type Refusal,
   refuseUnwritten,
   settle,
 } from "../core/index.ts";
 import { type EventRecord, type RecordSink, TopicsUnwrittenError } from "../kafka/records.ts";
+import { Admission, type AdmissionLimits } from "./admission.ts";
 import { hashKey, type KeyStore, type Principal, writerTenantOf } from "./auth.ts";
 import type { ConfigSource } from "./config-source.ts";
+import { type HealthReport, healthReport } from "./health.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { QualityRecorder } from "./quality.ts";
 
-/** The health answer, and whether events can be acknowledged now (readiness; not in the answer). */
-export type HealthReport = ReturnType<typeof healthAnswer> & { accepting: boolean; failingTopics?: number };
-
-interface IngestDeps {
+interface IngestDeps extends AdmissionLimits {
   configs: ConfigSource;
   keys: KeyStore;
   sink: RecordSink;
   metrics: RelayMetrics;
   log: Logger;
   env?: Environment;
-  /** Per-key and per-tenant rate limits; none in unit tests that do not test them. */
-  limiter?: RateLimiter;
   /** Counts each call's verdicts by tenant and scenario for the quality API; none in some unit tests. */
   quality?: QualityRecorder;
-  /**
-   * Events being handled at once, all transports together; beyond it calls are refused with a
-   * retryable `overloaded` (RELAY_MAX_INFLIGHT_EVENTS). Unbounded when absent.
-   */
-  maxInflightEvents?: number;
-  /**
-   * A tenant's share of `maxInflightEvents`: a tenant whose events wait long (its topic missing, its
-   * partitions slow) would otherwise hold them all and get every other tenant refused `overloaded`
-   * (RELAY_MAX_INFLIGHT_EVENTS_PER_TENANT). Unbounded when absent.
-   */
-  maxInflightEventsPerTenant?: number;
 }
 
 /** Calls refused for topics that could not be stored are logged at most this often. */
@@ -61,17 +45,15 @@ const UNSTORED_LOG_INTERVAL_MS = 10_000;
  */
 export class IngestService {
   readonly deps: IngestDeps;
-  /** Events of calls under way: each holds its request, its outcome and its caller until answered. */
-  #inflight = 0;
+  readonly #admission: Admission;
   /** When calls refused for topics that could not be stored were last logged, and how many since. */
   #unstored = { loggedAt: Number.NEGATIVE_INFINITY, calls: 0 };
-  /** The same, per tenant the caller may write them for; a tenant is listed while it has any. */
-  readonly #inflightByTenant = new Map<string, number>();
   /** The keys' tenants as metric labels: the first 100 seen, the rest `other`. */
   readonly #keyTenants = new BoundedLabels(100);
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
+    this.#admission = new Admission(deps, deps.metrics);
   }
 
   /** The caller behind a bearer key, or an unauthenticated error. */
@@ -115,20 +97,15 @@ export class IngestService {
     /** What a refusal of the whole call counts in the quality figures: only the caller's own tenants' events. */
     const authorized =
       authorization.forbidden === 0 ? inputs : inputs.filter((input) => isAuthorizedEvent(input, writer));
-    // A CPU-bound relay takes calls faster than it answers them; without a bound their memory grows
-    // until the heap gives out. Refused calls cost almost nothing and the client retries them.
-    const crowded = this.#overloaded(inputs.length, authorization.byTenant);
-    if (crowded !== undefined) {
-      metrics.rejected.inc({ reason: "overloaded" }, inputs.length);
-      if (crowded.tenant !== undefined)
-        metrics.overloadedTenant.inc({ tenant: crowded.tenant }, authorization.byTenant.get(crowded.tenant));
-      quality?.refusedCall(source, authorized, "overloaded", performance.now() - started);
-      throw new ApiError("overloaded", crowded.detail, [], 1);
-    }
-    this.#inflight += inputs.length;
-    this.#holdShares(authorization.byTenant, 1);
+    let release: () => void;
     try {
-      this.#admit(inputs.length, principal, authorization.byTenant);
+      release = this.#admission.enter(inputs.length, principal, authorization.byTenant);
+    } catch (error) {
+      if (error instanceof ApiError)
+        quality?.refusedCall(source, authorized, error.code, performance.now() - started);
+      throw error;
+    }
+    try {
       if (authorization.forbidden > 0 && principal.kind === "tenant") {
         metrics.forbidden.inc(
           { key_tenant: this.#keyTenants.label("", principal.tenantId) },
@@ -143,13 +120,8 @@ export class IngestService {
         this.deps.log.error({ err: error }, "the quality counts of a call were lost");
       }
       return outcomes;
-    } catch (error) {
-      if (error instanceof ApiError && error.code === "rate_limited")
-        quality?.refusedCall(source, authorized, error.code, performance.now() - started);
-      throw error;
     } finally {
-      this.#inflight -= inputs.length;
-      this.#holdShares(authorization.byTenant, -1);
+      release();
     }
   }
 
@@ -172,37 +144,6 @@ export class IngestService {
       "calls refused retryably: their topics' events could not be stored (calls since the last such message)",
     );
     this.#unstored = { loggedAt: now, calls: 0 };
-  }
-
-  /**
-   * Why a call of `events` (by tenant) may not start now: the relay has as many events under way as it
-   * may, or one of the call's tenants has its share of them (that tenant named). Undefined: it may.
-   */
-  #overloaded(
-    events: number,
-    byTenant: ReadonlyMap<string, number>,
-  ): { detail: string; tenant?: string } | undefined {
-    const { maxInflightEvents, maxInflightEventsPerTenant: share } = this.deps;
-    if (maxInflightEvents !== undefined && this.#inflight + events > maxInflightEvents)
-      return { detail: "the relay is handling too many events right now; retry in a second" };
-    if (share === undefined) return undefined;
-    for (const [tenant, held] of byTenant)
-      if ((this.#inflightByTenant.get(tenant) ?? 0) + held > share)
-        return {
-          detail: `tenant ${tenant} has too many events under way at this relay; retry in a second`,
-          tenant,
-        };
-    return undefined;
-  }
-
-  /** Takes (sign 1) or gives back (sign -1) each tenant's events of a call under way. */
-  #holdShares(byTenant: ReadonlyMap<string, number>, sign: 1 | -1): void {
-    if (this.deps.maxInflightEventsPerTenant === undefined) return;
-    for (const [tenant, events] of byTenant) {
-      const held = (this.#inflightByTenant.get(tenant) ?? 0) + sign * events;
-      if (held > 0) this.#inflightByTenant.set(tenant, held);
-      else this.#inflightByTenant.delete(tenant);
-    }
   }
 
   async #trackBatch(inputs: readonly unknown[], principal: Principal): Promise<EventOutcome[]> {
@@ -238,27 +179,6 @@ export class IngestService {
     metrics.accepted.inc(accepted);
     metrics.warnings.inc(warned);
     return outcomes;
-  }
-
-  /**
-   * Refuses the whole request (429) when its key or one of its tenants is over the rate limit. The key
-   * pays for every event; a tenant only for the events this caller may write for it (`byTenant`).
-   */
-  #admit(events: number, principal: Principal, byTenant: ReadonlyMap<string, number>): void {
-    const { limiter } = this.deps;
-    if (limiter === undefined) return;
-    // The edge limits each key itself; here only its tenants count, or one key would cap every edge.
-    const keyId = principal.kind === "edge" ? undefined : (principal.keyId ?? principal.kind);
-    const wait = limiter.take(keyId, events, byTenant);
-    if (wait > 0) {
-      this.deps.metrics.rejected.inc({ reason: "rate_limited" }, events);
-      throw new ApiError(
-        "rate_limited",
-        `too many events for this key or tenant; retry in ${wait} s`,
-        [],
-        wait,
-      );
-    }
   }
 
   readonly #configFor = (tenantId: string, scenarioId: string) => this.deps.configs.get(tenantId, scenarioId);
@@ -300,30 +220,7 @@ export class IngestService {
     return records.length;
   }
 
-  async health(): Promise<HealthReport> {
-    const { metrics, sink } = this.deps;
-    const value = async (metric: { get(): Promise<{ values: { value: number }[] }> }) =>
-      (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
-    const [total, accepted, kafkaSuccess, kafkaFailed, rejected, warnings] = await Promise.all([
-      value(metrics.received),
-      value(metrics.accepted),
-      value(metrics.kafkaSuccess),
-      value(metrics.kafkaFailures),
-      value(metrics.rejected),
-      value(metrics.warnings),
-    ]);
-    return {
-      ...healthAnswer({
-        kafkaAvailable: sink.kafkaAvailable,
-        received: total,
-        accepted,
-        stored: kafkaSuccess,
-        failed: kafkaFailed,
-        refused: rejected,
-        warned: warnings,
-      }),
-      accepting: sink.accepting,
-      failingTopics: sink.failingTopics,
-    };
+  health(): Promise<HealthReport> {
+    return healthReport(this.deps.metrics, this.deps.sink);
   }
 }

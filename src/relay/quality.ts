@@ -1,27 +1,18 @@
 import type { Logger } from "pino";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import {
   addCounts,
   answerBucket,
   BoundedLabels,
-  CONTENT_REFUSALS,
-  claimedTenantId,
   emptyCounts,
   hourOf,
-  type IssueCell,
-  type IssueTally,
-  isPlainObject,
-  isValidTenantId,
-  jsonOfAnything,
   OTHER,
-  type QualityCell,
   type QualityCounts,
   type QualitySource,
-  type QuarantineReason,
-  structureProblem,
   tenantOfTopic,
 } from "../core/index.ts";
-import { mayHaveBeenApplied } from "./store/mongo.ts";
+import { PendingQuality } from "./quality-cells.ts";
+import { type Cell, QualityTallier, type Tally, type Verdict } from "./quality-tally.ts";
 import type { QualityRepository } from "./store/quality.ts";
 
 /**
@@ -36,70 +27,17 @@ export interface QualityBounds {
 }
 export const QUALITY_BOUNDS: QualityBounds = { tenants: 100, scenarios: 20, fields: 20, producers: 10 };
 
-/** An example event is kept whole up to this size; a larger one is kept as the start of its JSON. */
-const EXAMPLE_MAX_CHARS = 4096;
-
-type Cell = QualityCell & { tenantId: string };
-/**
- * A field problem as one call counted it. Its example is made only if the problem is new in its hour's
- * cell: serialising every problem's event took a tenth of the relay's CPU when each event of a call was
- * another tenant's.
- */
-type CallIssue = Omit<IssueTally, "example"> & { example: () => IssueTally["example"] };
-/** What one call counted for one (tenant, scenario, producer), before it is added to the cells. */
-type Tally = Omit<Cell, "hour" | "source"> & { issues: Map<string, CallIssue> };
-/** A field problem as counted: an issue, or a refusal's field error as the edge hands it over. */
-type FieldProblem = { path: string; code?: string };
-/** One event's verdict as counted: an outcome of the relay or the edge, or the auditor's re-check. */
-type Verdict = {
-  ok: boolean;
-  code?: string;
-  eventId?: string;
-  /** The problems that refused it (only counted when it was refused). */
-  errors?: readonly FieldProblem[];
-  warnings: readonly FieldProblem[];
-};
-type IssueEntry = IssueCell & { tenantId: string };
-
-/**
- * A refused event may break every structure limit (nested thousands deep it cannot even be serialised,
- * and BSON refuses documents over 100 levels): such an example is kept as the start of its JSON.
- */
-const exampleOf = (eventId: string | null, event: unknown) => {
-  const json = jsonOfAnything(event);
-  const whole =
-    json !== undefined &&
-    json.length <= EXAMPLE_MAX_CHARS &&
-    (typeof event !== "object" || event === null || (isPlainObject(event) && !structureProblem(event)));
-  return {
-    event_id: eventId,
-    event: whole ? event : (json?.slice(0, EXAMPLE_MAX_CHARS) ?? "(nested too deeply to show)"),
-  };
-};
-
 /**
  * Counts the data quality of every tenant's events where they are decided: the relay's own calls,
  * the edge's (the edge forwards every verdict to the relay) and the auditor's re-checks of the
  * topics. Counts go to Prometheus, with bounded labels, and every few seconds to the hourly aggregates
- * in MongoDB that the quality API reads.
+ * in MongoDB that the quality API reads (quality-cells.ts).
  */
 export class QualityRecorder {
-  readonly #store: Pick<QualityRepository, "add"> | undefined;
   readonly #now: () => number;
-  readonly #log: Logger;
   readonly #tenants: BoundedLabels;
-  readonly #scenarios: BoundedLabels;
-  readonly #fields: BoundedLabels;
-  readonly #producers: BoundedLabels;
-  #cells = new Map<string, Cell>();
-  #issues = new Map<string, IssueEntry>();
-  #timer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> | undefined;
-  /** Cells and field tallies of the flush under way, taken from the maps and not yet written. */
-  #sending = 0;
-  readonly #maxCells: number;
-  readonly #flushFailures: Counter;
-  readonly #unconfirmed: Counter;
+  readonly #tallier: QualityTallier;
+  readonly #pending: PendingQuality;
   readonly received: Counter<"source" | "tenant" | "scenario">;
   readonly accepted: Counter<"source" | "tenant" | "scenario" | "warned">;
   readonly refused: Counter<"source" | "tenant" | "scenario" | "reason">;
@@ -115,14 +53,9 @@ export class QualityRecorder {
     maxCellsPerFlush?: number;
   }) {
     const bounds = deps.bounds ?? QUALITY_BOUNDS;
-    this.#maxCells = deps.maxCellsPerFlush ?? 500;
-    this.#store = deps.store;
     this.#now = deps.now ?? Date.now;
-    this.#log = deps.log;
     this.#tenants = new BoundedLabels(bounds.tenants);
-    this.#scenarios = new BoundedLabels(bounds.scenarios);
-    this.#fields = new BoundedLabels(bounds.fields);
-    this.#producers = new BoundedLabels(bounds.producers);
+    this.#tallier = new QualityTallier(bounds);
     const registers = [deps.registry];
     this.received = new Counter({
       name: "quality_events_received_total",
@@ -142,26 +75,11 @@ export class QualityRecorder {
       labelNames: ["source", "tenant", "scenario", "reason"] as const,
       registers,
     });
-    const recorder = this;
-    new Gauge({
-      name: "quality_pending_cells",
-      help: "Quality cells and field tallies counted but not yet stored (they wait for a flush, merged)",
-      registers,
-      collect() {
-        this.set(recorder.pending);
-      },
-    });
-    this.#flushFailures = new Counter({
-      name: "quality_flush_failures_total",
-      help: "Flushes of quality counts the store did not take (the counts are kept for the next flush)",
-      registers,
-    });
-    this.#unconfirmed = new Counter({
-      name: "quality_events_unconfirmed_total",
-      help:
-        "Events counted in a flush that failed after it was sent: the store may or may not have added them, " +
-        "and they are not sent again (that could count them twice)",
-      registers,
+    this.#pending = new PendingQuality({
+      registry: deps.registry,
+      store: deps.store,
+      log: deps.log,
+      maxCellsPerFlush: deps.maxCellsPerFlush ?? 500,
     });
     this.issues = new Counter({
       name: "quality_field_issues_total",
@@ -172,76 +90,7 @@ export class QualityRecorder {
   }
 
   #cell(tenantId: string, source: QualitySource, scenario: string, producer = "", validated = true): Cell {
-    const hour = hourOf(this.#now());
-    const key = [tenantId, hour, source, scenario, validated ? 1 : 0, producer].join("|");
-    let cell = this.#cells.get(key);
-    if (cell === undefined) {
-      cell = { tenantId, hour, source, scenario, producer, validated, counts: emptyCounts() };
-      this.#cells.set(key, cell);
-    }
-    return cell;
-  }
-
-  /** Tallies one field problem of an event into its call's tally. */
-  #issue(
-    tally: Tally,
-    problem: FieldProblem,
-    severity: "warning" | "error",
-    example: () => IssueCell["example"],
-  ) {
-    const given = problem.code ?? "invalid_value";
-    const kept = this.#fields.label(tally.tenantId, `${problem.path} ${given}`) !== OTHER;
-    const path = kept ? problem.path : OTHER;
-    const code = kept ? given : OTHER;
-    const key = `${severity}\u0000${code}\u0000${path}`;
-    const seen = tally.issues.get(key);
-    if (seen !== undefined) seen.count++;
-    else tally.issues.set(key, { path, code, severity, count: 1, example });
-  }
-
-  /**
-   * Tallies one event's verdict into `tallies`, one per (tenant, scenario, producer) of a call. Events
-   * of no valid tenant, or of another tenant than the key's (forbidden), count nowhere.
-   */
-  #tally(
-    tallies: Map<string, Tally>,
-    input: unknown,
-    verdict: Verdict,
-    audit?: { tenantId: string; producer: { name: string; validated: boolean } },
-  ): string | undefined {
-    const tenantId = audit?.tenantId ?? claimedTenantId(input);
-    if (tenantId === undefined || verdict.code === "forbidden" || !isValidTenantId(tenantId)) return;
-    const claimed = (input as { scenario_id?: unknown }).scenario_id;
-    const scenario = this.#scenarios.label(tenantId, typeof claimed === "string" ? claimed : "");
-    const producer = audit === undefined ? "" : this.#producers.label(tenantId, audit.producer.name);
-    const validated = audit?.producer.validated ?? true;
-    const key = `${tenantId}\u0000${scenario}\u0000${producer}\u0000${validated}`;
-    let tally = tallies.get(key);
-    if (tally === undefined) {
-      tally = { tenantId, scenario, producer, validated, counts: emptyCounts(), issues: new Map() };
-      tallies.set(key, tally);
-    }
-    const { counts } = tally;
-    counts.received++;
-    if (verdict.ok) {
-      counts.accepted++;
-      if (verdict.warnings.length > 0) counts.warned++;
-    } else {
-      const reason = verdict.code ?? "invalid_event";
-      // Refused for what the event is (the client's to fix), or for an operational reason (retried).
-      if (CONTENT_REFUSALS.has(reason as QuarantineReason)) counts.refused++;
-      else counts.failed++;
-      counts.reasons[reason] = (counts.reasons[reason] ?? 0) + 1;
-    }
-    const errors = verdict.ok ? [] : (verdict.errors ?? []);
-    if (verdict.warnings.length + errors.length > 0) {
-      const claimedId = (input as { event_id?: unknown }).event_id;
-      const example = () =>
-        exampleOf(verdict.eventId ?? (typeof claimedId === "string" ? claimedId : null), input);
-      for (const problem of verdict.warnings) this.#issue(tally, problem, "warning", example);
-      for (const problem of errors) this.#issue(tally, problem, "error", example);
-    }
-    return tenantId;
+    return this.#pending.cell(tenantId, hourOf(this.#now()), source, scenario, producer, validated);
   }
 
   /**
@@ -271,11 +120,7 @@ export class QualityRecorder {
         const seenLabels = issuesByLabels.get(issueLabelKey);
         if (seenLabels !== undefined) seenLabels.count += count;
         else issuesByLabels.set(issueLabelKey, { labels: { source, tenant, severity, ...field }, count });
-        const key = [tenantId, hour, source, severity, code, path].join("|");
-        const seen = this.#issues.get(key);
-        if (seen !== undefined) seen.count += count;
-        else
-          this.#issues.set(key, { tenantId, hour, source, path, code, severity, count, example: example() });
+        this.#pending.addIssue({ tenantId, hour, source, path, code, severity, count }, example);
       }
     }
     for (const { tenant, scenario, counts } of byLabels.values()) {
@@ -294,7 +139,7 @@ export class QualityRecorder {
     const tallies = new Map<string, Tally>();
     const tenants = new Set<string>();
     verdicts.forEach((verdict, i) => {
-      const tenant = this.#tally(tallies, inputs[i], verdict);
+      const tenant = this.#tallier.tally(tallies, inputs[i], verdict);
       if (tenant !== undefined) tenants.add(tenant);
     });
     this.#add(source, tallies);
@@ -330,100 +175,27 @@ export class QualityRecorder {
   ): void {
     const tallies = new Map<string, Tally>();
     const counted = verdict.ok ? verdict : { ...verdict, code: "invalid_event" };
-    this.#tally(tallies, event, counted, { tenantId, producer });
+    this.#tallier.tally(tallies, event, counted, { tenantId, producer });
     this.#add("audit", tallies);
   }
 
-  /**
-   * Adds up to `maxCells` counted cells (and as many field tallies) to the stored aggregates; the rest
-   * stay in memory, where later counts of the same cell add to them, for the next flush. Counts and
-   * field tallies are written apart. A part that surely did not reach the store is kept for the next
-   * flush; one that may have (its answer was lost) is not sent again, since re-adding a part already
-   * written would count it twice: its events are counted in `quality_events_unconfirmed_total`. One
-   * flush runs at a time: a flush that finds one under way returns.
-   */
-  async flush(): Promise<void> {
-    if (this.#flushing !== undefined) return;
-    this.#flushing = this.#flushSome().finally(() => {
-      this.#flushing = undefined;
-    });
-    await this.#flushing;
-  }
-
-  async #flushSome(): Promise<void> {
-    const store = this.#store;
-    if (store === undefined) return;
-    const cells = takeSome(this.#cells, this.#maxCells);
-    const issues = takeSome(this.#issues, this.#maxCells);
-    this.#sending = cells.size + issues.size;
-    /** Whether the failed part is to be kept for the next flush. */
-    const failed = (error: unknown, events: number): boolean => {
-      this.#flushFailures.inc();
-      if (mayHaveBeenApplied(error)) {
-        this.#unconfirmed.inc(events);
-        this.#log.warn({ err: error, events }, "quality counts sent, but the store did not confirm them");
-        return false;
-      }
-      this.#log.warn({ err: error }, "quality counts could not be stored; kept for the next flush");
-      return true;
-    };
-    if (cells.size > 0) {
-      await store.add([...cells.values()], []).catch((error: unknown) => {
-        let events = 0;
-        for (const cell of cells.values()) events += cell.counts.received;
-        if (!failed(error, events)) return;
-        for (const [key, cell] of cells) {
-          const now = this.#cells.get(key);
-          if (now === undefined) this.#cells.set(key, cell);
-          else addCounts(now.counts, cell.counts);
-        }
-      });
-      this.#sending -= cells.size;
-    }
-    if (issues.size > 0) {
-      await store.add([], [...issues.values()]).catch((error: unknown) => {
-        if (!failed(error, 0)) return;
-        for (const [key, issue] of issues) {
-          const now = this.#issues.get(key);
-          if (now === undefined) this.#issues.set(key, issue);
-          else now.count += issue.count;
-        }
-      });
-      this.#sending -= issues.size;
-    }
+  /** Adds counted cells to the stored aggregates, a bounded part at a time ({@link PendingQuality.flush}). */
+  flush(): Promise<void> {
+    return this.#pending.flush();
   }
 
   /** Flushes every `intervalMs` until {@link close}. */
   start(intervalMs: number): void {
-    this.#timer = setInterval(() => void this.flush(), intervalMs);
-    this.#timer.unref();
+    this.#pending.start(intervalMs);
   }
 
   /** Stops flushing on a timer and writes what is left (all of it, a part at a time). */
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#flushing;
-    for (let pending = this.pending; pending > 0; ) {
-      await this.flush();
-      // A flush that stored nothing (the store is down) would be tried forever: what is left is lost.
-      if (this.pending >= pending) break;
-      pending = this.pending;
-    }
+  close(): Promise<void> {
+    return this.#pending.close();
   }
 
   /** Cells and field tallies counted and not yet stored (those of a flush under way too). */
   get pending(): number {
-    return this.#cells.size + this.#issues.size + this.#sending;
+    return this.#pending.size;
   }
 }
-
-/** Removes and returns the first `max` entries of `map`. */
-const takeSome = <T>(map: Map<string, T>, max: number): Map<string, T> => {
-  const taken = new Map<string, T>();
-  for (const [key, value] of map) {
-    if (taken.size >= max) break;
-    taken.set(key, value);
-  }
-  for (const key of taken.keys()) map.delete(key);
-  return taken;
-};

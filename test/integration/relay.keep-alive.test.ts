@@ -1,7 +1,8 @@
 import { Agent, request } from "node:http";
 import { createConnection, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, loadSettings } from "../../src/relay/config.ts";
+import { loadSettings } from "../../src/relay/config.ts";
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from "../../src/relay/settings/server.ts";
 import { startTestRelay } from "../support/relay.ts";
 
 const brokers = inject("kafkaBrokers");

@@ -1,5 +1,5 @@
 import type { TenantDocument, TenantKey, TrackingConfig } from "../../core/index.ts";
-import type { DirectorySource } from "../directory.ts";
+import type { DirectorySource } from "../directory-source.ts";
 import type { ChangeLog } from "./changes.ts";
 import type { ConfigRepository } from "./configs.ts";
 import type { KeyRepository } from "./keys.ts";

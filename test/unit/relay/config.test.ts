@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { kafkaConnection, loadSettings } from "../../../src/relay/config.ts";
+import { loadSettings } from "../../../src/relay/config.ts";
+import { kafkaConnection } from "../../../src/relay/settings/kafka.ts";
 
 describe("relay settings", () => {
   it("work on a laptop with no environment at all", () => {

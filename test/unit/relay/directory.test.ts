@@ -11,7 +11,8 @@ import {
   type TenantKey,
 } from "../../../src/core/index.ts";
 import { hashKey } from "../../../src/relay/auth.ts";
-import { type DirectorySource, TenantDirectory } from "../../../src/relay/directory.ts";
+import { TenantDirectory } from "../../../src/relay/directory.ts";
+import type { DirectorySource } from "../../../src/relay/directory-source.ts";
 import type { Change } from "../../../src/relay/store/changes.ts";
 
 const log = pino({ level: "silent" });
