@@ -37,16 +37,24 @@ export const registerConfigRoutes = (api: RelayApi, deps: AdminDeps, { principal
     return c.json(config, 201);
   };
 
-  api.openapi(
+  /** The two ways to create a config differ only in their path and body. */
+  const creation = <Body extends ReturnType<typeof jsonContent>>(path: string, summary: string, body: Body) =>
     createRoute({
       method: "post",
-      path: "/api/v1/tracking-configs/from-template",
-      summary: "Create a tracking config from a template",
+      path,
+      summary,
       tags,
       security: bearer,
-      request: { body: jsonContent(FromTemplateRequest, "Target and template") },
+      request: { body },
       responses: { 201: jsonContent(TrackingConfig, "The new config"), 400: problemBody, 409: problemBody },
-    }),
+    });
+
+  api.openapi(
+    creation(
+      "/api/v1/tracking-configs/from-template",
+      "Create a tracking config from a template",
+      jsonContent(FromTemplateRequest, "Target and template"),
+    ),
     async (c) => {
       const body = c.req.valid("json");
       await manage(c, body.tenant_id);
@@ -64,15 +72,11 @@ export const registerConfigRoutes = (api: RelayApi, deps: AdminDeps, { principal
   );
 
   api.openapi(
-    createRoute({
-      method: "post",
-      path: "/api/v1/tracking-configs",
-      summary: "Create a custom tracking config",
-      tags,
-      security: bearer,
-      request: { body: jsonContent(TrackingConfigDefinition, "The config") },
-      responses: { 201: jsonContent(TrackingConfig, "The new config"), 400: problemBody, 409: problemBody },
-    }),
+    creation(
+      "/api/v1/tracking-configs",
+      "Create a custom tracking config",
+      jsonContent(TrackingConfigDefinition, "The config"),
+    ),
     async (c) => {
       const body = c.req.valid("json");
       await manage(c, body.tenant_id);
