@@ -12,6 +12,23 @@ import { PRODUCER_CONNECTIONS, type ProducerSettings, platformaticProducer } fro
 import { fileSpoolStore, SpoolBudget } from "./spool.ts";
 import { TopicProvisioner, type TopicSettings } from "./topics.ts";
 
+/**
+ * The write path's defaults where the relay and the Kafka-direct tracker agree (the tracker batches
+ * longer and buffers more: it has one process's events, not thousands of callers waiting).
+ */
+export const WRITE_PATH_DEFAULTS = {
+  compression: "gzip",
+  /** Under the broker's `message.max.bytes` (1 MiB by default). */
+  maxBatchBytes: 900_000,
+  ackTimeoutMs: 5000,
+  requestTimeoutMs: 60_000,
+  hotKeyEventsPerSecond: 1000,
+  partitions: 12,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  spoolMaxBytes: 256 * 1024 * 1024,
+  deadLetterMaxBytes: 64 * 1024 * 1024,
+} as const;
+
 export interface KafkaWriterSettings extends Omit<ProducerSettings, "retryForMs">, WritePathSettings {
   spoolDir: string;
   /** The dead-letter file in `spoolDir`: bytes in all and per tenant. */

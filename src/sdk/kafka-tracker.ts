@@ -2,14 +2,10 @@ import { type Logger, pino } from "pino";
 import { Counter, Registry } from "prom-client";
 import * as z from "zod";
 import {
-  type BehaviorEventInput,
   checkEvents,
   defaultEnvironment,
   type Environment,
-  ERRORS,
-  type ErrorCode,
   type EventOutcome,
-  type Issue,
   isPlainObject,
   quarantineRecord,
   quarantineTenantOf,
@@ -19,82 +15,17 @@ import {
 } from "../core/index.ts";
 import { kafkaWriterMetrics } from "../kafka/metrics.ts";
 import { TopicsUnwrittenError } from "../kafka/records.ts";
-import { type KafkaWriter, type KafkaWriterSettings, openKafkaWriter } from "../kafka/writer.ts";
+import { type KafkaWriter, openKafkaWriter, WRITE_PATH_DEFAULTS } from "../kafka/writer.ts";
+import {
+  type KafkaTrackerOptions,
+  type TrackedEvent,
+  type TrackOutcome,
+  trackOutcomeOf,
+} from "./kafka-tracker-types.ts";
 
-export interface KafkaTrackerOptions {
-  brokers: string[];
-  /** TLS and SASL for a secured cluster, as the Kafka client takes them (docs/security.md). */
-  connection?: KafkaWriterSettings["connection"];
-  /** Filled into events that have no `tenant_id`. */
-  tenantId: string;
-  /** Where events wait while Kafka is unreachable; it survives restarts (one directory per process). */
-  spoolDir: string;
-  /** Tracking configs to validate against, as the relay would; without one only the envelope is checked. */
-  configs?: readonly TrackingConfig[];
-  /**
-   * Where the tracker reads its tenant's configs itself: the relay's admin API, with the tenant's
-   * secret key. Read at open and every `refreshMs` (default 30 s); when a read fails the configs read
-   * last (or `configs`) stay in use.
-   */
-  configsFrom?: { relayUrl: string; secretKey: string; refreshMs?: number };
-  clientId?: string;
-  compression?: "none" | "gzip" | "snappy" | "lz4" | "zstd";
-  /** A produce request goes when this many events wait (default 100)… */
-  flushAtEvents?: number;
-  /** …or when the oldest has waited this long (default 1000 ms). */
-  lingerMs?: number;
-  /**
-   * A produce request Kafka has not acknowledged after this long is backed up to the spool, so `track`
-   * resolves (default 5000 ms); it still lands if Kafka answers later. Raise it for a slow cluster.
-   */
-  ackTimeoutMs?: number;
-  /** Spool limit; beyond it `track` rejects instead of accepting what it cannot keep (default 256 MiB). */
-  spoolMaxBytes?: number;
-  /** The share of the spool one topic (one tenant's events) may take (default a quarter of `spoolMaxBytes`). */
-  spoolTopicMaxBytes?: number;
-  /** Bytes of the dead-letter file beside the spool (records refused even by their quarantine topic; default 64 MiB). */
-  deadLetterMaxBytes?: number;
-  /** The share of the dead-letter file one tenant may take (default a quarter of `deadLetterMaxBytes`). */
-  deadLetterTenantMaxBytes?: number;
-  /** Partitions of a tenant topic this tracker creates (default 12). */
-  partitions?: number;
-  /** Replicas (default min(3, brokers)) and min.insync.replicas (default 2 with three replicas, else 1). */
-  replicationFactor?: number;
-  minInsyncReplicas?: number;
-  /** A user's events per second beyond which the excess is spread over partitions (default 1000; 0: off). */
-  hotKeyEventsPerSecond?: number;
-  /** Create a tenant's topic on its first event (default true); false for a produce-only Kafka user. */
-  autoCreateTopics?: boolean;
-  log?: Logger;
-  env?: Environment;
-}
+export type { KafkaTrackerOptions, TrackedEvent, TrackOutcome };
 
 const ConfigList = z.object({ configs: z.array(TrackingConfig) });
-
-/**
- * What became of one tracked event: the relay's outcome, named as this client has always named it. A
- * refusal carries the same error code, message, field errors and `retryable` as the relay's answer for
- * that event (`invalid_event`, `payload_too_large`…); `sink_unavailable` (retryable) means the event was
- * valid but its tenant's topic could not store it now: the same event may be tracked again.
- */
-export type TrackOutcome =
-  | { ok: true; event_id: string; warnings: Issue[] }
-  | { ok: false; code: ErrorCode; message: string; errors: Issue[]; warnings: Issue[]; retryable: boolean };
-
-const trackOutcomeOf = (outcome: EventOutcome): TrackOutcome =>
-  outcome.ok
-    ? { ok: true, event_id: outcome.eventId, warnings: outcome.warnings }
-    : {
-        ok: false,
-        code: outcome.code,
-        message: outcome.message,
-        errors: outcome.errors,
-        warnings: outcome.warnings,
-        retryable: ERRORS[outcome.code].retryable,
-      };
-
-/** An event as a service tracks it: `event_id`, `timestamp` and `tenant_id` may be left to the tracker. */
-export type TrackedEvent = Omit<BehaviorEventInput, "tenant_id"> & { tenant_id?: string };
 
 /**
  * Kafka-direct tracker for high-volume internal services: the relay's checks and its
@@ -153,36 +84,37 @@ export class KafkaTracker {
   static async open(options: KafkaTrackerOptions): Promise<KafkaTracker> {
     const log = options.log ?? pino({ level: "warn", base: { service: "kafka-tracker" } });
     const registry = new Registry();
+    const spoolMaxBytes = options.spoolMaxBytes ?? WRITE_PATH_DEFAULTS.spoolMaxBytes;
+    const deadLetterMaxBytes = options.deadLetterMaxBytes ?? WRITE_PATH_DEFAULTS.deadLetterMaxBytes;
     const writer = await openKafkaWriter(
       {
         clientId: options.clientId ?? "behavior-kafka-tracker",
         brokers: options.brokers,
         connection: options.connection,
-        compression: options.compression ?? "gzip",
+        compression: options.compression ?? WRITE_PATH_DEFAULTS.compression,
         flushAtEvents: options.flushAtEvents ?? 100,
         lingerMs: options.lingerMs ?? 1000,
         // More accumulate while a request is in flight; they go together in the next one.
         maxBatchEvents: 5000,
-        maxBatchBytes: 900_000,
-        hotKeyEventsPerSecond: options.hotKeyEventsPerSecond ?? 1000,
-        ackTimeoutMs: options.ackTimeoutMs ?? 5000,
-        requestTimeoutMs: 60_000,
+        maxBatchBytes: WRITE_PATH_DEFAULTS.maxBatchBytes,
+        hotKeyEventsPerSecond: options.hotKeyEventsPerSecond ?? WRITE_PATH_DEFAULTS.hotKeyEventsPerSecond,
+        ackTimeoutMs: options.ackTimeoutMs ?? WRITE_PATH_DEFAULTS.ackTimeoutMs,
+        requestTimeoutMs: WRITE_PATH_DEFAULTS.requestTimeoutMs,
         bufferMaxEvents: 50_000,
         // A tracker mostly writes one tenant; the share only matters to one writing many.
         bufferTopicMaxEvents: 50_000,
         spoolDir: options.spoolDir,
-        spoolMaxBytes: options.spoolMaxBytes ?? 256 * 1024 * 1024,
-        spoolTopicMaxBytes: options.spoolTopicMaxBytes ?? (options.spoolMaxBytes ?? 256 * 1024 * 1024) / 4,
+        spoolMaxBytes,
+        spoolTopicMaxBytes: options.spoolTopicMaxBytes ?? spoolMaxBytes / 4,
         deadLetters: {
-          maxBytes: options.deadLetterMaxBytes ?? 64 * 1024 * 1024,
-          tenantMaxBytes:
-            options.deadLetterTenantMaxBytes ?? (options.deadLetterMaxBytes ?? 64 * 1024 * 1024) / 4,
+          maxBytes: deadLetterMaxBytes,
+          tenantMaxBytes: options.deadLetterTenantMaxBytes ?? deadLetterMaxBytes / 4,
         },
         topics: {
-          partitions: options.partitions ?? 12,
+          partitions: options.partitions ?? WRITE_PATH_DEFAULTS.partitions,
           replicationFactor: options.replicationFactor,
           minInsyncReplicas: options.minInsyncReplicas,
-          retentionMs: 7 * 24 * 3600 * 1000,
+          retentionMs: WRITE_PATH_DEFAULTS.retentionMs,
           autoCreate: options.autoCreateTopics ?? true,
         },
       },

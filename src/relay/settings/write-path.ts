@@ -2,7 +2,7 @@ import * as z from "zod";
 import { intSetting as int } from "../../core/index.ts";
 import { PRODUCER_CONNECTIONS } from "../../kafka/producer.ts";
 import type { TopicSettings } from "../../kafka/topics.ts";
-import type { KafkaWriterSettings } from "../../kafka/writer.ts";
+import { type KafkaWriterSettings, WRITE_PATH_DEFAULTS } from "../../kafka/writer.ts";
 import { type KafkaSettings, kafkaConnection } from "./kafka.ts";
 
 /**
@@ -10,7 +10,9 @@ import { type KafkaSettings, kafkaConnection } from "./kafka.ts";
  * the dead-letter file that hold what Kafka does not take at once (docs/relay.md).
  */
 export const WriteSettings = z.object({
-  KAFKA_COMPRESSION: z.enum(["none", "gzip", "snappy", "lz4", "zstd"]).default("gzip"),
+  KAFKA_COMPRESSION: z
+    .enum(["none", "gzip", "snappy", "lz4", "zstd"])
+    .default(WRITE_PATH_DEFAULTS.compression),
   /** How long a batch may wait for more events before it is sent. */
   KAFKA_LINGER_MS: int(5),
   /** Events per produce request at most. */
@@ -20,7 +22,7 @@ export const WriteSettings = z.object({
    * legal events never form a batch Kafka refuses. At least one largest event (32 KiB) and its
    * quarantine record (64 KiB).
    */
-  KAFKA_BATCH_MAX_BYTES: int(900_000, 128 * 1024),
+  KAFKA_BATCH_MAX_BYTES: int(WRITE_PATH_DEFAULTS.maxBatchBytes, 128 * 1024),
   /** Events waiting for Kafka at most; beyond it new events go to the spool (bounded memory). */
   KAFKA_BUFFER_MAX_EVENTS: int(20_000, 1),
   /** Events waiting for Kafka in one tenant's topic at most (its share); beyond it they go to its spool. */
@@ -29,24 +31,24 @@ export const WriteSettings = z.object({
    * A batch not acknowledged within this time is backed up to the spool so its callers can be answered;
    * the request goes on, and if it lands, the backup is not sent again.
    */
-  KAFKA_ACK_TIMEOUT_MS: int(5000, 100),
+  KAFKA_ACK_TIMEOUT_MS: int(WRITE_PATH_DEFAULTS.ackTimeoutMs, 100),
   /**
    * Events per second of one user in one tenant beyond which the excess is written without the user
    * key, spread over the topic's partitions (header `hot_key`): the one place where per-user order is
    * traded for availability. 0 turns it off.
    */
-  HOT_KEY_EVENTS_PER_SECOND: int(1000, 0),
+  HOT_KEY_EVENTS_PER_SECOND: int(WRITE_PATH_DEFAULTS.hotKeyEventsPerSecond, 0),
   /** Producers, each with its own connection per broker and one produce request in flight on it. */
   KAFKA_PRODUCER_CONNECTIONS: int(PRODUCER_CONNECTIONS, 1),
   /** How long one produce request waits for the broker (a paused broker's answer still counts). */
-  KAFKA_REQUEST_TIMEOUT_MS: int(60_000, 1000),
+  KAFKA_REQUEST_TIMEOUT_MS: int(WRITE_PATH_DEFAULTS.requestTimeoutMs, 1000),
   /** Partitions of a tenant topic (and of its -rejected topic); 12–24 by tenant size in production. */
-  TOPIC_PARTITIONS: int(12, 1),
+  TOPIC_PARTITIONS: int(WRITE_PATH_DEFAULTS.partitions, 1),
   /** Replicas per partition; unset: min(3, brokers in the cluster). */
   TOPIC_REPLICATION_FACTOR: z.coerce.number().int().min(1).optional(),
   /** `min.insync.replicas` of a tenant topic; unset: 2 with three replicas or more, else 1. */
   TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).optional(),
-  TOPIC_RETENTION_MS: int(7 * 24 * 60 * 60 * 1000, 1),
+  TOPIC_RETENTION_MS: int(WRITE_PATH_DEFAULTS.retentionMs, 1),
   /**
    * Whether the relay creates a tenant's topics on its first write. `false` with a produce-only Kafka
    * user: an operator provisions topics (`npm run topics -- ensure <tenant>`, also done by the admin
@@ -58,7 +60,7 @@ export const WriteSettings = z.object({
     .transform((value) => value === "true"),
   SPOOL_DIR: z.string().default(".dev/spool"),
   /** Bytes the spool may hold; beyond it events are refused with a retryable 503. */
-  SPOOL_MAX_BYTES: int(256 * 1024 * 1024, 1024),
+  SPOOL_MAX_BYTES: int(WRITE_PATH_DEFAULTS.spoolMaxBytes, 1024),
   /**
    * Bytes one topic's spool may hold of SPOOL_MAX_BYTES (a tenant's events; its refusals have a topic of
    * their own): a tenant whose topic cannot be written gets retryable 503s once its share is full,
@@ -70,7 +72,7 @@ export const WriteSettings = z.object({
    * quarantine topic) may hold. Beyond it, or beyond a tenant's share, a refusal's record is dropped
    * (counted) and an acknowledged event's waits in its spool, or its sender is refused retryably.
    */
-  DEAD_LETTER_MAX_BYTES: int(64 * 1024 * 1024, 1024),
+  DEAD_LETTER_MAX_BYTES: int(WRITE_PATH_DEFAULTS.deadLetterMaxBytes, 1024),
   /** Bytes one tenant's records may take of DEAD_LETTER_MAX_BYTES. */
   DEAD_LETTER_TENANT_MAX_BYTES: int(8 * 1024 * 1024, 1024),
 });
