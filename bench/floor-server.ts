@@ -13,6 +13,8 @@ import { Hono } from "hono";
 import { pino } from "pino";
 import { EXAMPLE_EVENTS } from "../src/core/index.ts";
 import { BehaviorService } from "../src/gen/recommender/v1/behavior_pb.js";
+import { codecFor } from "../src/kafka/producer.ts";
+import { WRITE_PATH_DEFAULTS } from "../src/kafka/writer.ts";
 import { createGrpcServer, grpcJsService } from "../src/relay/rpc/grpc-server.ts";
 
 const [kind, ...args] = process.argv.slice(2);
@@ -62,12 +64,13 @@ if (kind === "grpc-js") {
     serializers: stringSerializers,
     idempotent: true,
     acks: ProduceAcks.ALL,
-    compression: (process.env.KAFKA_COMPRESSION ?? "gzip") as "gzip",
     partitioner: compatibilityPartitioner,
   });
   const value = JSON.stringify(EXAMPLE_EVENTS.video_data);
+  // The codec the relay's write path would choose for a request of this size (src/kafka/producer.ts).
   const send = (n: number) =>
     producer.send({
+      compression: codecFor(n * value.length, WRITE_PATH_DEFAULTS),
       messages: Array.from({ length: n }, (_, i) => ({
         topic,
         key: `u${i}`,

@@ -96,6 +96,7 @@ try {
       clientId: "bench-kafka-floor",
       brokers,
       compression: "none",
+      compressionSmall: "none",
       requestTimeoutMs: 120_000,
       retryForMs: 5000,
     });

@@ -14,7 +14,7 @@ import { Registry } from "prom-client";
 import { EXAMPLE_EVENTS } from "../src/core/index.ts";
 import { kafkaWriterMetrics } from "../src/kafka/metrics.ts";
 import type { EventRecord } from "../src/kafka/records.ts";
-import { openKafkaWriter } from "../src/kafka/writer.ts";
+import { openKafkaWriter, WRITE_PATH_DEFAULTS } from "../src/kafka/writer.ts";
 import { resultsOf } from "./record-results.ts";
 
 const TOPICS = Number(process.env.TOPICS ?? 10_000);
@@ -31,7 +31,8 @@ const writer = await openKafkaWriter(
     // The relay's defaults (src/relay/settings/write-path.ts).
     clientId: "bench-write-path",
     brokers,
-    compression: "gzip",
+    compression: WRITE_PATH_DEFAULTS.compression,
+    compressionSmall: WRITE_PATH_DEFAULTS.compressionSmall,
     lingerMs: 5,
     flushAtEvents: 1000,
     maxBatchEvents: 1000,

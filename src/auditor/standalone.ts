@@ -62,6 +62,7 @@ export const startStandaloneAuditor = async (
     brokers: settings.KAFKA_BROKERS,
     connection,
     compression: settings.KAFKA_COMPRESSION,
+    compressionSmall: settings.KAFKA_COMPRESSION_SMALL,
     requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
     retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
   });

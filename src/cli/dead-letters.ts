@@ -37,6 +37,7 @@ const redrive = async (settings: RelaySettings) => {
     brokers: settings.KAFKA_BROKERS,
     connection,
     compression: settings.KAFKA_COMPRESSION,
+    compressionSmall: settings.KAFKA_COMPRESSION_SMALL,
     requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
     retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
   });

@@ -13,7 +13,10 @@ export interface ProducerSettings {
   clientId: string;
   brokers: string[];
   connection?: Pick<ConnectionOptions, "tls" | "sasl">;
-  compression: "none" | "gzip" | "snappy" | "lz4" | "zstd";
+  /** The codec of a topic's records in a request from {@link LARGE_BATCH_BYTES} (zstd by default). */
+  compression: Codec;
+  /** The codec of a topic's records in a smaller request, from {@link COMPRESS_FROM_BYTES} (lz4 by default). */
+  compressionSmall: Codec;
   /**
    * How long one produce request may wait for the broker. Longer than the ack timeout on purpose: a
    * request to a paused broker is still answered when it resumes, and its records are then not sent
@@ -40,15 +43,30 @@ export interface ProducerSettings {
 /** Producers (connections) of the write path unless set otherwise. */
 export const PRODUCER_CONNECTIONS = 4;
 
+export const CODECS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type Codec = (typeof CODECS)[number];
+
 /**
- * Requests whose topics carry less than this each go uncompressed. Compressing a few records costs far
- * more CPU than the bytes it saves: Node's asynchronous gzip took 110–200 µs of CPU per call whatever the
- * size up to 27 KB here, which at a few events per request was a fifth of the relay's CPU per single call.
- * Kafka compresses each partition's batch on its own, so a request of 100 tenants' topics with one event
- * each is 100 such calls: measured per topic, not per request (zlib took a quarter of the relay's CPU
- * at 100 tenants when it was per request).
+ * Codecs by the bytes a request carries per topic (Kafka compresses each partition's batch on its own).
+ * `npm run bench:compression` (`bench/results/2026-12-08T05-06-13-compression.json`, the relay's records,
+ * CPU per record of the batch the client builds): one record costs 11.6 µs uncompressed, +3 µs with
+ * lz4 and +49 µs with zstd (+75 µs with gzip) for 15–30 % fewer bytes, so a record alone goes as it is;
+ * from about two records lz4 costs 1–1.5 µs more per record for 6× fewer bytes; from 100 records
+ * (about 64 KB) zstd costs 1–2 µs more per record than lz4 for a third fewer bytes, and half gzip's CPU.
  */
-const COMPRESS_FROM_BYTES = 16 * 1024;
+const COMPRESS_FROM_BYTES = 1024;
+const LARGE_BATCH_BYTES = 64 * 1024;
+
+/** The codec for a request carrying `bytesPerTopic` of each topic's records on average. */
+export const codecFor = (
+  bytesPerTopic: number,
+  settings: Pick<ProducerSettings, "compression" | "compressionSmall">,
+): Codec =>
+  bytesPerTopic < COMPRESS_FROM_BYTES
+    ? "none"
+    : bytesPerTopic < LARGE_BATCH_BYTES
+      ? settings.compressionSmall
+      : settings.compression;
 
 /** Between retries of a send. */
 const RETRY_DELAY_MS = 250;
@@ -77,7 +95,6 @@ export const platformaticProducer = (settings: ProducerSettings): RecordProducer
       serializers: { ...stringSerializers, headerKey: headerBytes, headerValue: headerBytes },
       idempotent: true,
       acks: ProduceAcks.ALL,
-      compression: settings.compression,
       partitioner: compatibilityPartitioner,
       timeout: settings.requestTimeoutMs,
       retries: Math.max(1, Math.ceil(settings.retryForMs / RETRY_DELAY_MS)),
@@ -100,7 +117,7 @@ export const platformaticProducer = (settings: ProducerSettings): RecordProducer
         const bytes = records.reduce((sum, r) => sum + r.value.length, 0);
         const topics = new Set(records.map((r) => r.topic)).size;
         await slot.producer.send({
-          compression: bytes / topics < COMPRESS_FROM_BYTES ? "none" : settings.compression,
+          compression: codecFor(bytes / topics, settings),
           messages: records.map(
             (r): MessageToProduce<string, string, string, string> =>
               r.overflow

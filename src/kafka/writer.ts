@@ -17,7 +17,8 @@ import { TopicProvisioner, type TopicSettings } from "./topics.ts";
  * longer and buffers more: it has one process's events, not thousands of callers waiting).
  */
 export const WRITE_PATH_DEFAULTS = {
-  compression: "gzip",
+  compression: "zstd",
+  compressionSmall: "lz4",
   /** Under the broker's `message.max.bytes` (1 MiB by default). */
   maxBatchBytes: 900_000,
   ackTimeoutMs: 5000,

@@ -8,6 +8,7 @@ import {
   type Issue,
   type TrackingConfig,
 } from "../core/index.ts";
+import type { Codec } from "../kafka/producer.ts";
 import type { KafkaWriterSettings } from "../kafka/writer.ts";
 
 // The Kafka-direct tracker's public types: how it is opened, what it takes and what it answers.
@@ -29,7 +30,10 @@ export interface KafkaTrackerOptions {
    */
   configsFrom?: { relayUrl: string; secretKey: string; refreshMs?: number };
   clientId?: string;
-  compression?: "none" | "gzip" | "snappy" | "lz4" | "zstd";
+  /** The codec of a topic's records from 64 KB in a request (default zstd)… */
+  compression?: Codec;
+  /** …and from 1 KB (default lz4); a record alone goes uncompressed (docs/performance.md, "Compression"). */
+  compressionSmall?: Codec;
   /** A produce request goes when this many events wait (default 100)… */
   flushAtEvents?: number;
   /** …or when the oldest has waited this long (default 1000 ms). */

@@ -92,6 +92,7 @@ export class KafkaTracker {
         brokers: options.brokers,
         connection: options.connection,
         compression: options.compression ?? WRITE_PATH_DEFAULTS.compression,
+        compressionSmall: options.compressionSmall ?? WRITE_PATH_DEFAULTS.compressionSmall,
         flushAtEvents: options.flushAtEvents ?? 100,
         lingerMs: options.lingerMs ?? 1000,
         // More accumulate while a request is in flight; they go together in the next one.

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { intSetting as int } from "../../core/index.ts";
-import { PRODUCER_CONNECTIONS } from "../../kafka/producer.ts";
+import { CODECS, PRODUCER_CONNECTIONS } from "../../kafka/producer.ts";
 import type { TopicSettings } from "../../kafka/topics.ts";
 import { type KafkaWriterSettings, WRITE_PATH_DEFAULTS } from "../../kafka/writer.ts";
 import { type KafkaSettings, kafkaConnection } from "./kafka.ts";
@@ -10,9 +10,13 @@ import { type KafkaSettings, kafkaConnection } from "./kafka.ts";
  * the dead-letter file that hold what Kafka does not take at once (docs/relay.md).
  */
 export const WriteSettings = z.object({
-  KAFKA_COMPRESSION: z
-    .enum(["none", "gzip", "snappy", "lz4", "zstd"])
-    .default(WRITE_PATH_DEFAULTS.compression),
+  /**
+   * The codec of a request's records of one topic: KAFKA_COMPRESSION from 64 KB of them (about 100
+   * events), KAFKA_COMPRESSION_SMALL from 1 KB, none below (a record alone). zstd needs Kafka ≥ 2.1 on
+   * the brokers and every consumer (docs/performance.md, "Compression").
+   */
+  KAFKA_COMPRESSION: z.enum(CODECS).default(WRITE_PATH_DEFAULTS.compression),
+  KAFKA_COMPRESSION_SMALL: z.enum(CODECS).default(WRITE_PATH_DEFAULTS.compressionSmall),
   /** How long a batch may wait for more events before it is sent. */
   KAFKA_LINGER_MS: int(5),
   /** Events per produce request at most. */
@@ -99,6 +103,7 @@ export const kafkaWriterSettingsOf = (
   brokers: s.KAFKA_BROKERS,
   connection: kafkaConnection(s),
   compression: s.KAFKA_COMPRESSION,
+  compressionSmall: s.KAFKA_COMPRESSION_SMALL,
   lingerMs: s.KAFKA_LINGER_MS,
   flushAtEvents: s.KAFKA_BATCH_MAX_EVENTS,
   maxBatchEvents: s.KAFKA_BATCH_MAX_EVENTS,
