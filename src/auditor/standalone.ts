@@ -8,7 +8,7 @@ import { TenantDirectory } from "../relay/directory.ts";
 import { QualityRecorder } from "../relay/quality.ts";
 import { kafkaConnection } from "../relay/settings/kafka.ts";
 import { directorySettingsOf, storeSettingsOf } from "../relay/settings/store.ts";
-import { topicSettingsOf } from "../relay/settings/write-path.ts";
+import { producerSettingsOf, topicSettingsOf } from "../relay/settings/write-path.ts";
 import { ChangeLog } from "../relay/store/changes.ts";
 import { ConfigRepository } from "../relay/store/configs.ts";
 import { storeDirectorySource } from "../relay/store/directory-source.ts";
@@ -57,15 +57,7 @@ export const startStandaloneAuditor = async (
     ...connection,
   });
   const topics = new TopicProvisioner(admin, topicSettingsOf(settings));
-  const producer = platformaticProducer({
-    clientId: AUDITOR_CLIENT_ID,
-    brokers: settings.KAFKA_BROKERS,
-    connection,
-    compression: settings.KAFKA_COMPRESSION,
-    compressionSmall: settings.KAFKA_COMPRESSION_SMALL,
-    requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
-    retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
-  });
+  const producer = platformaticProducer(producerSettingsOf(settings, AUDITOR_CLIENT_ID));
   const auditor = startAuditor({
     brokers: settings.KAFKA_BROKERS,
     connection,

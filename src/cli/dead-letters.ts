@@ -7,7 +7,7 @@ import { platformaticProducer } from "../kafka/producer.ts";
 import { TopicProvisioner } from "../kafka/topics.ts";
 import { loadSettings, type RelaySettings } from "../relay/config.ts";
 import { kafkaConnection } from "../relay/settings/kafka.ts";
-import { topicSettingsOf } from "../relay/settings/write-path.ts";
+import { producerSettingsOf, topicSettingsOf } from "../relay/settings/write-path.ts";
 import { CliError, EXIT } from "./admin.ts";
 import type { GlobalOptions } from "./common.ts";
 import { settingsOrUsage } from "./settings.ts";
@@ -32,15 +32,7 @@ const redrive = async (settings: RelaySettings) => {
     ...connection,
   });
   const topics = new TopicProvisioner(admin, topicSettingsOf(settings));
-  const producer = platformaticProducer({
-    clientId: settings.KAFKA_CLIENT_ID,
-    brokers: settings.KAFKA_BROKERS,
-    connection,
-    compression: settings.KAFKA_COMPRESSION,
-    compressionSmall: settings.KAFKA_COMPRESSION_SMALL,
-    requestTimeoutMs: settings.KAFKA_REQUEST_TIMEOUT_MS,
-    retryForMs: settings.KAFKA_ACK_TIMEOUT_MS,
-  });
+  const producer = platformaticProducer(producerSettingsOf(settings, settings.KAFKA_CLIENT_ID));
   const results: [string, RedriveResult][] = [];
   try {
     for (const file of files) {

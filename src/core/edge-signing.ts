@@ -71,6 +71,13 @@ export const signCall = async (
   return { timestamp: now, nonce, signature };
 };
 
+/** A signature as the headers of an HTTP call (the relay's pushes, the edge's feed reads). */
+export const signatureHeaders = (signed: CallSignature): Record<string, string> => ({
+  [TIMESTAMP_HEADER]: String(signed.timestamp),
+  [NONCE_HEADER]: signed.nonce,
+  [SIGNATURE_HEADER]: signed.signature,
+});
+
 /** Constant-time comparison of two strings. */
 const sameText = (a: string, b: string) => {
   if (a.length !== b.length) return false;

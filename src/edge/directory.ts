@@ -1,14 +1,5 @@
 import type * as z from "zod";
-import {
-  ApiError,
-  EdgeKey,
-  EdgeTenant,
-  NONCE_HEADER,
-  SIGNATURE_HEADER,
-  signCall,
-  TenantDocument,
-  TIMESTAMP_HEADER,
-} from "../core/index.ts";
+import { ApiError, EdgeKey, EdgeTenant, signatureHeaders, signCall, TenantDocument } from "../core/index.ts";
 import { webCallCrypto } from "./digest.ts";
 import type { Directory } from "./ports.ts";
 
@@ -177,9 +168,7 @@ export const relayFeed = (
     const signed = await signCall(webCallCrypto, secrets, "feed", `${url.pathname}${url.search}`);
     const response = await fetcher(url, {
       headers: {
-        [TIMESTAMP_HEADER]: String(signed.timestamp),
-        [NONCE_HEADER]: signed.nonce,
-        [SIGNATURE_HEADER]: signed.signature,
+        ...signatureHeaders(signed),
       },
     });
     if (response.status === 404) return undefined;

@@ -4,14 +4,12 @@ import type { Logger } from "pino";
 import {
   ApiError,
   type CallCrypto,
-  NONCE_HEADER,
   PUSH_PATH,
   ReplayGuard,
-  SIGNATURE_HEADER,
   type SignedCall,
+  signatureHeaders,
   signatureProblem,
   signCall,
-  TIMESTAMP_HEADER,
 } from "../core/index.ts";
 import type { ConfigRepository } from "./store/configs.ts";
 import type { KeyRepository } from "./store/keys.ts";
@@ -88,9 +86,7 @@ export const edgePusher = (
           method: "POST",
           headers: {
             "content-type": "application/json",
-            [TIMESTAMP_HEADER]: String(signed.timestamp),
-            [NONCE_HEADER]: signed.nonce,
-            [SIGNATURE_HEADER]: signed.signature,
+            ...signatureHeaders(signed),
           },
           body,
           signal: AbortSignal.timeout(3_000),

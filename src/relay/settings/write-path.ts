@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { intSetting as int } from "../../core/index.ts";
-import { CODECS, PRODUCER_CONNECTIONS } from "../../kafka/producer.ts";
+import { CODECS, PRODUCER_CONNECTIONS, type ProducerSettings } from "../../kafka/producer.ts";
 import type { TopicSettings } from "../../kafka/topics.ts";
 import { type KafkaWriterSettings, WRITE_PATH_DEFAULTS } from "../../kafka/writer.ts";
 import { type KafkaSettings, kafkaConnection } from "./kafka.ts";
@@ -89,6 +89,17 @@ export const topicSettingsOf = (s: WriteSettings): TopicSettings => ({
   minInsyncReplicas: s.TOPIC_MIN_INSYNC_REPLICAS,
   retentionMs: s.TOPIC_RETENTION_MS,
   autoCreate: s.TOPIC_AUTO_CREATE,
+});
+
+/** A producer of the relay's settings under `clientId` (the auditor's, the redrive's). */
+export const producerSettingsOf = (s: KafkaSettings & WriteSettings, clientId: string): ProducerSettings => ({
+  clientId,
+  brokers: s.KAFKA_BROKERS,
+  connection: kafkaConnection(s),
+  compression: s.KAFKA_COMPRESSION,
+  compressionSmall: s.KAFKA_COMPRESSION_SMALL,
+  requestTimeoutMs: s.KAFKA_REQUEST_TIMEOUT_MS,
+  retryForMs: s.KAFKA_ACK_TIMEOUT_MS,
 });
 
 /**

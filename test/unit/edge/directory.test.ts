@@ -1,14 +1,7 @@
 // The edge's directory reads every tenant document and key with the one schema (src/core/tenant-document.ts)
 // wherever it comes from: a push from the relay, the relay's feed, or what KV held.
 import { describe, expect, it } from "vitest";
-import {
-  NONCE_HEADER,
-  PUSH_PATH,
-  SIGNATURE_HEADER,
-  signCall,
-  type TenantDocument,
-  TIMESTAMP_HEADER,
-} from "../../../src/core/index.ts";
+import { PUSH_PATH, signatureHeaders, signCall, type TenantDocument } from "../../../src/core/index.ts";
 import { webCallCrypto } from "../../../src/edge/digest.ts";
 import { CachedDirectory, type KeyValueStore, type RelayFeed } from "../../../src/edge/directory.ts";
 import { createEdgeApp } from "../../../src/edge/http/app.ts";
@@ -117,9 +110,7 @@ describe("the edge's push path", () => {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          [TIMESTAMP_HEADER]: String(signed.timestamp),
-          [NONCE_HEADER]: signed.nonce,
-          [SIGNATURE_HEADER]: signed.signature,
+          ...signatureHeaders(signed),
         },
         body,
       });
