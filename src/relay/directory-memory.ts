@@ -73,8 +73,12 @@ export class TenantMemory {
     }
   }
 
-  /** Holds one active service key, found by a lookup before the first load. */
+  /**
+   * Holds one active service key, found by a lookup before the first load; among the service keys, so
+   * that the load (or any later reading of them) drops it when it is revoked by then.
+   */
   holdServiceKey(key: TenantKey): void {
     this.#keys.set(key.hash, principalOf(key));
+    if (!this.#serviceKeys.includes(key.hash)) this.#serviceKeys.push(key.hash);
   }
 }

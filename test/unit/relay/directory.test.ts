@@ -195,4 +195,19 @@ describe("the tenant directory", () => {
     await directory.refresh(null);
     expect(await directory.principalFor("svc_x")).toMatchObject({ kind: "internal" });
   });
+
+  it("drops a service key it looked up before its first load once the load finds it revoked", async () => {
+    const store = new MemoryStore();
+    const service = keyOf("svc_ops", null, "service");
+    store.services = [service];
+    const { directory } = setup(store);
+    store.down = true;
+    await directory.sync(); // the load fails: the key is looked up on its own
+    store.down = false;
+    expect(await directory.principalFor("svc_ops")).toMatchObject({ kind: "internal" });
+    store.services = [{ ...service, revoked_at: 5 }];
+    await directory.sync(); // the first load: the key is revoked
+    expect(directory.loaded).toBe(true);
+    expect(await directory.principalFor("svc_ops")).toBeUndefined();
+  });
 });
