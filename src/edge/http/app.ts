@@ -39,7 +39,11 @@ export const createEdgeApp = (ports: EdgePorts) => {
   app.notFound(noRoute);
   app.onError(
     answerErrors({
-      unexpected: (_, c) => problemResponse(c, "internal", "something went wrong at the edge; retry"),
+      unexpected: (error, c) => {
+        // The runtime's log (wrangler tail, Deno's stderr) is where an operator finds what broke.
+        console.error("unhandled error", { requestId: c.get("requestId") }, error);
+        return problemResponse(c, "internal", "something went wrong at the edge; retry");
+      },
     }),
   );
   return app;

@@ -1,6 +1,6 @@
 // The edge's directory reads every tenant document and key with the one schema (src/core/tenant-document.ts)
 // wherever it comes from: a push from the relay, the relay's feed, or what KV held.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { PUSH_PATH, signatureHeaders, signCall, type TenantDocument } from "../../../src/core/index.ts";
 import { webCallCrypto } from "../../../src/edge/digest.ts";
 import { CachedDirectory, type KeyValueStore, type RelayFeed } from "../../../src/edge/directory.ts";
@@ -134,5 +134,35 @@ describe("the edge's push path", () => {
       errors: [{ path: "keys[0].hash" }],
     });
     expect([...kv.values.keys()].filter((name) => !name.startsWith("push:"))).toEqual([]);
+  });
+});
+
+describe("the edge's unexpected failures", () => {
+  it("answers 500 (retryable) and logs the error with the request's id for the operator", async () => {
+    const broken = async () => {
+      throw new TypeError("KV returned something unexpected");
+    };
+    const ports = {
+      directory: { tenant: broken, key: broken },
+      env: fixedEnvironment(),
+    } as unknown as EdgePorts;
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    try {
+      const response = await createEdgeApp(ports).request("/api/v1/behaviors/track", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer pk_mymx_0123456789abcdef" },
+        body: "{}",
+      });
+      expect(response.status).toBe(500);
+      const answer = (await response.json()) as { code: string; retryable: boolean; request_id: string };
+      expect(answer).toMatchObject({ code: "internal", retryable: true });
+      expect(logged).toHaveBeenCalledWith(
+        "unhandled error",
+        { requestId: answer.request_id },
+        expect.any(TypeError),
+      );
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
