@@ -56,11 +56,14 @@ const track = async (body: string): Promise<number> => {
     headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
     body,
   });
-  const answer = (await response.json()) as { results?: { success: boolean }[] };
-  const accepted = answer.results?.filter((result) => result.success).length ?? 0;
-  if (response.status !== 200 || accepted !== EVENTS_PER_CALL)
-    throw new Error(`${response.status}, ${accepted} accepted`);
-  return accepted;
+  const answer = (await response.json()) as {
+    code?: string;
+    results?: { success: boolean; error_code?: string }[];
+  };
+  if (response.status !== 200) throw new Error(`${response.status} ${answer.code ?? ""}`.trim());
+  const refused = (answer.results ?? []).filter((result) => !result.success);
+  if (refused.length > 0) throw new Error(`200, some refused: ${refused[0]?.error_code}`);
+  return EVENTS_PER_CALL;
 };
 
 /** How the relay answers right after a phase: one tracked event, one admin call, readiness. */
@@ -107,21 +110,28 @@ const round = async (tenants: readonly string[]) => {
   return { slowest, failed };
 };
 
-/** `seconds` of the load over `tenants`; the events acknowledged and what the load saw. */
+/** `seconds` of the load over `tenants`; the events acknowledged, what the load saw and why calls failed. */
 const load = async (tenants: readonly string[], seconds: number) => {
   let call = 0;
   let acknowledged = 0;
+  const failures: Record<string, number> = {};
   const step = await openLoop(
     async () => {
-      const accepted = await track(bodyOf(tenants, call++));
-      acknowledged += accepted;
+      try {
+        acknowledged += await track(bodyOf(tenants, call++));
+      } catch (error) {
+        // The answer's status and code, or the client's own failure (a timeout, a reset connection).
+        const why = error instanceof Error ? error.message : String(error);
+        failures[why] = (failures[why] ?? 0) + 1;
+        throw error;
+      }
     },
     CALLS_PER_SECOND,
     EVENTS_PER_CALL,
     seconds,
     () => ({ relay: relay.pid(), kafka: kafkaPid() }),
   );
-  return { step, acknowledged, calls: call };
+  return { step, acknowledged, calls: call, failures };
 };
 
 /**
@@ -204,7 +214,7 @@ try {
     } finally {
       process.kill(storePid, "SIGCONT");
     }
-    const { step, calls, acknowledged } = result;
+    const { step, calls, acknowledged, failures } = result;
     const spool_drained_ms = await spoolDrained(relay.httpUrl);
     const stored = (await recordsIn(brokers, `bench_${run}`, tenants)) - before;
     outage = {
@@ -212,6 +222,7 @@ try {
       seconds: OUTAGE_SECONDS,
       calls,
       answered_200: Math.round(calls * (1 - step.error_rate)),
+      failures,
       p99_ms: step.p99_ms,
       events_acknowledged: acknowledged,
       events_in_kafka: stored,
@@ -229,7 +240,7 @@ try {
     const warm_up = await warmUp(tenants);
     const before = await writePath(relay.httpUrl);
     const sendsBefore = await sends(relay.httpUrl);
-    const { step, calls } = await load(tenants, SECONDS);
+    const { step, calls, failures } = await load(tenants, SECONDS);
     const sendsAfter = await sends(relay.httpUrl);
     const write_path = writePathBetween(before, await writePath(relay.httpUrl));
     const after = await afterwards(tenants[0] as string);
@@ -238,6 +249,7 @@ try {
       warm_up,
       calls,
       answered_200: Math.round(calls * (1 - step.error_rate)),
+      failures,
       p50_ms: step.p50_ms,
       p99_ms: step.p99_ms,
       relay_cpu_us_per_event: step.cpu?.us_per_event.relay,
