@@ -113,6 +113,8 @@ export class CachedDirectory implements Directory {
     let found: T | undefined;
     if (parsed?.success) found = parsed.data ?? undefined;
     else {
+      if (held !== null)
+        console.warn(`KV's ${name} is not what this edge reads; reading it from the feed again`);
       try {
         found = await pull();
       } catch (error) {

@@ -70,10 +70,21 @@ export const edgePusher = (
   log: Logger,
 ) => {
   const push = async (tenantId: string) => {
-    const [configs, keys] = await Promise.all([
-      stores.configs.list({ tenant_id: tenantId }),
-      stores.keys.recordsForEdge(tenantId),
-    ]);
+    let configs: Awaited<ReturnType<ConfigRepository["list"]>>;
+    let keys: Awaited<ReturnType<KeyRepository["recordsForEdge"]>>;
+    try {
+      [configs, keys] = await Promise.all([
+        stores.configs.list({ tenant_id: tenantId }),
+        stores.keys.recordsForEdge(tenantId),
+      ]);
+    } catch (error) {
+      // A store that misses its deadline must not take the relay down as an unhandled rejection.
+      log.warn(
+        { err: error, tenantId },
+        "could not read the changed tenant to push it; the edges read it from the feed",
+      );
+      return;
+    }
     const body = JSON.stringify({ tenant_id: tenantId, configs, keys });
     await Promise.all(edgeUrls.map((edgeUrl) => pushTo(edgeUrl, tenantId, body)));
   };

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SIGNATURE_HEADER } from "../../../src/core/index.ts";
 import { edgePusher } from "../../../src/relay/edge-calls.ts";
 
@@ -45,5 +45,25 @@ describe("edge pusher", () => {
     }
     expect(edges[0]?.received[0]?.signature).not.toBe(edges[1]?.received[0]?.signature);
     await Promise.all(edges.map((e) => e.close()));
+  });
+
+  it("logs a store that cannot be read for a push and goes on (no unhandled rejection)", async () => {
+    const lines: { msg: string; tenantId?: string }[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const failing = async () => {
+      throw new Error("the store missed its deadline");
+    };
+    const push = edgePusher(
+      ["http://127.0.0.1:9"],
+      ["s".repeat(40)],
+      { configs: { list: failing }, keys: { recordsForEdge: failing } } as never,
+      log,
+    );
+    push("mymx");
+    await vi.waitFor(() =>
+      expect(lines).toEqual([
+        expect.objectContaining({ tenantId: "mymx", msg: expect.stringMatching(/could not read/) }),
+      ]),
+    );
   });
 });
